@@ -1,0 +1,363 @@
+"""The flow-level network engine on SimPy: transfers share capacity max-min fairly, with no per-packet events.
+
+A :class:`Flow` carries S payload bytes over a route of resources (wired link directions now; radio cells later). While
+it transmits, its rate is its share from :func:`twin.net.sharing.maxmin_rates`, recomputed whenever a flow starts,
+ends, is re-routed or a resource changes. When its last byte has left it still propagates for the route's latency,
+so one flow alone takes ``latency + S / (B * payload fraction)``. Flows that start at the same instant are
+batched into one recomputation.
+
+Resources: anything with ``name``, ``capacity`` and ``coefficient(flow)`` (capacity used per bit/s of the flow's
+goodput; ``inf`` = cannot carry it now, the flow stalls). :class:`LinkDirection` is the wired one.
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Generator, Sequence
+from typing import Any, Protocol
+
+import numpy as np
+import simpy
+
+from twin.net.sharing import maxmin_rates
+from twin.net.tcp import slow_start_stall_s
+
+_EPS_S = 1e-12  # flows whose finish time is this close (relative) are finished together
+
+
+class Resource(Protocol):
+    name: str
+    capacity: float
+    latency_s: float
+
+    def coefficient(self, flow: Flow) -> float: ...
+
+
+class LinkDirection:
+    """One direction of a full-duplex wired link: capacity in bit/s on the wire, one-way latency."""
+
+    def __init__(self, name: str, bandwidth_bps: float, latency_s: float, *, overhead: float = 1.0) -> None:
+        if bandwidth_bps <= 0:
+            raise ValueError(f"link {name}: bandwidth_bps must be positive, got {bandwidth_bps}")
+        if latency_s < 0:
+            raise ValueError(f"link {name}: latency_s must be non-negative, got {latency_s}")
+        self.name = name
+        self.capacity = float(bandwidth_bps)
+        self.latency_s = float(latency_s)
+        self.overhead = float(overhead)  # wire bits per payload bit (frame_bytes / payload_bytes)
+
+    def coefficient(self, flow: Flow) -> float:
+        return self.overhead
+
+    def __repr__(self) -> str:
+        return f"LinkDirection({self.name!r}, {self.capacity:g} bit/s, {self.latency_s:g} s)"
+
+
+class Flow:
+    """A transfer in progress. ``done`` succeeds with the flow when its last byte arrives."""
+
+    def __init__(self, env: simpy.Environment, name: str, route: Sequence[Resource], size_bytes: float,
+                 *, weight: float = 1.0, info: dict[str, Any] | None = None) -> None:
+        self.name = name
+        self.route = list(route)
+        self.size_bytes = float(size_bytes)
+        self.weight = float(weight)
+        self.info = info or {}
+        self.done = env.event()
+        self.start_t = env.now
+        self.tx_end_t: float | None = None
+        self.slot: int | None = None
+        self.cancelled = False
+
+    @property
+    def latency_s(self) -> float:
+        return sum(r.latency_s for r in self.route)
+
+
+class FlowNetwork:
+    """All active flows and their fair shares. ``env.process(net.transfer(...))`` moves bytes."""
+
+    def __init__(self, env: simpy.Environment, *, recorder: Any = None, slow_start: Any = None) -> None:
+        self.env = env
+        self.recorder = recorder
+        self.slow_start = slow_start  # None or an object with mss_bytes, setup_rtts
+        self._resources: list[Resource] = []
+        self._res_index: dict[int, int] = {}
+        self._flows: dict[int, Flow] = {}  # slot -> flow
+        self._free: list[int] = []
+        self._cap = 0
+        self._k = 1
+        self._links = np.zeros((0, 1), dtype=np.int64)
+        self._coef = np.zeros((0, 1))
+        self._remaining = np.zeros(0)
+        self._rate = np.zeros(0)
+        self._weight = np.zeros(0)
+        self._capacity = np.zeros(0)
+        self._last_update = env.now
+        self._generation = 0
+        self._recompute_pending = False
+        self._ids = itertools.count()
+        self.n_recomputes = 0
+        self.n_flow_events = 0
+
+    # ---------------------------------------------------------------------------------------------- resources
+
+    def add_resource(self, resource: Resource) -> Resource:
+        self._res_index[id(resource)] = len(self._resources)
+        self._resources.append(resource)
+        self._capacity = np.append(self._capacity, float(resource.capacity))
+        return resource
+
+    @property
+    def resources(self) -> list[Resource]:
+        return list(self._resources)
+
+    def resource_changed(self, resource: Resource) -> None:
+        """Call after a resource's capacity or coefficients change (e.g. a new SINR)."""
+        self._capacity[self._res_index[id(resource)]] = float(resource.capacity)
+        for slot, flow in self._flows.items():
+            if resource in flow.route:
+                self._set_route(slot, flow)
+        self._schedule_recompute()
+
+    # ---------------------------------------------------------------------------------------------- flow slots
+
+    def _grow(self, need_k: int) -> None:
+        cap = max(16, self._cap * 2) if len(self._free) == 0 else self._cap
+        k = max(self._k, need_k)
+        links = np.zeros((cap, k), dtype=np.int64)
+        coef = np.zeros((cap, k))
+        links[: self._cap, : self._k] = self._links
+        coef[: self._cap, : self._k] = self._coef
+        self._links, self._coef, self._k = links, coef, k
+        if cap > self._cap:
+            self._remaining = np.concatenate([self._remaining, np.zeros(cap - self._cap)])
+            self._rate = np.concatenate([self._rate, np.zeros(cap - self._cap)])
+            self._weight = np.concatenate([self._weight, np.zeros(cap - self._cap)])
+            self._free.extend(range(cap - 1, self._cap - 1, -1))
+            self._cap = cap
+
+    def _set_route(self, slot: int, flow: Flow) -> None:
+        if len(flow.route) > self._k:
+            self._grow(len(flow.route))
+        self._links[slot] = 0
+        self._coef[slot] = 0.0
+        for j, res in enumerate(flow.route):
+            idx = self._res_index.get(id(res))
+            if idx is None:
+                raise ValueError(f"flow {flow.name} crosses {res.name}, which is not part of this network")
+            self._links[slot, j] = idx
+            self._coef[slot, j] = res.coefficient(flow)
+
+    # ------------------------------------------------------------------------------------------------- progress
+
+    def _advance(self) -> None:
+        """Move every active flow forward to ``env.now`` at its current rate."""
+        dt = self.env.now - self._last_update
+        if dt > 0 and self._flows:
+            slots = np.fromiter(self._flows, dtype=np.int64, count=len(self._flows))
+            self._remaining[slots] -= self._rate[slots] * dt / 8.0 * (self._rate[slots] > 0)
+        self._last_update = self.env.now
+
+    def _schedule_recompute(self) -> None:
+        """Recompute at the end of this instant, so flows starting together cost one recomputation."""
+        if not self._recompute_pending:
+            self._recompute_pending = True
+            self.env.timeout(0).callbacks.append(self._on_recompute)
+
+    def _on_recompute(self, _event: simpy.Event) -> None:
+        self._recompute_pending = False
+        self._recompute()
+
+    def _recompute(self) -> None:
+        self._advance()
+        self.n_recomputes += 1
+        self._generation += 1
+        if not self._flows:
+            return
+        slots = np.fromiter(self._flows, dtype=np.int64, count=len(self._flows))
+        n = slots.size
+        coef = self._coef[slots]
+        used = coef != 0
+        fi = np.broadcast_to(np.arange(n)[:, None], coef.shape)[used]
+        rates = maxmin_rates(self._links[slots][used], fi, coef[used], self._capacity, self._weight[slots], n)
+        self._rate[slots] = rates
+        with np.errstate(divide="ignore", invalid="ignore"):
+            finish = np.where(rates > 0, self._remaining[slots] * 8.0 / rates, np.inf)
+        finish = np.maximum(finish, 0.0)
+        first = finish.min()
+        if np.isfinite(first):
+            generation = self._generation
+            self.env.timeout(float(first)).callbacks.append(lambda _event: self._on_complete(generation))
+
+    def _on_complete(self, generation: int) -> None:
+        if generation != self._generation:
+            return  # rates changed since; a newer completion is scheduled
+        self._advance()
+        slots = np.fromiter(self._flows, dtype=np.int64, count=len(self._flows))
+        rates = self._rate[slots]
+        with np.errstate(divide="ignore", invalid="ignore"):
+            left_s = np.where(rates > 0, self._remaining[slots] * 8.0 / rates, np.inf)
+        finished = slots[left_s <= _EPS_S * max(1.0, self.env.now)]
+        if finished.size == 0:  # rounding left a sliver: finish the earliest anyway
+            finished = slots[[int(np.argmin(left_s))]]
+        for slot in finished.tolist():
+            self._finish_tx(slot)
+        self._recompute()
+
+    def _finish_tx(self, slot: int) -> None:
+        flow = self._flows.pop(slot)
+        self._remaining[slot] = 0.0
+        self._rate[slot] = 0.0
+        self._free.append(slot)
+        flow.slot = None
+        flow.tx_end_t = self.env.now
+        self.n_flow_events += 1
+        self._deliver(flow)
+
+    def _deliver(self, flow: Flow) -> None:
+        """The last byte has left: it arrives after the route's latency."""
+
+        def arrive(_event: simpy.Event) -> None:
+            if not flow.cancelled:
+                self._record_end(flow)
+                flow.done.succeed(flow)
+
+        self.env.timeout(flow.latency_s).callbacks.append(arrive)
+
+    # ---------------------------------------------------------------------------------------------- public API
+
+    def start(self, route: Sequence[Resource], size_bytes: float, *, name: str | None = None, weight: float = 1.0,
+              info: dict[str, Any] | None = None) -> Flow:
+        """Start a flow now and return it; ``yield flow.done`` waits for its last byte to arrive."""
+        if size_bytes < 0:
+            raise ValueError(f"size_bytes must be non-negative, got {size_bytes}")
+        flow = Flow(self.env, name or f"flow.{next(self._ids)}", route, size_bytes, weight=weight, info=info)
+        self._record_start(flow)
+        self.n_flow_events += 1
+        if size_bytes == 0 or not flow.route:
+            flow.tx_end_t = self.env.now
+            self._deliver(flow)
+            return flow
+        delay = self._startup_delay(flow) if self.slow_start is not None else 0.0
+        if delay > 0:
+            self.env.timeout(delay).callbacks.append(lambda _event: self._admit(flow))
+        else:
+            self._admit(flow)
+        return flow
+
+    def transfer(self, route: Sequence[Resource], size_bytes: float, **kwargs: Any) -> Generator[simpy.Event, Any, Flow]:
+        """Process: move ``size_bytes`` along ``route``; returns the finished flow. Interrupting it cancels the flow."""
+        flow = self.start(route, size_bytes, **kwargs)
+        try:
+            yield flow.done
+        except simpy.Interrupt:
+            self.cancel(flow)
+            raise
+        return flow
+
+    def _admit(self, flow: Flow) -> None:
+        """Give a flow a slot in the sharing arrays; it transmits from the next recomputation on."""
+        if flow.cancelled:
+            return
+        if not self._free:
+            self._grow(len(flow.route))
+        slot = self._free.pop()
+        flow.slot = slot
+        self._flows[slot] = flow
+        self._remaining[slot] = flow.size_bytes
+        self._rate[slot] = 0.0
+        self._weight[slot] = flow.weight
+        self._set_route(slot, flow)
+        self._schedule_recompute()
+
+    def _startup_delay(self, flow: Flow) -> float:
+        rtt = 2 * flow.latency_s
+        rate = min(r.capacity / max(r.coefficient(flow), 1e-300) for r in flow.route)
+        mss_bits = 8 * self.slow_start.mss_bytes
+        return self.slow_start.setup_rtts * rtt + slow_start_stall_s(8 * flow.size_bytes, mss_bits, rate, rtt)
+
+    def cancel(self, flow: Flow) -> None:
+        """Stop a flow (e.g. its client missed the deadline); its capacity is freed at once."""
+        if flow.cancelled or flow.done.triggered:
+            return
+        flow.cancelled = True
+        done = flow.size_bytes
+        if flow.slot is not None:
+            self._advance()
+            done = flow.size_bytes - self._remaining[flow.slot]
+            slot = flow.slot
+            del self._flows[slot]
+            self._remaining[slot] = 0.0
+            self._rate[slot] = 0.0
+            self._free.append(slot)
+            flow.slot = None
+            self._schedule_recompute()
+        elif flow.tx_end_t is None:
+            done = 0.0
+        self.n_flow_events += 1
+        if self.recorder is not None:
+            self.recorder.emit("flow_cancel", self.env.now, flow.name, flow.info.get("round"), flow=flow.name,
+                               src=flow.info.get("src", ""), dst=flow.info.get("dst", ""), bytes=flow.size_bytes,
+                               direction=flow.info.get("direction", ""), bytes_done=float(done))
+
+    def reroute(self, flow: Flow, route: Sequence[Resource]) -> None:
+        """Move a live flow to a new route (handover); bytes already sent stay sent."""
+        flow.route = list(route)
+        if flow.slot is not None:
+            self._advance()
+            self._set_route(flow.slot, flow)
+            self._schedule_recompute()
+
+    # -------------------------------------------------------------------------------------------------- probes
+
+    def rate_of(self, flow: Flow) -> float:
+        """Current goodput of a flow in bit/s (0 when it is not transmitting)."""
+        return float(self._rate[flow.slot]) if flow.slot is not None else 0.0
+
+    def bytes_left(self, flow: Flow) -> float:
+        if flow.slot is None:
+            return 0.0 if flow.tx_end_t is not None else flow.size_bytes
+        return float(self._remaining[flow.slot] - self._rate[flow.slot] * (self.env.now - self._last_update) / 8.0)
+
+    @property
+    def active_flows(self) -> list[Flow]:
+        return list(self._flows.values())
+
+    def resource_load(self) -> np.ndarray:
+        """[n_resources] capacity in use now (same units as capacity)."""
+        load = np.zeros(len(self._resources))
+        if self._flows:
+            slots = np.fromiter(self._flows, dtype=np.int64, count=len(self._flows))
+            r = self._rate[slots][:, None]
+            coef = self._coef[slots]
+            use = np.where((coef > 0) & np.isfinite(coef) & (r > 0), coef * r, 0.0)
+            np.add.at(load, self._links[slots].ravel(), use.ravel())
+        return load
+
+    def resource_flow_counts(self) -> np.ndarray:
+        counts = np.zeros(len(self._resources), dtype=np.int64)
+        if self._flows:
+            slots = np.fromiter(self._flows, dtype=np.int64, count=len(self._flows))
+            used = self._coef[slots] != 0
+            np.add.at(counts, self._links[slots][used], 1)
+        return counts
+
+    # --------------------------------------------------------------------------------------------------- records
+
+    def _record_start(self, flow: Flow) -> None:
+        if self.recorder is not None:
+            i = flow.info
+            self.recorder.emit("flow_start", self.env.now, flow.name, i.get("round"), flow=flow.name,
+                               src=i.get("src", ""), dst=i.get("dst", ""), bytes=flow.size_bytes,
+                               direction=i.get("direction", ""), client=i.get("client"), slot=i.get("slot"))
+
+    def _record_end(self, flow: Flow) -> None:
+        if self.recorder is not None:
+            i = flow.info
+            duration = self.env.now - flow.start_t
+            self.recorder.emit("flow_end", self.env.now, flow.name, i.get("round"), flow=flow.name,
+                               src=i.get("src", ""), dst=i.get("dst", ""), bytes=flow.size_bytes,
+                               direction=i.get("direction", ""), duration_s=duration,
+                               rate_bps=8 * flow.size_bytes / duration if duration > 0 else float("inf"),
+                               client=i.get("client"), slot=i.get("slot"))

@@ -1,0 +1,104 @@
+"""The recorder: components append plain rows while the simulation runs; tidy DataFrames are built once at the end.
+
+Every timeline event has a ``kind`` with a schema (:data:`EVENT_SCHEMA`): the columns it must carry. An event that
+misses one, or names a kind that has no schema, is a programming error and raises at once, so incomplete rows never
+reach the run folder.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+# kind -> columns that must be present (besides t, kind, entity, round). Other known columns are optional.
+EVENT_SCHEMA: dict[str, tuple[str, ...]] = {
+    "run_start": ("n_clients",),
+    "run_end": ("reason",),
+    "round_start": ("n_selected",),
+    "select": ("client", "slot"),
+    "flow_start": ("flow", "src", "dst", "bytes", "direction"),
+    "flow_end": ("flow", "src", "dst", "bytes", "direction", "duration_s", "rate_bps"),
+    "flow_cancel": ("flow", "src", "dst", "bytes", "direction", "bytes_done"),
+    "train_start": ("client", "slot", "flops"),
+    "train_end": ("client", "slot", "compute_s"),
+    "upload_done": ("client", "slot", "bytes"),
+    "client_dropped": ("client", "slot", "reason"),
+    "aggregate": ("n_completed",),
+    "evaluate": ("accuracy", "loss"),
+    "round_end": ("n_completed", "n_dropped"),
+}
+
+# Column dtypes of the timeline; every column not listed is float64.
+_STRING_COLUMNS = ("entity", "client", "flow", "src", "dst", "direction", "reason", "cell", "phase")
+_INT_COLUMNS = ("round", "slot", "n_selected", "n_completed", "n_dropped", "n_clients")
+
+
+class Recorder:
+    """Collects timeline events, per-round rows and periodic samples as plain Python rows."""
+
+    def __init__(self) -> None:
+        self._events: list[dict[str, Any]] = []
+        self._rounds: list[dict[str, Any]] = []
+        self._samples: list[tuple[float, str, str, float]] = []
+        self._last_t = -np.inf
+
+    # -------------------------------------------------------------------------------------------------- appending
+
+    def emit(self, kind: str, t: float, entity: str, round: int | None = None, **fields: Any) -> None:
+        """Append one timeline event. Raises ValueError if the kind is unknown or a required column is missing."""
+        required = EVENT_SCHEMA.get(kind)
+        if required is None:
+            raise ValueError(f"event kind {kind!r} has no schema; known: {', '.join(EVENT_SCHEMA)}")
+        missing = [c for c in required if fields.get(c) is None]
+        if missing:
+            raise ValueError(f"{kind} event for {entity} lacks {', '.join(missing)}")
+        if t < self._last_t:
+            raise ValueError(f"{kind} event at t={t} is earlier than the previous event at t={self._last_t}")
+        self._last_t = t
+        self._events.append({"t": float(t), "kind": kind, "entity": entity, "round": round, **fields})
+
+    def round_row(self, **row: Any) -> None:
+        self._rounds.append(row)
+
+    def sample(self, t: float, name: str, entity: str, value: float) -> None:
+        self._samples.append((float(t), name, entity, float(value)))
+
+    def samples_many(self, t: float, name: str, entities: list[str], values: np.ndarray) -> None:
+        self._samples.extend((float(t), name, e, float(v)) for e, v in zip(entities, values, strict=True))
+
+    @property
+    def n_events(self) -> int:
+        return len(self._events)
+
+    # ------------------------------------------------------------------------------------------------ DataFrames
+
+    def timeline(self) -> pd.DataFrame:
+        df = pd.DataFrame.from_records(self._events)
+        if df.empty:
+            df = pd.DataFrame({"t": pd.Series(dtype="float64"), "kind": pd.Series(dtype="object"),
+                               "entity": pd.Series(dtype="object"), "round": pd.Series(dtype="Int64")})
+        for col in df.columns:
+            if col == "kind":
+                df[col] = pd.Categorical(df[col], categories=list(EVENT_SCHEMA))
+            elif col in _STRING_COLUMNS:
+                df[col] = df[col].astype("string")
+            elif col in _INT_COLUMNS:
+                df[col] = df[col].astype("Int64")
+            elif col != "t":
+                df[col] = pd.to_numeric(df[col], errors="raise").astype("float64")
+        return df
+
+    def rounds(self) -> pd.DataFrame:
+        df = pd.DataFrame.from_records(self._rounds)
+        for col in df.columns:
+            if col in _INT_COLUMNS or col.startswith("n_"):
+                df[col] = df[col].astype("Int64")
+        return df
+
+    def samples(self) -> pd.DataFrame:
+        df = pd.DataFrame(self._samples, columns=["t", "name", "entity", "value"])
+        df["name"] = df["name"].astype("category")
+        df["entity"] = df["entity"].astype("string")
+        return df

@@ -1,0 +1,123 @@
+"""Command line: ``python -m twin.run SCENARIO [--out DIR] [--seed N] [--set k=v ...] [--quiet]``.
+
+SCENARIO is a YAML file or the name of a built-in scenario (``quickstart``). Bad input prints one line naming the
+field or file and exits with status 2; nothing already on disk is touched.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from pathlib import Path
+
+from twin.errors import InputError
+from twin.recording.run_folder import RunFolderExists, check_target, write_run_folder
+from twin.scenario.loading import builtin_names, load_scenario, resolved_yaml
+from twin.scenario.units import format_quantity
+
+EXIT_INPUT = 2
+
+
+def _parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="python -m twin.run", description=__doc__.splitlines()[0],
+                                formatter_class=argparse.RawDescriptionHelpFormatter,
+                                epilog=f"built-in scenarios: {', '.join(builtin_names())}")
+    p.add_argument("scenario", help="scenario YAML file or built-in name")
+    p.add_argument("--out", type=Path, help="run folder to write (default: runs/NAME-YYYYmmdd-HHMMSS)")
+    p.add_argument("--seed", type=int, help="replace the scenario's seed")
+    p.add_argument("--set", dest="overrides", action="append", default=[], metavar="FIELD.PATH=VALUE",
+                   help="override a scenario field, e.g. --set fl.rounds=20 (repeatable)")
+    p.add_argument("--quiet", action="store_true", help="no progress bar and no summary table")
+    p.add_argument("--validate", action="store_true", help="only check the scenario, run nothing")
+    p.add_argument("--print-resolved", action="store_true", help="print the scenario with every default filled in")
+    p.add_argument("--overwrite", action="store_true", help="replace an existing --out folder")
+    return p
+
+
+class _ArgumentError(Exception):
+    pass
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> None:  # one line, exit 2, like every other input error
+        raise _ArgumentError(message)
+
+
+def summary_table(summary: dict) -> str:
+    rows = [
+        ("scenario", summary["name"]),
+        ("rounds", f"{summary['rounds']} ({summary['stop_reason']})"),
+        ("simulated time", f"{summary['sim_time_s']:.3f} s"),
+        ("mean round", f"{summary['mean_round_s']:.3f} s"),
+        ("participations", f"{summary['participations']} ({summary['completed']} completed, "
+                           f"{summary['dropped']} dropped)"),
+        ("bytes down", format_quantity(summary["bytes_down"], "B")),
+        ("bytes up", format_quantity(summary["bytes_up"], "B")),
+    ]
+    if summary.get("final_accuracy") is not None:
+        rows.append(("final accuracy", f"{summary['final_accuracy']:.4f}"))
+    rows.append(("wall time", f"{summary['runtime_s']['total']:.2f} s"))
+    width = max(len(k) for k, _ in rows)
+    return "\n".join(f"  {k:<{width}}  {v}" for k, v in rows)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = _parser()
+    parser.__class__ = _Parser
+    try:
+        args = parser.parse_args(argv)
+    except _ArgumentError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_INPUT
+    try:
+        config = load_scenario(args.scenario, args.overrides, seed=args.seed)
+        if args.print_resolved:
+            print(resolved_yaml(config), end="")
+        if args.validate:
+            if not args.quiet:
+                print(f"{args.scenario}: ok ({config.name})")
+            return 0
+        path = Path(args.scenario)
+        base_dir = path.resolve().parent if path.is_file() else Path.cwd()
+        out = args.out or (Path(config.output.dir) if config.output.dir else
+                           Path("runs") / f"{config.name}-{time.strftime('%Y%m%d-%H%M%S')}")
+        check_target(out, overwrite=args.overwrite)
+        return _run(config, out, base_dir, args)
+    except (InputError, RunFolderExists) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_INPUT
+    except KeyboardInterrupt:
+        print("interrupted: nothing was written", file=sys.stderr)
+        return 130
+
+
+def _run(config, out: Path, base_dir: Path, args) -> int:
+    from twin.sim.runner import simulate  # heavy imports only once the input is known to be good
+
+    show = not args.quiet and sys.stderr.isatty()
+    bar = None
+    if show:
+        from tqdm import tqdm
+
+        bar = tqdm(total=config.fl.rounds, unit="round", desc=config.name, file=sys.stderr)
+
+    def on_round(round_: int, row: dict) -> None:
+        if bar is not None:
+            bar.update(1)
+            bar.set_postfix(sim_t=f"{row['t_end']:.1f}s")
+
+    try:
+        result = simulate(config, base_dir=base_dir, on_round=on_round)
+    finally:
+        if bar is not None:
+            bar.close()
+    write_run_folder(out, result.tables, result.resolved_yaml, result.summary, overwrite=args.overwrite)
+    if not args.quiet:
+        print(summary_table(result.summary))
+        print(f"  run folder      {out}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,264 @@
+"""The scenario schema: every field, its type, unit and default, in one place.
+
+A scenario YAML validates into :class:`ScenarioConfig`. Pluggable parts are discriminated unions on ``kind``; unknown
+keys are errors. Quantities are SI floats (``bandwidth_bps``, ``latency_s``) that also accept strings with units.
+This module describes; it never imports the implementations (``twin.sim.build`` maps configs to objects).
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from pydantic import Field, PositiveInt, field_validator, model_validator
+
+from twin.scenario.types import BitRate, Bytes, FlopRate, Flops, PositiveSeconds, Seconds, Section
+
+# ---------------------------------------------------------------------------------------------------------- topology
+
+
+class LinkSpec(Section):
+    """A full-duplex wired link. Direction a->b uses bandwidth_bps / latency_s; b->a the reverse_* values when given."""
+
+    bandwidth_bps: BitRate
+    latency_s: Seconds = 0.0
+    reverse_bandwidth_bps: BitRate | None = None
+    reverse_latency_s: Seconds | None = None
+
+
+class StarTopology(Section):
+    """Clients on their own access links to one switch; the server behind the switch on ``server_link``."""
+
+    kind: Literal["star"] = "star"
+    n_clients: PositiveInt = 10
+    client_link: LinkSpec = LinkSpec(bandwidth_bps=100e6, latency_s=0.005)
+    server_link: LinkSpec = LinkSpec(bandwidth_bps=1e9, latency_s=0.001)
+
+
+class TreeTopology(Section):
+    """A backhaul tree: server -> core router -> ``fanout[0]`` routers -> ... -> ``fanout[-1]`` clients per leaf router.
+
+    ``level_links[i]`` is the link from a level-i node to each of its children (level 0 = core router), so there is one
+    link spec per fanout level.
+    """
+
+    kind: Literal["tree"]
+    fanout: list[PositiveInt] = Field(min_length=1)
+    level_links: list[LinkSpec] = Field(min_length=1)
+    server_link: LinkSpec = LinkSpec(bandwidth_bps=10e9, latency_s=0.001)
+
+    @model_validator(mode="after")
+    def _one_link_per_level(self) -> TreeTopology:
+        if len(self.level_links) != len(self.fanout):
+            raise ValueError(f"level_links has {len(self.level_links)} entries, fanout has {len(self.fanout)}; "
+                             "give one link spec per fanout level")
+        return self
+
+
+class RingTopology(Section):
+    """A backhaul ring of ``n_sites`` routers; the server hangs off site 0, ``clients_per_site`` clients off each site."""
+
+    kind: Literal["ring"]
+    n_sites: int = Field(ge=3)
+    clients_per_site: PositiveInt
+    ring_link: LinkSpec
+    access_link: LinkSpec
+    server_link: LinkSpec = LinkSpec(bandwidth_bps=10e9, latency_s=0.001)
+
+
+class NodeSpec(Section):
+    name: str = Field(min_length=1)
+    role: Literal["server", "router", "client", "site"] = "router"
+
+
+class ExplicitLink(LinkSpec):
+    a: str
+    b: str
+
+
+class ExplicitTopology(Section):
+    """Nodes and links listed by hand. Exactly one node has role ``server``."""
+
+    kind: Literal["explicit"]
+    nodes: list[NodeSpec] = Field(min_length=2)
+    links: list[ExplicitLink] = Field(min_length=1)
+
+    @model_validator(mode="after")
+    def _check_names(self) -> ExplicitTopology:
+        names = [n.name for n in self.nodes]
+        duplicates = sorted({n for n in names if names.count(n) > 1})
+        if duplicates:
+            raise ValueError(f"duplicate node names: {', '.join(duplicates)}")
+        servers = [n.name for n in self.nodes if n.role == "server"]
+        if len(servers) != 1:
+            raise ValueError(f"exactly one node must have role 'server', found {len(servers)}")
+        known = set(names)
+        for i, link in enumerate(self.links):
+            for end in (link.a, link.b):
+                if end not in known:
+                    raise ValueError(f"links[{i}] names unknown node {end!r}")
+        return self
+
+
+class GraphMLTopology(Section):
+    """A topology read from a GraphML file: node attribute ``role_attr``, edge attributes for bandwidth and latency
+    (numbers in SI units or strings with units)."""
+
+    kind: Literal["graphml"]
+    path: str
+    role_attr: str = "role"
+    bandwidth_attr: str = "bandwidth_bps"
+    latency_attr: str = "latency_s"
+
+
+Topology = Annotated[
+    StarTopology | TreeTopology | RingTopology | ExplicitTopology | GraphMLTopology, Field(discriminator="kind")
+]
+
+
+class SlowStart(Section):
+    """Kurose-Ross static-window slow start added to each flow's start (off by default).
+
+    The flow first waits ``setup_rtts`` round-trip times (connection set-up; 1.5 reproduces the textbook's request /
+    response total of 2 RTT with the one-way latency the flow already pays) plus the slow-start stall time.
+    """
+
+    enabled: bool = False
+    mss_bytes: Bytes = 1448
+    setup_rtts: float = Field(default=1.0, ge=0)
+
+
+class TransportConfig(Section):
+    """Protocol overhead: goodput = link share x payload_bytes / frame_bytes (default TCP/IPv4 over Ethernet, MTU 1500)."""
+
+    payload_bytes: PositiveInt = 1448
+    frame_bytes: PositiveInt = 1514
+    slow_start: SlowStart = SlowStart()
+
+    @model_validator(mode="after")
+    def _payload_fits(self) -> TransportConfig:
+        if self.payload_bytes > self.frame_bytes:
+            raise ValueError(f"payload_bytes ({self.payload_bytes}) exceeds frame_bytes ({self.frame_bytes})")
+        return self
+
+
+# ------------------------------------------------------------------------------------------- radio and mobility
+
+
+class NoRadio(Section):
+    """No radio access network: clients are wired nodes of the topology."""
+
+    kind: Literal["none"] = "none"
+
+
+class NoMobility(Section):
+    """Clients do not move."""
+
+    kind: Literal["none"] = "none"
+
+
+Radio = Annotated[NoRadio, Field(discriminator="kind")]
+Mobility = Annotated[NoMobility, Field(discriminator="kind")]
+
+# -------------------------------------------------------------------------------------------------------- clients
+
+
+class NoHeterogeneity(Section):
+    kind: Literal["none"] = "none"
+
+
+class LogNormalHeterogeneity(Section):
+    """Each client's FLOP/s = flops_per_s x exp(N(-sigma^2/2, sigma)) (mean preserved)."""
+
+    kind: Literal["lognormal"]
+    sigma: float = Field(gt=0)
+
+
+class UniformHeterogeneity(Section):
+    """Each client's FLOP/s = flops_per_s x U(low, high)."""
+
+    kind: Literal["uniform"]
+    low: float = Field(gt=0)
+    high: float = Field(gt=0)
+
+    @model_validator(mode="after")
+    def _ordered(self) -> UniformHeterogeneity:
+        if self.low > self.high:
+            raise ValueError(f"low ({self.low}) is above high ({self.high})")
+        return self
+
+
+Heterogeneity = Annotated[
+    NoHeterogeneity | LogNormalHeterogeneity | UniformHeterogeneity, Field(discriminator="kind")
+]
+
+
+class DeviceProfile(Section):
+    flops_per_s: FlopRate = 10e9
+    heterogeneity: Heterogeneity = NoHeterogeneity()
+
+
+class ClientsConfig(Section):
+    device: DeviceProfile = DeviceProfile()
+
+
+# ------------------------------------------------------------------------------------------------------------- fl
+
+
+class FixedModel(Section):
+    """A stand-in model of given size and local work, for communication studies before or without real training."""
+
+    kind: Literal["fixed"] = "fixed"
+    size_bytes: Bytes = 1e6
+    update_bytes: Bytes | None = None
+    train_flops: Flops = 1e9
+
+
+Model = Annotated[FixedModel, Field(discriminator="kind")]
+
+
+class ConstantSchedule(Section):
+    kind: Literal["constant"] = "constant"
+    start: PositiveInt = 10
+
+
+Schedule = Annotated[ConstantSchedule, Field(discriminator="kind")]
+
+
+class FLConfig(Section):
+    rounds: PositiveInt = 5
+    schedule: Schedule = ConstantSchedule()
+    replacement: bool = False
+    model: Model = FixedModel()
+    deadline_s: PositiveSeconds | None = None
+    aggregation_s: Seconds = 0.0
+
+
+# --------------------------------------------------------------------------------------------------------- output
+
+
+class OutputConfig(Section):
+    sample_period_s: Seconds = 1.0
+    dir: str | None = None
+
+
+# ----------------------------------------------------------------------------------------------------------- root
+
+
+class ScenarioConfig(Section):
+    name: str = Field(default="scenario", min_length=1)
+    description: str = ""
+    seed: int = Field(default=0, ge=0)
+    topology: Topology = StarTopology()
+    transport: TransportConfig = TransportConfig()
+    radio: Radio = NoRadio()
+    mobility: Mobility = NoMobility()
+    clients: ClientsConfig = ClientsConfig()
+    fl: FLConfig = FLConfig()
+    output: OutputConfig = OutputConfig()
+
+    @field_validator("name")
+    @classmethod
+    def _safe_name(cls, value: str) -> str:
+        if any(ch in value for ch in "/\\\0"):
+            raise ValueError("name may not contain path separators")
+        return value

@@ -1,0 +1,141 @@
+"""The composition root: the one place that turns a validated ScenarioConfig into wired, runnable parts.
+
+Phases (as in desmod): validate (pydantic, before we get here) -> build (this module) -> start processes -> run ->
+finalise (``twin.sim.runner``).
+"""
+
+from __future__ import annotations
+
+import zlib
+from dataclasses import dataclass
+from pathlib import Path
+
+import networkx as nx
+import numpy as np
+import simpy
+
+from twin.errors import InputError
+from twin.net import topology as topo
+from twin.net.engine import FlowNetwork, LinkDirection
+from twin.recording.recorder import Recorder
+from twin.scenario import schema as S
+from twin.scenario.units import parse_quantity
+from twin.sim.workload import FixedWorkload, RoundOutcome, Workload
+
+
+@dataclass
+class Client:
+    """An FL client: where it sits in the network and how fast it computes."""
+
+    index: int
+    name: str
+    node: str
+    flops_per_s: float
+    route_down: list[LinkDirection]
+    route_up: list[LinkDirection]
+
+
+class TwinEnv(simpy.Environment):
+    """A SimPy environment that carries the scenario, the recorder and the seeded random streams."""
+
+    def __init__(self, config: S.ScenarioConfig, *, base_dir: Path | None = None) -> None:
+        super().__init__()
+        self.config = config
+        self.base_dir = base_dir or Path.cwd()
+        self.recorder = Recorder()
+        self.graph: nx.DiGraph = nx.DiGraph()
+        self.network = FlowNetwork(self, recorder=self.recorder,
+                                   slow_start=config.transport.slow_start if config.transport.slow_start.enabled
+                                   else None)
+        self.server = "server"
+        self.clients: list[Client] = []
+        self.workload: Workload = FixedWorkload(size_bytes=1, train_flops=0)
+        self.cohort_sizes = np.zeros(0, dtype=np.int64)
+        self.finished_reason = ""
+        self._selection_rng = self.rng("selection")
+
+    def rng(self, component: str) -> np.random.Generator:
+        """An independent random stream per named component: adding a component never shifts another's stream."""
+        seq = np.random.SeedSequence(self.config.seed, spawn_key=(zlib.crc32(component.encode()),))
+        return np.random.default_rng(seq)
+
+    def select(self, k: int) -> np.ndarray:
+        """Client indices for one round (uniform, with or without replacement as configured)."""
+        n = len(self.clients)
+        if self.config.fl.replacement:
+            return self._selection_rng.choice(n, size=k, replace=True)
+        return np.sort(self._selection_rng.choice(n, size=min(k, n), replace=False))
+
+    def stop_reason(self, round_: int, outcome: RoundOutcome, now: float) -> str | None:
+        return None
+
+
+# ----------------------------------------------------------------------------------------------------- topology
+
+
+def _link(spec: S.LinkSpec) -> topo.Link:
+    return topo.Link(spec.bandwidth_bps, spec.latency_s, spec.reverse_bandwidth_bps, spec.reverse_latency_s)
+
+
+def build_graph(cfg: S.Topology, base_dir: Path) -> nx.DiGraph:
+    if isinstance(cfg, S.StarTopology):
+        return topo.star(cfg.n_clients, _link(cfg.client_link), _link(cfg.server_link))
+    if isinstance(cfg, S.TreeTopology):
+        return topo.tree(cfg.fanout, [_link(s) for s in cfg.level_links], _link(cfg.server_link))
+    if isinstance(cfg, S.RingTopology):
+        return topo.ring(cfg.n_sites, cfg.clients_per_site, _link(cfg.ring_link), _link(cfg.access_link),
+                         _link(cfg.server_link))
+    if isinstance(cfg, S.ExplicitTopology):
+        return topo.explicit([(n.name, n.role) for n in cfg.nodes], [(lk.a, lk.b, _link(lk)) for lk in cfg.links])
+    if isinstance(cfg, S.GraphMLTopology):
+        path = Path(cfg.path)
+        if not path.is_absolute():
+            path = base_dir / path
+        return topo.from_graphml(path, role_attr=cfg.role_attr, bandwidth_attr=cfg.bandwidth_attr,
+                                 latency_attr=cfg.latency_attr, parse_rate=lambda v: parse_quantity(v, "rate"),
+                                 parse_time=lambda v: parse_quantity(v, "time"))
+    raise InputError(f"topology kind {cfg.kind!r} is not supported")  # pragma: no cover - schema forbids it
+
+
+def _device_flops(cfg: S.DeviceProfile, n: int, rng: np.random.Generator) -> np.ndarray:
+    h = cfg.heterogeneity
+    if isinstance(h, S.LogNormalHeterogeneity):
+        factor = rng.lognormal(mean=-h.sigma**2 / 2, sigma=h.sigma, size=n)
+    elif isinstance(h, S.UniformHeterogeneity):
+        factor = rng.uniform(h.low, h.high, size=n)
+    else:
+        factor = np.ones(n)
+    return cfg.flops_per_s * factor
+
+
+def build_workload(cfg: S.FLConfig) -> Workload:
+    model = cfg.model
+    return FixedWorkload(size_bytes=model.size_bytes, train_flops=model.train_flops, update_bytes=model.update_bytes)
+
+
+def build_schedule(cfg: S.FLConfig) -> np.ndarray:
+    return np.full(cfg.rounds, cfg.schedule.start, dtype=np.int64)
+
+
+def build(config: S.ScenarioConfig, *, base_dir: Path | None = None) -> TwinEnv:
+    """Wire every part of a scenario into a ready-to-run environment (no process started yet)."""
+    env = TwinEnv(config, base_dir=base_dir)
+    graph = build_graph(config.topology, env.base_dir)
+    env.graph = graph
+    env.server = topo.server_of(graph)
+    overhead = config.transport.frame_bytes / config.transport.payload_bytes
+    links: dict[tuple[str, str], LinkDirection] = {}
+    for u, v, data in graph.edges(data=True):
+        links[(u, v)] = env.network.add_resource(
+            LinkDirection(f"{u}->{v}", data["bandwidth_bps"], data["latency_s"], overhead=overhead))
+    names = topo.clients_of(graph)
+    if not names:
+        raise InputError("topology: it has no client nodes (role 'client')")
+    flops = _device_flops(config.clients.device, len(names), env.rng("devices"))
+    for i, node in enumerate(names):
+        down = [links[e] for e in topo.shortest_route(graph, env.server, node)]
+        up = [links[e] for e in topo.shortest_route(graph, node, env.server)]
+        env.clients.append(Client(i, node, node, float(flops[i]), down, up))
+    env.workload = build_workload(config.fl)
+    env.cohort_sizes = build_schedule(config.fl)
+    return env

@@ -1,0 +1,133 @@
+"""The FL server process: per round select -> broadcast -> local training -> upload -> aggregate -> evaluate.
+
+Only scheduling lives here: bytes, work and learning come from the workload, capacity sharing from the flow network.
+A round waits for every selected client or for the deadline, whichever comes first; clients still busy at the
+deadline are dropped (their flows are cancelled, freeing capacity at once).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Generator
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import simpy
+
+from twin.sim.workload import Participation
+
+if TYPE_CHECKING:
+    from twin.sim.build import TwinEnv
+
+
+class RoundStats:
+    """Per-round counters the client processes update."""
+
+    def __init__(self) -> None:
+        self.bytes_down = 0.0
+        self.bytes_up = 0.0
+        self.completed: list[Participation] = []
+
+
+def run_client(env: TwinEnv, round_: int, p: Participation, stats: RoundStats) -> Generator[simpy.Event, Any, None]:
+    """One participation: download the model, train, upload the update. Interrupted at the deadline."""
+    client = env.clients[p.client]
+    rec = env.recorder
+    flow = None
+    try:
+        info = {"round": round_, "client": client.name, "slot": p.slot}
+        size = env.workload.download_bytes(round_)
+        flow = env.network.start(client.route_down, size, name=f"down.{round_}.{p.slot}",
+                                 info={**info, "src": env.server, "dst": client.name, "direction": "down"})
+        yield flow.done
+        stats.bytes_down += size
+        flow = None
+        flops = env.workload.train_flops(round_, p)
+        compute_s = flops / client.flops_per_s
+        rec.emit("train_start", env.now, client.name, round_, client=client.name, slot=p.slot, flops=flops)
+        yield env.timeout(compute_s)
+        rec.emit("train_end", env.now, client.name, round_, client=client.name, slot=p.slot, compute_s=compute_s)
+        size = env.workload.upload_bytes(round_, p)
+        flow = env.network.start(client.route_up, size, name=f"up.{round_}.{p.slot}",
+                                 info={**info, "src": client.name, "dst": env.server, "direction": "up"})
+        yield flow.done
+        stats.bytes_up += size
+        flow = None
+        rec.emit("upload_done", env.now, client.name, round_, client=client.name, slot=p.slot, bytes=size)
+        stats.completed.append(p)
+    except simpy.Interrupt as stop:
+        if flow is not None:
+            done = flow.size_bytes - env.network.bytes_left(flow)
+            env.network.cancel(flow)
+            if flow.info["direction"] == "down":
+                stats.bytes_down += done
+            else:
+                stats.bytes_up += done
+        rec.emit("client_dropped", env.now, client.name, round_, client=client.name, slot=p.slot,
+                 reason=str(stop.cause))
+
+
+def run_server(env: TwinEnv, on_round: Callable[[int, dict], None] | None = None
+               ) -> Generator[simpy.Event, Any, None]:
+    """The whole FL job: ``fl.rounds`` rounds (or fewer if a stop rule fires)."""
+    cfg = env.config.fl
+    rec = env.recorder
+    rec.emit("run_start", env.now, "fl.server", n_clients=len(env.clients))
+    reason = "max_rounds"
+    for round_ in range(1, cfg.rounds + 1):
+        t0 = env.now
+        k = int(env.cohort_sizes[round_ - 1])
+        picked = env.select(k)
+        selected = [Participation(int(c), slot) for slot, c in enumerate(picked)]
+        rec.emit("round_start", t0, "fl.server", round_, n_selected=len(selected))
+        for p in selected:
+            rec.emit("select", t0, env.clients[p.client].name, round_, client=env.clients[p.client].name, slot=p.slot)
+        env.workload.begin_round(round_, selected)
+        stats = RoundStats()
+        procs = [env.process(run_client(env, round_, p, stats)) for p in selected]
+        everyone = env.all_of(procs)
+        if cfg.deadline_s is not None:
+            yield everyone | env.timeout(cfg.deadline_s)
+        else:
+            yield everyone
+        late = [(p, proc) for p, proc in zip(selected, procs, strict=True) if proc.is_alive]
+        for _, proc in late:
+            proc.interrupt("deadline")
+        if late:
+            yield env.timeout(0)  # let the interrupted clients record their drop at this instant
+        dropped = [p for p, _ in late]
+        if cfg.aggregation_s > 0:
+            yield env.timeout(cfg.aggregation_s)
+        completed = sorted(stats.completed, key=lambda p: p.slot)
+        rec.emit("aggregate", env.now, "fl.server", round_, n_completed=len(completed))
+        outcome = env.workload.end_round(round_, completed, dropped)
+        if not math.isnan(outcome.accuracy):
+            rec.emit("evaluate", env.now, "fl.server", round_, accuracy=outcome.accuracy, loss=outcome.loss)
+        rec.emit("round_end", env.now, "fl.server", round_, n_completed=len(completed), n_dropped=len(dropped))
+        row = {
+            "round": round_, "t_start": t0, "t_end": env.now, "duration_s": env.now - t0,
+            "n_selected": len(selected), "n_unique": len({p.client for p in selected}),
+            "n_completed": len(completed), "n_dropped": len(dropped),
+            "bytes_down": stats.bytes_down, "bytes_up": stats.bytes_up,
+            "accuracy": outcome.accuracy, "loss": outcome.loss, **outcome.extra,
+        }
+        rec.round_row(**row)
+        if on_round is not None:
+            on_round(round_, row)
+        stop = env.stop_reason(round_, outcome, env.now)
+        if stop:
+            reason = stop
+            break
+    env.finished_reason = reason
+    rec.emit("run_end", env.now, "fl.server", reason=reason)
+
+
+def sample_network(env: TwinEnv, period_s: float) -> Generator[simpy.Event, Any, None]:
+    """Probe every ``period_s``: per link direction, utilisation (0..1) and active flows."""
+    names = [r.name for r in env.network.resources]
+    caps = np.array([r.capacity for r in env.network.resources])
+    while True:
+        load = env.network.resource_load()
+        env.recorder.samples_many(env.now, "utilisation", names, load / caps)
+        env.recorder.samples_many(env.now, "active_flows", names, env.network.resource_flow_counts())
+        yield env.timeout(period_s)

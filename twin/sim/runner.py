@@ -1,0 +1,80 @@
+"""Run a built scenario to the end and collect its tables and summary (no file I/O here; see twin.run)."""
+
+from __future__ import annotations
+
+import platform
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from twin.scenario.loading import resolved_yaml
+from twin.scenario.schema import ScenarioConfig
+from twin.sim.build import TwinEnv, build
+from twin.sim.rounds import run_server, sample_network
+
+
+@dataclass
+class RunResult:
+    config: ScenarioConfig
+    tables: dict[str, pd.DataFrame]
+    summary: dict[str, Any]
+    resolved_yaml: str
+    env: TwinEnv
+
+
+def _versions() -> dict[str, str]:
+    out = {"python": platform.python_version()}
+    for pkg in ("twin", "simpy", "numpy", "pandas", "networkx", "torch"):
+        try:
+            out[pkg] = metadata.version(pkg)
+        except metadata.PackageNotFoundError:
+            out[pkg] = "not installed"
+    return out
+
+
+def simulate(config: ScenarioConfig, *, base_dir: Path | None = None,
+             on_round: Callable[[int, dict], None] | None = None) -> RunResult:
+    """Build and run a scenario; returns its tables and summary. Input errors raise InputError before time starts."""
+    wall0 = time.perf_counter()
+    env = build(config, base_dir=base_dir)
+    build_s = time.perf_counter() - wall0
+    server = env.process(run_server(env, on_round))
+    if config.output.sample_period_s > 0:
+        env.process(sample_network(env, config.output.sample_period_s))
+    run0 = time.perf_counter()
+    env.run(until=server)
+    run_s = time.perf_counter() - run0
+    tables = {"timeline": env.recorder.timeline(), "rounds": env.recorder.rounds(), "samples": env.recorder.samples()}
+    summary = make_summary(env, tables["rounds"], wall_s=time.perf_counter() - wall0, build_s=build_s, run_s=run_s)
+    return RunResult(config, tables, summary, resolved_yaml(config), env)
+
+
+def make_summary(env: TwinEnv, rounds: pd.DataFrame, *, wall_s: float, build_s: float, run_s: float) -> dict:
+    cfg = env.config
+    n = len(rounds)
+    last = rounds.iloc[-1] if n else None
+    return {
+        "status": "ok",
+        "name": cfg.name,
+        "seed": cfg.seed,
+        "stop_reason": env.finished_reason,
+        "rounds": n,
+        "sim_time_s": float(env.now),
+        "bytes_down": float(rounds["bytes_down"].sum()) if n else 0.0,
+        "bytes_up": float(rounds["bytes_up"].sum()) if n else 0.0,
+        "participations": int(rounds["n_selected"].sum()) if n else 0,
+        "completed": int(rounds["n_completed"].sum()) if n else 0,
+        "dropped": int(rounds["n_dropped"].sum()) if n else 0,
+        "mean_round_s": float(rounds["duration_s"].mean()) if n else 0.0,
+        "final_accuracy": float(last["accuracy"]) if last is not None and pd.notna(last["accuracy"]) else None,
+        "n_clients": len(env.clients),
+        "engine": {"flow_events": env.network.n_flow_events, "rate_recomputations": env.network.n_recomputes,
+                   "timeline_events": env.recorder.n_events},
+        "runtime_s": {"total": wall_s, "build": build_s, "simulate": run_s},
+        "versions": _versions(),
+    }
