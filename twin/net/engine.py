@@ -178,9 +178,13 @@ class FlowNetwork:
         slots = np.fromiter(self._flows, dtype=np.int64, count=len(self._flows))
         n = slots.size
         coef = self._coef[slots]
-        used = coef != 0
-        fi = np.broadcast_to(np.arange(n)[:, None], coef.shape)[used]
-        rates = maxmin_rates(self._links[slots][used], fi, coef[used], self._capacity, self._weight[slots], n)
+        if self._k == 1:
+            rates = maxmin_rates(self._links[slots, 0], np.arange(n), coef[:, 0], self._capacity,
+                                 self._weight[slots], n)
+        else:
+            used = coef != 0
+            fi = np.repeat(np.arange(n), self._k).reshape(coef.shape)[used]
+            rates = maxmin_rates(self._links[slots][used], fi, coef[used], self._capacity, self._weight[slots], n)
         self._rate[slots] = rates
         with np.errstate(divide="ignore", invalid="ignore"):
             finish = np.where(rates > 0, self._remaining[slots] * 8.0 / rates, np.inf)

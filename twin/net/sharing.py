@@ -54,30 +54,31 @@ def maxmin_rates(
     # Flows that cannot use one of their resources (infinite coefficient) stall at rate 0.
     blocked = np.isinf(coef)
     if blocked.any():
-        stalled = np.unique(flow_idx[blocked])
-        rate[stalled] = 0.0
-        frozen[stalled] = True
-    keep = (coef > 0) & ~frozen[flow_idx]
-    link_idx, flow_idx, coef = link_idx[keep], flow_idx[keep], coef[keep]
+        frozen[flow_idx[blocked]] = True
+        rate[frozen] = 0.0
+        keep = (coef > 0) & ~frozen[flow_idx]
+        link_idx, flow_idx, coef = link_idx[keep], flow_idx[keep], coef[keep]
+    elif not np.all(coef > 0):
+        keep = coef > 0
+        link_idx, flow_idx, coef = link_idx[keep], flow_idx[keep], coef[keep]
 
     residual = capacity.copy()
-    active = np.ones(link_idx.shape[0], dtype=bool)  # crossings of unfrozen flows
-    while active.any():
-        li, fi, ci = link_idx[active], flow_idx[active], coef[active]
-        demand = np.bincount(li, weights=ci * w[fi], minlength=n_links)
-        used = demand > 0
-        level = np.full(n_links, np.inf)
-        level[used] = np.maximum(residual[used], 0.0) / demand[used]
+    while link_idx.size:
+        demand = np.bincount(link_idx, weights=coef * w[flow_idx], minlength=n_links)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            level = np.where(demand > 0, np.maximum(residual, 0.0) / demand, np.inf)
         lam = level.min()
         # Every resource saturating at this level (within rounding) is a bottleneck now.
-        bottleneck = used & (level <= lam * (1 + 1e-9) + 1e-300)
-        newly = np.unique(fi[bottleneck[li]])
+        bottleneck = level <= lam * (1 + 1e-9) + 1e-300
+        newly = np.zeros(n_flows, dtype=bool)
+        newly[flow_idx[bottleneck[link_idx]]] = True
         rate[newly] = lam * w[newly]
-        frozen[newly] = True
-        # Charge the frozen flows' consumption to every resource they cross.
-        charge = active & frozen[flow_idx]
+        frozen |= newly
+        # Charge the newly frozen flows' consumption to every resource they cross; drop their crossings.
+        charge = newly[flow_idx]
         residual -= np.bincount(link_idx[charge], weights=coef[charge] * rate[flow_idx[charge]], minlength=n_links)
-        active &= ~frozen[flow_idx]
+        rest = ~charge
+        link_idx, flow_idx, coef = link_idx[rest], flow_idx[rest], coef[rest]
     return rate
 
 
