@@ -113,6 +113,10 @@ def _run(config, out: Path, base_dir: Path, args) -> int:
         if bar is not None:
             bar.close()
     write_run_folder(out, result.tables, result.resolved_yaml, result.summary, overwrite=args.overwrite)
+    if result.summary["status"] != "ok":
+        print(f"error: the simulation failed at t={result.summary['sim_time_s']:.6g} s: {result.summary['exception']} "
+              f"(partial results and the traceback are in {out})", file=sys.stderr)
+        return 1
     if not args.quiet:
         print(summary_table(result.summary))
         print(f"  run folder      {out}")

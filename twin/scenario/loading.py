@@ -154,11 +154,14 @@ def apply_overrides(data: dict, overrides: Iterable[str]) -> dict:
 # --------------------------------------------------------------------------------------------------- validation
 
 
-def _format_validation_error(exc: ValidationError, source: str, lines: Mapping[tuple, int]) -> str:
+def _format_validation_error(exc: ValidationError, source: str, lines: Mapping[tuple, int],
+                             overridden: Iterable[tuple] = ()) -> str:
     errors = exc.errors(include_url=False)
     first = errors[0]
     # pydantic inserts the union tag (e.g. 'star') into the location of discriminated unions; drop it from the path.
     loc = [p for p in first["loc"] if not (isinstance(p, str) and p in _UNION_TAGS)]
+    if first["type"] in ("union_tag_invalid", "union_tag_not_found"):
+        loc.append("kind")
     path = ".".join(str(p) for p in loc) or "(top level)"
     line = None
     for n in range(len(loc), 0, -1):
@@ -166,6 +169,9 @@ def _format_validation_error(exc: ValidationError, source: str, lines: Mapping[t
             line = lines[tuple(loc[:n])]
             break
     where = f"{source}:{line}" if line is not None else source
+    for path_ in overridden:
+        if tuple(loc[: len(path_)]) == path_:
+            where = f"--set {'.'.join(map(str, path_))}"
     msg = first["msg"]
     if first["type"] == "extra_forbidden":
         msg = "unknown field"
@@ -212,11 +218,12 @@ def _collect_tags() -> set[str]:
 _UNION_TAGS = _collect_tags()
 
 
-def validate(data: dict, source: str = "<scenario>", lines: Mapping[tuple, int] | None = None) -> ScenarioConfig:
+def validate(data: dict, source: str = "<scenario>", lines: Mapping[tuple, int] | None = None,
+             overridden: Iterable[tuple] = ()) -> ScenarioConfig:
     try:
         return ScenarioConfig.model_validate(data)
     except ValidationError as exc:
-        raise ScenarioError(_format_validation_error(exc, source, lines or {})) from None
+        raise ScenarioError(_format_validation_error(exc, source, lines or {}, overridden)) from None
 
 
 def load_scenario(path_or_name: str, overrides: Iterable[str] = (), *, seed: int | None = None) -> ScenarioConfig:
@@ -224,10 +231,13 @@ def load_scenario(path_or_name: str, overrides: Iterable[str] = (), *, seed: int
     text, source, default_name = read_scenario_text(path_or_name)
     data, lines = parse_yaml(text, source)
     data.setdefault("name", default_name)
+    overrides = list(overrides)
     apply_overrides(data, overrides)
+    overridden = [tuple(_split_path(item.split("=", 1)[0].strip())) for item in overrides]
     if seed is not None:
         data["seed"] = seed
-    return validate(data, source, lines)
+        overridden.append(("seed",))
+    return validate(data, source, lines, overridden)
 
 
 def resolved_yaml(config: ScenarioConfig) -> str:

@@ -81,6 +81,8 @@ def parse_quantity(value: object, dimension: str) -> float:
             raise ValueError(f"cannot read {value!r} as a quantity in {UNIT_NAMES[dimension]}")
         unit = match.group(2).replace(" ", "")
         table = _TABLES[dimension]
+        if unit == "":  # a bare number in a string, e.g. YAML's "1e6" (PyYAML reads it as text): already SI
+            table = {"": 1.0}
         if unit not in table:
             raise ValueError(f"unit {match.group(2)!r} in {value!r} is not a unit of {UNIT_NAMES[dimension]}")
         number = float(match.group(1)) * table[unit]

@@ -133,8 +133,12 @@ def build(config: S.ScenarioConfig, *, base_dir: Path | None = None) -> TwinEnv:
         raise InputError("topology: it has no client nodes (role 'client')")
     flops = _device_flops(config.clients.device, len(names), env.rng("devices"))
     for i, node in enumerate(names):
-        down = [links[e] for e in topo.shortest_route(graph, env.server, node)]
-        up = [links[e] for e in topo.shortest_route(graph, node, env.server)]
+        try:
+            down = [links[e] for e in topo.shortest_route(graph, env.server, node)]
+            up = [links[e] for e in topo.shortest_route(graph, node, env.server)]
+        except topo.NoRouteError:
+            raise topo.NoRouteError(f"topology: client {node!r} cannot reach server {env.server!r} "
+                                    "(no path in both directions)") from None
         env.clients.append(Client(i, node, node, float(flops[i]), down, up))
     env.workload = build_workload(config.fl)
     env.cohort_sizes = build_schedule(config.fl)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import platform
 import time
+import traceback
 from collections.abc import Callable
 from dataclasses import dataclass
 from importlib import metadata
@@ -47,10 +48,19 @@ def simulate(config: ScenarioConfig, *, base_dir: Path | None = None,
     if config.output.sample_period_s > 0:
         env.process(sample_network(env, config.output.sample_period_s))
     run0 = time.perf_counter()
-    env.run(until=server)
+    failure = None
+    try:
+        env.run(until=server)
+    except Exception as exc:  # a bug or a numerical failure mid-run: keep what was recorded, say what happened
+        failure = exc
+        env.finished_reason = "failed"
     run_s = time.perf_counter() - run0
     tables = {"timeline": env.recorder.timeline(), "rounds": env.recorder.rounds(), "samples": env.recorder.samples()}
     summary = make_summary(env, tables["rounds"], wall_s=time.perf_counter() - wall0, build_s=build_s, run_s=run_s)
+    if failure is not None:
+        summary["status"] = "failed"
+        summary["exception"] = "".join(traceback.format_exception_only(failure)).strip()
+        summary["traceback"] = "".join(traceback.format_exception(failure))
     return RunResult(config, tables, summary, resolved_yaml(config), env)
 
 

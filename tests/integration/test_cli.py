@@ -1,0 +1,121 @@
+"""The command line as a user meets it: outputs, one-line errors with exit status 2, safe run folders."""
+
+import json
+import subprocess
+import sys
+
+import pandas as pd
+import pytest
+
+from twin.recording.run_folder import RUN_FILES, is_complete
+from twin.run import main
+
+
+def test_quickstart_writes_a_complete_run_folder(tmp_path, capsys):
+    out = tmp_path / "run"
+    assert main(["quickstart", "--out", str(out)]) == 0
+    assert is_complete(out)
+    assert sorted(p.name for p in out.iterdir()) == sorted(RUN_FILES)
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["status"] == "ok" and summary["rounds"] == 5
+    rounds = pd.read_parquet(out / "rounds.parquet")
+    assert summary["bytes_down"] == pytest.approx(rounds["bytes_down"].sum())
+    printed = capsys.readouterr().out
+    assert "simulated time" in printed and "bytes down" in printed
+
+
+def test_quiet_prints_nothing(tmp_path, capsys):
+    assert main(["quickstart", "--out", str(tmp_path / "r"), "--quiet"]) == 0
+    captured = capsys.readouterr()
+    assert captured.out == "" and captured.err == ""
+
+
+def test_validate_only(tmp_path, capsys):
+    assert main(["--validate", "quickstart"]) == 0
+    assert "ok" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize(("text", "args", "needle"), [
+    ("fl: [1, 2\n", [], "malformed YAML"),
+    ("topology: {kind: star, colour: red}\n", [], "topology.colour: unknown field"),
+    ("fl: {rounds: lots}\n", [], "fl.rounds"),
+    ("topology: {kind: star, client_link: {bandwidth_bps: -1}}\n", [], "bandwidth_bps"),
+    ("topology:\n  kind: explicit\n  nodes: [{name: s, role: server}, {name: r}, {name: c, role: client}]\n"
+     "  links: [{a: s, b: r, bandwidth_bps: 1e6}]\n", [], "topology: client 'c' cannot reach server 's'"),
+    ("topology: {kind: graphml, path: missing.graphml}\n", [], "missing.graphml: GraphML file not found"),
+    ("", ["--set", "fl.nope=1"], "fl.nope: unknown field"),
+    ("", ["--set", "fl.rounds"], "FIELD.PATH=VALUE"),
+])
+def test_bad_input_one_line_exit_2(tmp_path, capsys, text, args, needle):
+    scenario = tmp_path / "bad.yaml"
+    scenario.write_text(text)
+    out = tmp_path / "out"
+    assert main([str(scenario), "--out", str(out), *args]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and err.startswith("error: ")
+    import re
+
+    assert re.search(needle, err), err
+    assert not out.exists()
+
+
+def test_missing_scenario_file(capsys):
+    assert main(["no/such/file.yaml"]) == 2
+    assert "scenario file not found" in capsys.readouterr().err
+
+
+def test_unknown_option_is_exit_2(capsys):
+    assert main(["quickstart", "--frobnicate"]) == 2
+    assert capsys.readouterr().err.startswith("error: ")
+
+
+def test_existing_out_folder_is_never_clobbered(tmp_path, capsys):
+    out = tmp_path / "run"
+    out.mkdir()
+    (out / "precious.txt").write_text("keep me")
+    assert main(["quickstart", "--out", str(out)]) == 2
+    assert "not empty" in capsys.readouterr().err
+    assert (out / "precious.txt").read_text() == "keep me"
+    assert main(["quickstart", "--out", str(out), "--overwrite", "--quiet"]) == 0
+    assert is_complete(out) and not (out / "precious.txt").exists()
+
+
+def test_crash_mid_write_leaves_no_folder(tmp_path, monkeypatch):
+    import twin.recording.run_folder as rf
+
+    def boom(*a, **k):
+        raise OSError("disk full")
+
+    monkeypatch.setattr(rf, "_fsync_dir", boom)
+    out = tmp_path / "run"
+    with pytest.raises(OSError):
+        main(["quickstart", "--out", str(out), "--quiet"])
+    assert not out.exists()
+    assert list(tmp_path.iterdir()) == []  # no temporary leftovers either
+
+
+def test_module_entry_point_exit_status_and_no_traceback(tmp_path):
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("topology: {kind: star, client_link: {bandwidth_bps: 10 ms}}\n")
+    proc = subprocess.run([sys.executable, "-m", "twin.run", str(bad)], capture_output=True, text=True, cwd=tmp_path)
+    assert proc.returncode == 2
+    assert "Traceback" not in proc.stderr
+    assert "bad.yaml:1: topology.client_link.bandwidth_bps: unit 'ms'" in proc.stderr
+
+
+def test_failure_mid_run_keeps_partial_results(tmp_path, monkeypatch, capsys):
+    from twin.sim.workload import FixedWorkload
+
+    def broken(self, round_, completed, dropped):
+        if round_ == 3:
+            raise FloatingPointError("model diverged")
+        return original(self, round_, completed, dropped)
+
+    original = FixedWorkload.end_round
+    monkeypatch.setattr(FixedWorkload, "end_round", broken)
+    out = tmp_path / "run"
+    assert main(["quickstart", "--out", str(out), "--quiet"]) == 1
+    assert "model diverged" in capsys.readouterr().err
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["status"] == "failed" and "FloatingPointError" in summary["exception"]
+    assert len(pd.read_parquet(out / "rounds.parquet")) == 2
