@@ -217,3 +217,28 @@ def test_bad_updates():
         codec.decode(make_codec("fp16").encode(torch.ones(3)))
     with pytest.raises(ValueError, match="bytes"):
         codec.decode(Encoded(kind="int8", numel=5, payload=b"\x00" * 3))
+
+
+@pytest.mark.parametrize(
+    "kind,params",
+    [("int8", {"chunk_size": 8}), ("qsgd", {"s": 65535, "bucket_size": 8}), ("qsgd", {"s": 3, "bucket_size": 5})],
+)
+def test_ragged_chunks_decode_within_one_step(kind, params):
+    x = vec(37, seed=11)  # 37 is not a multiple of the chunk / bucket size
+    codec = make_codec(kind, **params)
+    y = codec.decode(codec.encode(x, rng=gen(3)))
+    size = params.get("chunk_size") or params.get("bucket_size")
+    padded = torch.nn.functional.pad(x, (0, -len(x) % size)).view(-1, size)
+    if kind == "int8":
+        step = padded.abs().amax(dim=1) / 127
+    else:
+        step = padded.norm(dim=1) / params["s"]
+    step = step.repeat_interleave(size)[:37]
+    assert bool(((y - x).abs() <= step * (1 + 1e-5) + 1e-7).all())
+
+
+def test_empty_tensor():
+    for kind in CODECS:
+        codec = make_codec(kind)
+        enc = codec.encode(torch.zeros(0), rng=gen(), state=codec.new_state())
+        assert enc.nbytes == codec.nbytes(0) and codec.decode(enc).shape == (0,)

@@ -50,8 +50,13 @@ def test_seed_preset_matches_study_formulas(kind):
 # the study's table: pushed updates (sum of clients per round up to the stop round)
 @pytest.mark.parametrize(
     "kind,stop,pushed",
-    [("constant", 117, 39546), ("exponential", 123, 19382), ("linear", 122, 13393), ("sigmoid", 119, 10259),
-     ("reciprocal", 120, 4591)],
+    [
+        ("constant", 117, 39546),
+        ("exponential", 123, 19382),
+        ("linear", 122, 13393),
+        ("sigmoid", 119, 10259),
+        ("reciprocal", 120, 4591),
+    ],
 )
 def test_seed_preset_reproduces_study_pushed_updates(kind, stop, pushed):
     assert pushed_updates(clients_per_round(kind, 150, preset="seed"), stop) == pushed

@@ -55,7 +55,9 @@ def test_step_functions_by_hand():
 
 def test_fedavg_num_examples_is_weighted_mean_of_params():
     s = FedAvg()
-    new = s.aggregate(G, [ClientResult(10, params=t(0, 0, 0), client_id=0), ClientResult(30, params=t(4, 8, 12), client_id=1)])
+    new = s.aggregate(
+        G, [ClientResult(10, params=t(0, 0, 0), client_id=0), ClientResult(30, params=t(4, 8, 12), client_id=1)]
+    )
     assert new.dtype == torch.float32 and torch.allclose(new, t(3, 6, 9))
 
 
@@ -71,7 +73,9 @@ def test_fedavg_deltas_and_server_lr():
     new = s.aggregate(G, [ClientResult(1, delta=t(2, 0, 0)), ClientResult(3, delta=t(-2, 4, 0))])
     # mean delta = 0.25*[2,0,0] + 0.75*[-2,4,0] = [-1, 3, 0]; x + 0.5 * delta
     assert torch.allclose(new, t(0.5, 3.5, 3.0))
-    same = FedAvg(server_lr=0.5).aggregate(G, [ClientResult(1, params=G + t(2, 0, 0)), ClientResult(3, params=G + t(-2, 4, 0))])
+    same = FedAvg(server_lr=0.5).aggregate(
+        G, [ClientResult(1, params=G + t(2, 0, 0)), ClientResult(3, params=G + t(-2, 4, 0))]
+    )
     assert torch.allclose(new, same)
 
 
@@ -93,8 +97,11 @@ def test_nobody_completed_leaves_global_unchanged():
 
 
 def test_duplicate_client_with_replacement_counts_twice():
-    ups = [ClientResult(10, params=t(0, 0, 0), client_id=1), ClientResult(10, params=t(3, 3, 3), client_id=2),
-           ClientResult(10, params=t(3, 3, 3), client_id=2)]
+    ups = [
+        ClientResult(10, params=t(0, 0, 0), client_id=1),
+        ClientResult(10, params=t(3, 3, 3), client_id=2),
+        ClientResult(10, params=t(3, 3, 3), client_id=2),
+    ]
     assert torch.allclose(FedAvg().aggregate(G, ups), t(2, 2, 2))
 
 
@@ -118,7 +125,9 @@ def test_fedavgm_accumulates_momentum_over_rounds():
     x = torch.zeros(3)
     for _ in range(3):  # same delta [1,1,1] every round: buf = 1, 1.5, 1.75 -> x = 1, 2.5, 4.25
         x = s.aggregate(x, [ClientResult(5, delta=torch.ones(3))])
-    assert torch.allclose(x, torch.full((3,), 4.25)) and torch.allclose(s.buf, torch.full((3,), 1.75, dtype=torch.float64))
+    assert torch.allclose(x, torch.full((3,), 4.25)) and torch.allclose(
+        s.buf, torch.full((3,), 1.75, dtype=torch.float64)
+    )
     s.reset()
     assert s.buf is None
     zero = FedAvgM(momentum=0.0).aggregate(G, [ClientResult(1, delta=t(1, 1, 1))])
@@ -137,8 +146,16 @@ def test_fedadam_matches_hand_computation():
         v = [b2 * vi + (1 - b2) * di * di for vi, di in zip(v, d, strict=True)]
         x = [xi + lr * mi / (math.sqrt(vi) + tau) for xi, mi, vi in zip(x, m, v, strict=True)]
     assert torch.allclose(x2.double(), torch.tensor(x, dtype=torch.float64), atol=1e-6)
-    new, m_t, v_t = fedadam_step(torch.zeros(1, dtype=torch.float64), torch.ones(1, dtype=torch.float64), None, None,
-                                 server_lr=1.0, beta1=0.0, beta2=0.0, tau=1.0)
+    new, m_t, v_t = fedadam_step(
+        torch.zeros(1, dtype=torch.float64),
+        torch.ones(1, dtype=torch.float64),
+        None,
+        None,
+        server_lr=1.0,
+        beta1=0.0,
+        beta2=0.0,
+        tau=1.0,
+    )
     assert new.item() == pytest.approx(0.5) and m_t.item() == 1.0 and v_t.item() == 1.0
 
 

@@ -132,7 +132,9 @@ class Codec:
         acc = x
         if self.error_feedback:
             if not isinstance(state, CodecState):
-                raise ValueError(f"state: codec {self.kind!r} uses error feedback; pass state=codec.new_state() per client")
+                raise ValueError(
+                    f"state: codec {self.kind!r} uses error feedback; pass state=codec.new_state() per client"
+                )
             if state.residual is not None:
                 if state.residual.shape != x.shape:
                     raise ValueError(f"state: residual has {state.residual.numel()} elements, update has {x.numel()}")
@@ -149,8 +151,10 @@ class Codec:
             got = enc.kind if isinstance(enc, Encoded) else type(enc).__name__
             raise ValueError(f"encoded: codec {self.kind!r} cannot decode {got!r}")
         if len(enc.payload) != self.nbytes(enc.numel):
-            raise ValueError(f"encoded: payload has {len(enc.payload)} bytes, codec {self.kind!r} expects "
-                             f"{self.nbytes(enc.numel)} for {enc.numel} elements")
+            raise ValueError(
+                f"encoded: payload has {len(enc.payload)} bytes, codec {self.kind!r} expects "
+                f"{self.nbytes(enc.numel)} for {enc.numel} elements"
+            )
         return self._decode(enc.payload, enc.numel)
 
     def nbytes(self, numel: int) -> int:

@@ -112,7 +112,9 @@ def exponential_curve(x: np.ndarray, start: float, end: float, x_end: float, tau
     return start - (start - end) * np.expm1(x / tau) / np.expm1(x_end / tau)
 
 
-def sigmoid_curve(x: np.ndarray, start: float, end: float, x_end: float, steepness: float, midpoint: float) -> np.ndarray:
+def sigmoid_curve(
+    x: np.ndarray, start: float, end: float, x_end: float, steepness: float, midpoint: float
+) -> np.ndarray:
     """Logistic form rescaled so that it passes exactly through ``(0, start)`` and ``(x_end, end)``."""
 
     def s(v):

@@ -50,14 +50,20 @@ class StopRule:
         self.max_rounds = _int_or_none("max_rounds", max_rounds, 1)
         self.floor_decimals = _int_or_none("floor_decimals", floor_decimals, 0)
         if target_accuracy is not None:
-            if isinstance(target_accuracy, bool) or not isinstance(target_accuracy, (int, float, np.floating)) \
-                    or not (0.0 < float(target_accuracy) <= 1.0):
+            if (
+                isinstance(target_accuracy, bool)
+                or not isinstance(target_accuracy, (int, float, np.floating))
+                or not (0.0 < float(target_accuracy) <= 1.0)
+            ):
                 raise ValueError(f"target_accuracy must be in (0, 1] or null; got {target_accuracy!r}")
             target_accuracy = float(target_accuracy)
         self.target_accuracy = target_accuracy
         if max_time_s is not None:
-            if isinstance(max_time_s, bool) or not isinstance(max_time_s, (int, float, np.floating)) \
-                    or not (0.0 < float(max_time_s) < math.inf):
+            if (
+                isinstance(max_time_s, bool)
+                or not isinstance(max_time_s, (int, float, np.floating))
+                or not (0.0 < float(max_time_s) < math.inf)
+            ):
                 raise ValueError(f"max_time_s must be a finite number > 0 or null; got {max_time_s!r}")
             max_time_s = float(max_time_s)
         self.max_time_s = max_time_s
@@ -77,5 +83,7 @@ class StopRule:
         return None
 
     def __repr__(self) -> str:
-        return (f"StopRule(max_rounds={self.max_rounds!r}, target_accuracy={self.target_accuracy!r}, "
-                f"floor_decimals={self.floor_decimals!r}, max_time_s={self.max_time_s!r})")
+        return (
+            f"StopRule(max_rounds={self.max_rounds!r}, target_accuracy={self.target_accuracy!r}, "
+            f"floor_decimals={self.floor_decimals!r}, max_time_s={self.max_time_s!r})"
+        )

@@ -181,8 +181,10 @@ class Strategy:
             self.last = AggregateInfo(len(updates), 0, len(updates) - len(kept), total, changed=False)
             return _copy(global_params)
         g = flatten(global_params, global_params)
-        deltas = (flatten(u.delta, global_params) if u.delta is not None else flatten(u.params, global_params) - g
-                  for u in kept)
+        deltas = (
+            flatten(u.delta, global_params) if u.delta is not None else flatten(u.params, global_params) - g
+            for u in kept
+        )
         avg_delta = weighted_average(deltas, weights)
         new = self._server_step(g, avg_delta)
         self.last = AggregateInfo(len(updates), len(kept), len(updates) - len(kept), total, changed=True)
@@ -196,8 +198,10 @@ class Strategy:
 
     def _check_state(self, buf: torch.Tensor | None, numel: int) -> None:
         if buf is not None and buf.numel() != numel:
-            raise ValueError(f"global model has {numel} parameters but the {self.kind} server state has {buf.numel()}; "
-                             "call reset() when the model changes")
+            raise ValueError(
+                f"global model has {numel} parameters but the {self.kind} server state has {buf.numel()}; "
+                "call reset() when the model changes"
+            )
 
     def _params(self) -> dict:
         return {"weighting": self.weighting, "server_lr": self.server_lr}

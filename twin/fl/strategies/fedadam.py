@@ -62,8 +62,16 @@ class FedAdam(Strategy):
 
     def _server_step(self, global_flat, avg_delta):
         self._check_state(self.m, global_flat.numel())
-        new, self.m, self.v = fedadam_step(global_flat, avg_delta, self.m, self.v, server_lr=self.server_lr,
-                                           beta1=self.beta1, beta2=self.beta2, tau=self.tau)
+        new, self.m, self.v = fedadam_step(
+            global_flat,
+            avg_delta,
+            self.m,
+            self.v,
+            server_lr=self.server_lr,
+            beta1=self.beta1,
+            beta2=self.beta2,
+            tau=self.tau,
+        )
         return new
 
     def _params(self):
