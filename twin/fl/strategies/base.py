@@ -1,0 +1,210 @@
+"""Strategy interface (Flower-like) and the pure aggregation arithmetic shared by all strategies.
+
+A round's result is a list of :class:`ClientResult` (new parameters or a delta, and the client's example count). Clients
+that dropped out (missed the deadline, lost coverage) are a normal input: ``aggregate(..., dropped=[ids])`` excludes every
+result whose ``client_id`` is listed (a client drawn twice, with replacement, shares its fate in both slots); if nobody is
+left the global model comes back unchanged. All strategies work on the averaged client delta
+
+    delta = sum_i w_i (x_i - x),   w_i = n_i / sum_j n_j  (num_examples)  or  1 / K  (uniform)
+
+and differ only in the server step (:meth:`Strategy._server_step`). Arithmetic runs in float64 and the result takes the
+dtype of the global model. Parameters are a flat tensor or a dict name -> tensor; non-floating entries of a dict (integer
+buffers) are carried over from the global model unchanged.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import ClassVar
+
+import numpy as np
+import torch
+
+Params = torch.Tensor | Mapping[str, torch.Tensor]
+
+WEIGHTINGS = ("num_examples", "uniform")
+
+
+@dataclass(frozen=True)
+class ClientResult:
+    """One client's result: exactly one of ``params`` (its new model) or ``delta`` (new minus global)."""
+
+    num_examples: int
+    params: Params | None = None
+    delta: Params | None = None
+    client_id: int | None = None
+
+    def __post_init__(self) -> None:
+        if (self.params is None) == (self.delta is None):
+            raise ValueError("ClientResult needs exactly one of params= or delta=")
+        n = self.num_examples
+        if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 0:
+            raise ValueError(f"num_examples must be an integer >= 0; got {n!r}")
+
+
+@dataclass(frozen=True)
+class AggregateInfo:
+    """What the last ``aggregate`` call did (for the recorder)."""
+
+    num_results: int
+    num_aggregated: int
+    num_dropped: int
+    total_examples: int
+    changed: bool
+
+
+# --- pure arithmetic --------------------------------------------------------------------------------------------------
+
+
+def client_weights(num_examples: Sequence[int], weighting: str) -> np.ndarray:
+    """Normalised aggregation weights (float64, sum 1), or all zeros when every client has 0 examples."""
+    n = np.asarray(num_examples, dtype=np.float64)
+    if n.ndim != 1 or (n < 0).any():
+        raise ValueError("num_examples must be a 1-D sequence of counts >= 0")
+    if n.size == 0:
+        return n
+    if weighting == "uniform":
+        return np.full(n.size, 1.0 / n.size)
+    if weighting == "num_examples":
+        total = n.sum()
+        return n / total if total > 0 else np.zeros_like(n)
+    raise ValueError(f"weighting must be one of {', '.join(WEIGHTINGS)}; got {weighting!r}")
+
+
+def weighted_average(vectors: Iterable[torch.Tensor], weights: Sequence[float]) -> torch.Tensor:
+    """``sum_i weights[i] * vectors[i]`` accumulated in float64 (one vector at a time: no K x P stack)."""
+    acc = None
+    count = 0
+    for vec, w in zip(vectors, weights, strict=True):
+        term = vec.to(torch.float64) * float(w)
+        acc = term if acc is None else acc.add_(term)
+        count += 1
+    if acc is None:
+        raise ValueError("weighted_average needs at least one vector")
+    return acc
+
+
+# --- flat <-> dict ----------------------------------------------------------------------------------------------------
+
+
+def _float_keys(p: Mapping[str, torch.Tensor]) -> list[str]:
+    return [k for k, v in p.items() if torch.is_tensor(v) and v.is_floating_point()]
+
+
+def flatten(p: Params, like: Params) -> torch.Tensor:
+    """Flatten ``p`` (shaped like the global ``like``) to a float64 vector of the floating parameters."""
+    if isinstance(like, torch.Tensor):
+        if not isinstance(p, torch.Tensor) or p.shape != like.shape:
+            got = tuple(p.shape) if isinstance(p, torch.Tensor) else type(p).__name__
+            raise ValueError(f"update must be a tensor of shape {tuple(like.shape)} like the global model; got {got}")
+        return p.detach().reshape(-1).to(torch.float64)
+    if not isinstance(p, Mapping):
+        raise ValueError(f"update must be a dict of tensors like the global model; got {type(p).__name__}")
+    parts = []
+    for k in _float_keys(like):
+        if k not in p or tuple(p[k].shape) != tuple(like[k].shape):
+            raise ValueError(f"update: parameter {k!r} is missing or has the wrong shape")
+        parts.append(p[k].detach().reshape(-1).to(torch.float64))
+    return torch.cat(parts) if parts else torch.zeros(0, dtype=torch.float64)
+
+
+def unflatten(flat: torch.Tensor, like: Params) -> Params:
+    """Inverse of :func:`flatten`: the shapes and dtypes of ``like``; non-floating dict entries copied from ``like``."""
+    if isinstance(like, torch.Tensor):
+        return flat.reshape(like.shape).to(like.dtype)
+    out, pos = {}, 0
+    float_keys = set(_float_keys(like))
+    for k, v in like.items():
+        if k in float_keys:
+            out[k] = flat[pos : pos + v.numel()].reshape(v.shape).to(v.dtype)
+            pos += v.numel()
+        else:
+            out[k] = v.clone() if torch.is_tensor(v) else v
+    return out
+
+
+def _copy(p: Params) -> Params:
+    if isinstance(p, torch.Tensor):
+        return p.detach().clone()
+    return {k: (v.detach().clone() if torch.is_tensor(v) else v) for k, v in p.items()}
+
+
+def check_positive(name: str, value) -> float:
+    """A finite number > 0."""
+    try:
+        v = float(value)
+    except (TypeError, ValueError):
+        raise ValueError(f"{name} must be a number; got {value!r}") from None
+    if isinstance(value, bool) or not math.isfinite(v) or v <= 0:
+        raise ValueError(f"{name} must be a finite number > 0; got {value!r}")
+    return v
+
+
+def check_unit_interval(name: str, value) -> float:
+    """A decay factor in [0, 1)."""
+    try:
+        v = float(value)
+    except (TypeError, ValueError):
+        raise ValueError(f"{name} must be a number in [0, 1); got {value!r}") from None
+    if isinstance(value, bool) or not (0.0 <= v < 1.0):
+        raise ValueError(f"{name} must be in [0, 1); got {value!r}")
+    return v
+
+
+# --- the interface ----------------------------------------------------------------------------------------------------
+
+
+class Strategy:
+    """Base strategy: weighted client-delta averaging followed by a server step (subclasses)."""
+
+    kind: ClassVar[str] = ""
+
+    def __init__(self, *, weighting: str = "num_examples", server_lr: float = 1.0) -> None:
+        if not isinstance(weighting, str) or weighting.lower() not in WEIGHTINGS:
+            raise ValueError(f"weighting must be one of {', '.join(WEIGHTINGS)}; got {weighting!r}")
+        self.weighting = weighting.lower()
+        self.server_lr = check_positive("server_lr", server_lr)
+        self.last: AggregateInfo | None = None
+
+    def aggregate(self, global_params: Params, updates: Sequence[ClientResult], *, dropped: Iterable = ()) -> Params:
+        """New global model from the clients that completed. ``dropped``: client ids to exclude."""
+        for u in updates:
+            if not isinstance(u, ClientResult):
+                raise ValueError(f"updates must be ClientResult objects; got {type(u).__name__}")
+        dropped_ids = set(dropped)
+        kept = [u for u in updates if u.client_id is None or u.client_id not in dropped_ids]
+        total = sum(int(u.num_examples) for u in kept)
+        weights = client_weights([u.num_examples for u in kept], self.weighting)
+        if not kept or not weights.any():
+            self.last = AggregateInfo(len(updates), 0, len(updates) - len(kept), total, changed=False)
+            return _copy(global_params)
+        g = flatten(global_params, global_params)
+        deltas = (
+            flatten(u.delta, global_params) if u.delta is not None else flatten(u.params, global_params) - g
+            for u in kept
+        )
+        avg_delta = weighted_average(deltas, weights)
+        new = self._server_step(g, avg_delta)
+        self.last = AggregateInfo(len(updates), len(kept), len(updates) - len(kept), total, changed=True)
+        return unflatten(new, global_params)
+
+    def reset(self) -> None:
+        """Forget server state (momentum, Adam moments)."""
+
+    def _server_step(self, global_flat: torch.Tensor, avg_delta: torch.Tensor) -> torch.Tensor:
+        raise NotImplementedError
+
+    def _check_state(self, buf: torch.Tensor | None, numel: int) -> None:
+        if buf is not None and buf.numel() != numel:
+            raise ValueError(
+                f"global model has {numel} parameters but the {self.kind} server state has {buf.numel()}; "
+                "call reset() when the model changes"
+            )
+
+    def _params(self) -> dict:
+        return {"weighting": self.weighting, "server_lr": self.server_lr}
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({', '.join(f'{k}={v!r}' for k, v in self._params().items())})"
