@@ -24,7 +24,7 @@ def test_engine_invariants(case):
     caps, lats, flows = case
     env = simpy.Environment()
     net = FlowNetwork(env)
-    links = [net.add_resource(LinkDirection(f"l{i}", c, lat)) for i, (c, lat) in enumerate(zip(caps, lats))]
+    links = [net.add_resource(LinkDirection(f"l{i}", c, lat)) for i, (c, lat) in enumerate(zip(caps, lats, strict=True))]
     cap = np.array(caps)
     finished = []
     times = []
@@ -48,5 +48,5 @@ def test_engine_invariants(case):
         env.process(job(t0, size, route))
     env.run()
     assert len(finished) == len(flows)
-    assert all(b >= a for a, b in zip(times, times[1:]))
+    assert all(b >= a for a, b in zip(times, times[1:], strict=False))
     assert not net.active_flows
