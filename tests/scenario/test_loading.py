@@ -63,7 +63,7 @@ def test_overrides_are_typed_by_schema(tmp_path):
     cfg = load_scenario("quickstart", ["fl.rounds=7", "topology.client_link.bandwidth_bps=5 Mbit/s", "seed=9"])
     assert cfg.fl.rounds == 7 and cfg.seed == 9
     assert cfg.topology.client_link.bandwidth_bps == 5e6
-    with pytest.raises(ScenarioError, match=r"--set fl\.rounds: fl\.rounds: .*greater than 0"):
+    with pytest.raises(ScenarioError, match=r"^--set: fl\.rounds: .*greater than 0"):
         load_scenario("quickstart", ["fl.rounds=0"])
     with pytest.raises(ScenarioError, match=r"fl\.roundz: unknown field"):
         load_scenario("quickstart", ["fl.roundz=3"])

@@ -74,3 +74,28 @@ def test_samples_report_utilisation_within_bounds():
     assert util["value"].between(0, 1 + 1e-9).all()
     access = util[util["entity"] == "switch->client.0"]["value"]
     assert access.max() == pytest.approx(1.0)  # the access link is saturated during the download
+
+
+def test_seed_schedule_drives_cohort_sizes():
+    from twin.fl.schedules import clients_per_round
+
+    over = ["fl.schedule={kind: reciprocal, preset: seed}", "fl.rounds=12", "fl.replacement=true",
+            "fl.model.size_bytes=1 kB", "fl.model.train_flops=0"]
+    rounds = simulate(load_scenario("wired_star", over)).tables["rounds"]
+    assert rounds["n_selected"].tolist() == clients_per_round("reciprocal", 12, preset="seed").tolist()
+
+
+def test_stop_on_simulated_time():
+    result = simulate(load_scenario("wired_star", ["fl.rounds=50", "fl.stop.max_time_s=6"]))
+    assert result.summary["stop_reason"] == "max_time_s"
+    assert result.summary["rounds"] == 3  # 2.69 s per round: the round ending past 6 s is the last
+
+
+def test_bad_schedule_parameters_name_the_field():
+    from twin.errors import InputError
+    from twin.scenario.loading import ScenarioError
+
+    with pytest.raises(ScenarioError, match="--set: fl.schedule: end .10. is above start"):
+        load_scenario("wired_star", ["fl.schedule={kind: linear, start: 5, end: 10}"])
+    with pytest.raises(InputError, match="fl.schedule: start: preset 'seed'"):
+        simulate(load_scenario("wired_star", ["fl.schedule={kind: linear, preset: seed, start: 100}"]))

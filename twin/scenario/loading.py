@@ -171,7 +171,7 @@ def _format_validation_error(exc: ValidationError, source: str, lines: Mapping[t
     where = f"{source}:{line}" if line is not None else source
     for path_ in overridden:
         if tuple(loc[: len(path_)]) == path_:
-            where = f"--set {'.'.join(map(str, path_))}"
+            where = "--set"
     msg = first["msg"]
     if first["type"] == "extra_forbidden":
         msg = "unknown field"

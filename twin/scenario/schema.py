@@ -217,17 +217,80 @@ Model = Annotated[FixedModel, Field(discriminator="kind")]
 
 
 class ConstantSchedule(Section):
+    """``start`` clients every round."""
+
     kind: Literal["constant"] = "constant"
     start: PositiveInt = 10
+    preset: Literal["seed"] | None = None
 
 
-Schedule = Annotated[ConstantSchedule, Field(discriminator="kind")]
+class _Reduction(Section):
+    """A reduction from ``start`` to ``end`` clients reached at round ``horizon`` (default: the last round), or the
+    study's exact integers with ``preset: seed`` (338 -> 34 by round 61; then start / end / horizon stay unset)."""
+
+    start: PositiveInt | None = None
+    end: PositiveInt | None = None
+    horizon: int | None = Field(default=None, ge=2)
+    preset: Literal["seed"] | None = None
+
+    @model_validator(mode="after")
+    def _start_end(self):
+        if self.preset is None and (self.start is None or self.end is None):
+            raise ValueError("give start and end (clients in the first and in the last round), or preset: seed")
+        if self.start is not None and self.end is not None and self.end > self.start:
+            raise ValueError(f"end ({self.end}) is above start ({self.start}); a reduction schedule goes down")
+        return self
+
+
+class LinearSchedule(_Reduction):
+    kind: Literal["linear"]
+
+
+class ExponentialSchedule(_Reduction):
+    """Slow at first, steep near the horizon; ``tau`` is the e-folding time in rounds."""
+
+    kind: Literal["exponential"]
+    tau: float | None = Field(default=None, gt=0)
+
+
+class SigmoidSchedule(_Reduction):
+    kind: Literal["sigmoid"]
+    steepness: float | None = Field(default=None, gt=0)
+    midpoint: float | None = None
+
+
+class ReciprocalSchedule(_Reduction):
+    kind: Literal["reciprocal"]
+    knee: float | None = Field(default=None, gt=0)
+
+
+class ListSchedule(Section):
+    """Explicit clients per round; the last value repeats when the list is shorter than the run."""
+
+    kind: Literal["list"]
+    counts: list[PositiveInt] = Field(min_length=1)
+
+
+Schedule = Annotated[
+    ConstantSchedule | LinearSchedule | ExponentialSchedule | SigmoidSchedule | ReciprocalSchedule | ListSchedule,
+    Field(discriminator="kind"),
+]
+
+
+class StopConfig(Section):
+    """Stop before ``fl.rounds`` when the test accuracy reaches ``target_accuracy`` (with ``floor_decimals: 2``, the
+    study's rule: the first round whose accuracy floored to 2 decimals reaches it) or simulated time ``max_time_s``."""
+
+    target_accuracy: float | None = Field(default=None, gt=0, le=1)
+    floor_decimals: int | None = Field(default=None, ge=0)
+    max_time_s: PositiveSeconds | None = None
 
 
 class FLConfig(Section):
     rounds: PositiveInt = 5
     schedule: Schedule = ConstantSchedule()
     replacement: bool = False
+    stop: StopConfig = StopConfig()
     model: Model = FixedModel()
     deadline_s: PositiveSeconds | None = None
     aggregation_s: Seconds = 0.0

@@ -15,6 +15,9 @@ import numpy as np
 import simpy
 
 from twin.errors import InputError
+from twin.fl.schedules import clients_per_round
+from twin.fl.selection import select_clients
+from twin.fl.stopping import StopRule
 from twin.net import topology as topo
 from twin.net.engine import FlowNetwork, LinkDirection
 from twin.recording.recorder import Recorder
@@ -52,6 +55,8 @@ class TwinEnv(simpy.Environment):
         self.workload: Workload = FixedWorkload(size_bytes=1, train_flops=0)
         self.cohort_sizes = np.zeros(0, dtype=np.int64)
         self.finished_reason = ""
+        self.stop_rule = StopRule(max_rounds=config.fl.rounds)
+        self.reachable = np.zeros(0, dtype=bool)
         self._selection_rng = self.rng("selection")
 
     def rng(self, component: str) -> np.random.Generator:
@@ -60,14 +65,13 @@ class TwinEnv(simpy.Environment):
         return np.random.default_rng(seq)
 
     def select(self, k: int) -> np.ndarray:
-        """Client indices for one round (uniform, with or without replacement as configured)."""
-        n = len(self.clients)
-        if self.config.fl.replacement:
-            return self._selection_rng.choice(n, size=k, replace=True)
-        return np.sort(self._selection_rng.choice(n, size=min(k, n), replace=False))
+        """Client indices for one round: uniform among reachable clients, with or without replacement."""
+        picked = select_clients(k, self.reachable, self._selection_rng, replace=self.config.fl.replacement)
+        ids = picked.client_ids
+        return ids if self.config.fl.replacement else np.sort(ids)
 
     def stop_reason(self, round_: int, outcome: RoundOutcome, now: float) -> str | None:
-        return None
+        return self.stop_rule.should_stop(round_, outcome.accuracy, now)
 
 
 # ----------------------------------------------------------------------------------------------------- topology
@@ -114,7 +118,21 @@ def build_workload(cfg: S.FLConfig) -> Workload:
 
 
 def build_schedule(cfg: S.FLConfig) -> np.ndarray:
-    return np.full(cfg.rounds, cfg.schedule.start, dtype=np.int64)
+    """Clients per round from ``fl.schedule``; errors name the field."""
+    params = cfg.schedule.model_dump(exclude={"kind"}, exclude_none=True)
+    start, end = params.pop("start", None), params.pop("end", None)
+    try:
+        return clients_per_round(cfg.schedule.kind, cfg.rounds, start, end, **params)
+    except ValueError as exc:
+        raise InputError(f"fl.schedule: {exc}") from None
+
+
+def build_stop_rule(cfg: S.FLConfig) -> StopRule:
+    try:
+        return StopRule(max_rounds=cfg.rounds, target_accuracy=cfg.stop.target_accuracy,
+                        floor_decimals=cfg.stop.floor_decimals, max_time_s=cfg.stop.max_time_s)
+    except ValueError as exc:
+        raise InputError(f"fl.stop: {exc}") from None
 
 
 def build(config: S.ScenarioConfig, *, base_dir: Path | None = None) -> TwinEnv:
@@ -142,4 +160,6 @@ def build(config: S.ScenarioConfig, *, base_dir: Path | None = None) -> TwinEnv:
         env.clients.append(Client(i, node, node, float(flops[i]), down, up))
     env.workload = build_workload(config.fl)
     env.cohort_sizes = build_schedule(config.fl)
+    env.stop_rule = build_stop_rule(config.fl)
+    env.reachable = np.ones(len(env.clients), dtype=bool)
     return env

@@ -74,7 +74,7 @@ def run_server(env: TwinEnv, on_round: Callable[[int, dict], None] | None = None
     rec = env.recorder
     rec.emit("run_start", env.now, "fl.server", n_clients=len(env.clients))
     reason = "max_rounds"
-    for round_ in range(1, cfg.rounds + 1):
+    for round_ in range(1, len(env.cohort_sizes) + 1):
         t0 = env.now
         k = int(env.cohort_sizes[round_ - 1])
         picked = env.select(k)
