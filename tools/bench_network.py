@@ -1,0 +1,117 @@
+"""Benchmark of the flow-level network engine.
+
+1. Thousands of concurrent flows: N clients behind one shared server link each download a model of random size at
+   once (every completion reshares the link among the rest), then random Poisson arrivals on a 3-level tree.
+   Prints flow events (starts + ends) per second of wall time.
+2. The share of a quickstart run's wall time spent inside the engine (rate recomputation and flow bookkeeping).
+
+Usage: python tools/bench_network.py [--clients 2000] [--repeat 3]
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import time
+
+import numpy as np
+import simpy
+
+from twin.net import topology as topo
+from twin.net.engine import FlowNetwork, LinkDirection
+
+
+def burst(n_clients: int, seed: int) -> tuple[int, float, int]:
+    """All clients download at t = 0 through one server link; returns (flow events, wall s, max concurrent)."""
+    rng = np.random.default_rng(seed)
+    env = simpy.Environment()
+    net = FlowNetwork(env)
+    server = net.add_resource(LinkDirection("server", 10e9, 0.001))
+    access = [net.add_resource(LinkDirection(f"a{i}", float(rng.uniform(20e6, 200e6)), 0.005))
+              for i in range(n_clients)]
+    sizes = rng.uniform(1e6, 20e6, size=n_clients)
+    t0 = time.perf_counter()
+    for i in range(n_clients):
+        net.start([server, access[i]], float(sizes[i]))
+    env.run()
+    return net.n_flow_events, time.perf_counter() - t0, n_clients
+
+
+def poisson_tree(n_flows: int, seed: int) -> tuple[int, float, int]:
+    """Poisson arrivals of transfers from the server to random leaves of a 4 x 8 x 32 tree (1,024 clients)."""
+    rng = np.random.default_rng(seed)
+    g = topo.tree([4, 8, 32], [topo.Link(10e9, 0.001), topo.Link(1e9, 0.002), topo.Link(100e6, 0.005)],
+                  topo.Link(40e9, 0.001))
+    env = simpy.Environment()
+    net = FlowNetwork(env)
+    links = {(u, v): net.add_resource(LinkDirection(f"{u}->{v}", d["bandwidth_bps"], d["latency_s"]))
+             for u, v, d in g.edges(data=True)}
+    clients = topo.clients_of(g)
+    routes = [[links[e] for e in topo.shortest_route(g, "server", c)] for c in clients]
+    peak = [0]
+
+    def arrivals():
+        for _ in range(n_flows):
+            yield env.timeout(float(rng.exponential(0.0005)))
+            net.start(routes[int(rng.integers(len(routes)))], float(rng.exponential(2e6)))
+            peak[0] = max(peak[0], len(net._flows))
+
+    env.process(arrivals())
+    t0 = time.perf_counter()
+    env.run()
+    return net.n_flow_events, time.perf_counter() - t0, peak[0]
+
+
+def engine_share_of_quickstart() -> tuple[float, float]:
+    """(wall s of a quickstart simulation, fraction of it inside FlowNetwork methods)."""
+    from twin.scenario.loading import load_scenario
+    from twin.sim.runner import simulate
+
+    spent = [0.0]
+    originals = {}
+    for name in ("_recompute", "_on_complete", "start", "cancel", "_admit", "resource_load", "resource_flow_counts"):
+        fn = getattr(FlowNetwork, name)
+        originals[name] = fn
+
+        def timed(*args, __fn=fn, **kwargs):
+            t = time.perf_counter()
+            try:
+                return __fn(*args, **kwargs)
+            finally:
+                spent[0] += time.perf_counter() - t
+
+        setattr(FlowNetwork, name, timed)
+    try:
+        t0 = time.perf_counter()
+        simulate(load_scenario("quickstart"))
+        wall = time.perf_counter() - t0
+    finally:
+        for name, fn in originals.items():
+            setattr(FlowNetwork, name, fn)
+    return wall, spent[0] / wall
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--clients", type=int, default=2000)
+    parser.add_argument("--flows", type=int, default=5000)
+    parser.add_argument("--repeat", type=int, default=3)
+    args = parser.parse_args()
+
+    rates = []
+    for name, fn, n in (("burst", burst, args.clients), ("poisson-tree", poisson_tree, args.flows)):
+        runs = [fn(n, seed) for seed in range(args.repeat)]
+        events = runs[0][0]
+        walls = [r[1] for r in runs]
+        best = min(walls)
+        rates.append(events / statistics.median(walls))
+        print(f"{name:13s} flows={n:6d} peak_concurrent={runs[0][2]:5d} flow_events={events:6d} "
+              f"wall_s(median)={statistics.median(walls):.3f} best={best:.3f} "
+              f"events_per_s={events / statistics.median(walls):,.0f}")
+    wall, share = engine_share_of_quickstart()
+    print(f"quickstart    wall_s={wall:.3f} engine_share={share:.1%}")
+    print(f"burst_events_per_s={rates[0]:.0f} tree_events_per_s={rates[1]:.0f} quickstart_engine_share={share:.3f}")
+
+
+if __name__ == "__main__":
+    main()
