@@ -123,6 +123,16 @@ def test_traci_live_steps_and_closes(sumo_run):
         mob.step(1.0)
 
 
+def test_traci_reports_a_dead_sumo(sumo_run):
+    net_path, routes, _ = sumo_run
+    mob = TraciMobility(n_vehicles=2, rng=np.random.default_rng(0), net_path=net_path, routes_path=routes)
+    mob._proc.kill()
+    mob._proc.wait()
+    with pytest.raises(RuntimeError, match="lost the TraCI connection"):
+        mob.step(1.0)
+    mob.close()
+
+
 def test_sumo_net_parse_error(tmp_path):
     bad = tmp_path / "bad.net.xml"
     bad.write_text("<net><edge id='a'")

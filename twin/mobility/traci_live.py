@@ -167,9 +167,14 @@ class TraciMobility(MobilityBase):
         if round(n_steps) == 0:
             self._step_distance = readonly(np.zeros(self.n_vehicles))
             return
-        self._conn.simulationStep(self._t_s + dt)
-        self._t_s = float(self._conn.simulation.getTime())
-        self._collect()
+        try:
+            self._conn.simulationStep(self._t_s + dt)
+            self._t_s = float(self._conn.simulation.getTime())
+            self._collect()
+        except (self._traci.exceptions.FatalTraCIError, OSError) as exc:
+            t, tail = self._t_s, self._stderr_tail()
+            self.close()
+            raise RuntimeError(f"lost the TraCI connection to sumo at t={t} s: {exc}; sumo said: {tail}") from None
 
     @property
     def finished(self) -> bool:
