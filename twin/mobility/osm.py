@@ -41,9 +41,9 @@ def _to_road_network(
 ) -> RoadNetwork:
     crs = g.graph.get("crs")
     if crs is None or not ox.projection.is_projected(crs):
-        g = ox.projection.project_graph(g)
+        g = ox.project_graph(g)
     if not any("speed_kph" in d for _, _, d in g.edges(data=True)):
-        g = ox.routing.add_edge_speeds(g, fallback=default_speed_mps * 3.6)
+        g = ox.add_edge_speeds(g, fallback=default_speed_mps * 3.6)
     out = nx.MultiDiGraph(crs=str(g.graph.get("crs")), source=name)
     for n, d in g.nodes(data=True):
         out.add_node(n, x=float(d["x"]), y=float(d["y"]))
