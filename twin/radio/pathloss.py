@@ -92,19 +92,30 @@ def _log10_d3d_sq(d: np.ndarray, dh: float | np.ndarray) -> np.ndarray:
 
 
 def _select_los(los: np.ndarray | bool, pl_los: np.ndarray, pl_nlos_fn) -> np.ndarray:
-    """LOS where ``los`` else max(PL_LOS, PL_NLOS'), computing the NLOS branch only when needed."""
+    """PL_LOS where ``los``, else max(PL_LOS, PL_NLOS'); the NLOS branch is computed only when needed.
+
+    The selection is the blend ``PL_LOS + (not los) * (PL_NLOS - PL_LOS)`` rather than ``np.where``:
+    with a random bool mask ``np.where`` costs about 3 ms per 10^6 links, the blend about 0.4 ms.
+    """
     if los is True:
         return pl_los
-    pl_nlos = pl_nlos_fn()
-    if pl_nlos.shape == np.broadcast_shapes(pl_nlos.shape, pl_los.shape) and pl_nlos.dtype == np.result_type(
-        pl_nlos, pl_los
-    ):
-        np.maximum(pl_nlos, pl_los, out=pl_nlos)
-    else:
-        pl_nlos = np.maximum(pl_nlos, pl_los)
+    nl = pl_nlos_fn()
+    if nl.shape != np.broadcast_shapes(nl.shape, pl_los.shape) or nl.dtype != np.result_type(nl, pl_los):
+        nl = np.broadcast_to(nl, np.broadcast_shapes(nl.shape, pl_los.shape)).astype(np.result_type(nl, pl_los))
+    np.maximum(nl, pl_los, out=nl)
     if los is False:
-        return pl_nlos
-    return np.where(los, pl_los, pl_nlos)
+        return nl
+    nl -= pl_los  # >= 0
+    nl *= np.logical_not(los)
+    nl += pl_los
+    return nl
+
+
+def _max_into(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """max(a, b), in place in ``a`` when its shape and dtype allow."""
+    if a.shape == np.broadcast_shapes(a.shape, b.shape) and a.dtype == np.result_type(a, b):
+        return np.maximum(a, b, out=a)
+    return np.maximum(a, b)
 
 
 def _uma(d, fc_hz, los, h_bs, h_ut):
@@ -113,12 +124,21 @@ def _uma(d, fc_hz, los, h_bs, h_ut):
     lg2 = _log10_d3d_sq(d, dh)  # log10(d3D^2)
     lf = 20.0 * _lg(fc_hz / 1e9)
     dbp = 4.0 * (h_bs - _H_E_M) * (h_ut - _H_E_M) * fc_hz / SPEED_OF_LIGHT_M_S
-    pl = 11.0 * lg2 + (28.0 + lf)  # PL1 = 28 + 22 log10(d3D) + 20 log10(fc)
-    far = d > dbp
-    if np.any(far):  # PL2 = 28 + 40 log10(d3D) + 20 log10(fc) - 9 log10(d'BP^2 + dh^2)
-        pl2 = 20.0 * lg2 + (28.0 + lf - 9.0 * _lg(dbp * dbp + dh * dh))
-        pl = np.where(far, pl2, pl)
-    return _select_los(los, pl, lambda: 19.54 * lg2 + (13.54 + lf - 0.6 * (h_ut - 1.5)))
+    # PL1 = 28 + 22 log10(d3D) + 20 log10(fc); PL2 = 28 + 40 log10(d3D) + 20 log10(fc) - 9 log10(d'BP^2 + dh^2).
+    # PL2 - PL1 = 9 log10(d3D^2 / (d'BP^2 + dh^2)) has the sign of d2D - d'BP, so "PL1 up to d'BP, PL2
+    # beyond" is exactly max(PL1, PL2): no mask needed.
+    pl = 11.0 * lg2
+    pl += 28.0 + lf
+    pl2 = 20.0 * lg2
+    pl2 += 28.0 + lf - 9.0 * _lg(dbp * dbp + dh * dh)
+    pl = _max_into(pl, pl2)
+
+    def nlos():  # 13.54 + 39.08 log10(d3D) + 20 log10(fc) - 0.6 (hUT - 1.5)
+        nl = 19.54 * lg2
+        nl += 13.54 + lf - 0.6 * (h_ut - 1.5)
+        return nl
+
+    return _select_los(los, pl, nlos)
 
 
 def _umi(d, fc_hz, los, h_bs, h_ut):
@@ -127,11 +147,13 @@ def _umi(d, fc_hz, los, h_bs, h_ut):
     lg2 = _log10_d3d_sq(d, dh)
     lf = 20.0 * _lg(fc_hz / 1e9)
     dbp = 4.0 * (h_bs - _H_E_M) * (h_ut - _H_E_M) * fc_hz / SPEED_OF_LIGHT_M_S
-    pl = 10.5 * lg2 + (32.4 + lf)  # PL1 = 32.4 + 21 log10(d3D) + 20 log10(fc)
-    far = d > dbp
-    if np.any(far):
-        pl2 = 20.0 * lg2 + (32.4 + lf - 9.5 * _lg(dbp * dbp + dh * dh))
-        pl = np.where(far, pl2, pl)
+    # PL1 = 32.4 + 21 log10(d3D) + 20 log10(fc); PL2 = 32.4 + 40 log10(d3D) + 20 log10(fc) - 9.5 log10(d'BP^2 + dh^2);
+    # as for UMa, PL2 - PL1 = 9.5 log10(d3D^2 / (d'BP^2 + dh^2)), so the LOS loss is max(PL1, PL2).
+    pl = 10.5 * lg2
+    pl += 32.4 + lf
+    pl2 = 20.0 * lg2
+    pl2 += 32.4 + lf - 9.5 * _lg(dbp * dbp + dh * dh)
+    pl = _max_into(pl, pl2)
     # NLOS: 35.3 log10(d3D) + 22.4 + 21.3 log10(fc) - 0.3 (hUT - 1.5)
     return _select_los(los, pl, lambda: 17.65 * lg2 + (22.4 + 21.3 * _lg(fc_hz / 1e9) - 0.3 * (h_ut - 1.5)))
 
@@ -348,14 +370,18 @@ def _los_probability(model: str, d: np.ndarray, h_ut_m) -> np.ndarray:
 
     d_near = 18.0
     d_break = 63.0 if model == "uma" else 36.0
-    inv = np.divide(d_near, d, out=np.ones_like(d), where=d > d_near)  # 18/d, 1 inside 18 m
-    p = np.exp(d * (-1.0 / d_break))
-    p *= 1.0 - inv
-    p += inv  # inside 18 m: exp(..) * 0 + 1 = 1
+    # mask-free: inv = 18 / max(d, 18) is 1 inside 18 m, where exp(..)(1 - inv) + inv = 1 exactly
+    inv = np.maximum(d, d_near)
+    np.divide(d_near, inv, out=inv)
+    p = d * (-1.0 / d_break)
+    np.exp(p, out=p)
+    one_minus = np.subtract(1.0, inv, out=np.empty_like(inv))
+    p *= one_minus
+    p += inv
     if model == "uma":
         h = _scalar_or_array("h_ut_m", h_ut_m)
         in_range("h_ut_m", np.asarray(h), 0.0, 23.0, "UMa LOS probability (TR 38.901 Table 7.4.2-1, hUT <= 23 m)")
-        c = np.where(np.asarray(h) <= 13.0, 0.0, (np.maximum(np.asarray(h), 13.0) - 13.0) / 10.0) ** 1.5
+        c = ((np.maximum(np.asarray(h, dtype=np.float64), 13.0) - 13.0) / 10.0) ** 1.5  # C'(hUT), 0 up to 13 m
         if np.any(c > 0):
             corr = 1.0 + c * 1.25 * (d / 100.0) ** 3 * np.exp(-d / 150.0)
             p = np.where(d <= d_near, 1.0, p * corr).astype(d.dtype, copy=False)

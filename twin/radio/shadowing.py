@@ -155,8 +155,11 @@ class ShadowingProcess:
                 non_negative(name, arr)
                 np.broadcast_shapes(arr.shape, self.shape)
         self._rng = rng
-        self._z = rng.standard_normal(self.shape, dtype=self.dtype)
+        n = math.prod(self.shape)
         self._noise = np.empty(self.shape, dtype=self.dtype)
+        self._coef = np.empty(self.shape, dtype=self.dtype)
+        self._uniform = np.empty(2 * ((n + 1) // 2), dtype=self.dtype)
+        self._z = standard_normal(rng, np.empty(self.shape, dtype=self.dtype), self._uniform)
 
     @classmethod
     def for_model(cls, model: str, shape, *, rng: np.random.Generator, dtype=np.float64) -> ShadowingProcess:
@@ -171,43 +174,81 @@ class ShadowingProcess:
         v.flags.writeable = False
         return v
 
-    def _select(self, v, los, what: str):
+    def _blend(self, v, los, what: str, out: np.ndarray | None = None) -> np.ndarray:
+        """``v`` or, for a (LOS, NLOS) pair, ``nlos + los * (los_value - nlos)`` (faster than np.where)."""
         if not isinstance(v, tuple):
-            return v
+            if out is None:
+                return v
+            out[...] = v
+            return out
         if los is None:
             raise ValueError(f"los is required: this process has (LOS, NLOS) {what}")
-        return np.where(los_mask(los), v[0], v[1])
-
-    def _coefficients(self, m: np.ndarray, los):
-        """R and sqrt(1 - R^2), computed on the small per-vehicle shape, then selected per link."""
-
-        def coef(d_corr):
-            with np.errstate(divide="ignore", invalid="ignore"):
-                r = np.exp(-m / d_corr)  # inf d_corr -> R = 1; 0 d_corr -> R = 0 (if moved > 0)
-            r = np.where(m == 0, 1.0, r).astype(self.dtype, copy=False)  # no move: no change
-            return r, np.sqrt(np.maximum(1.0 - r * r, 0.0)).astype(self.dtype, copy=False)
-
-        if not isinstance(self._d_corr, tuple):
-            return coef(self._d_corr)
-        if los is None:
-            raise ValueError("los is required: this process has (LOS, NLOS) decorrelation distances")
-        (r_l, q_l), (r_n, q_n) = coef(self._d_corr[0]), coef(self._d_corr[1])
         los_v = los_mask(los)
-        return np.where(los_v, r_l, r_n), np.where(los_v, q_l, q_n)
+        out = np.empty(self.shape, dtype=self.dtype) if out is None else out
+        if los_v is True or los_v is False:
+            out[...] = v[0] if los_v else v[1]
+            return out
+        np.multiply(los_v, v[0] - v[1], out=out)
+        out += v[1]
+        return out
+
+    def _coefficients(self, m: np.ndarray, d_corr) -> tuple[np.ndarray, np.ndarray]:
+        """R = exp(-moved / d_corr) and sqrt(1 - R^2) on the small per-vehicle shape."""
+        with np.errstate(divide="ignore", invalid="ignore"):
+            r = np.exp(-m / d_corr)  # inf d_corr -> R = 1; 0 d_corr -> R = 0 (if moved > 0)
+        r = np.where(m == 0, 1.0, r).astype(self.dtype, copy=False)  # no move: no change
+        return r, np.sqrt(np.maximum(1.0 - r * r, 0.0)).astype(self.dtype, copy=False)
 
     def step(self, moved_m, los=None) -> np.ndarray:
         """Advance by ``moved_m`` (m, scalar or [n_ue], >= 0) and return the shadowing in dB, shape ``self.shape``."""
         m = _per_vehicle("moved_m", moved_m, self.shape, self.dtype)
-        r, q = self._coefficients(m, los)
-        noise = self._rng.standard_normal(self.shape, dtype=self.dtype, out=self._noise)
+        if isinstance(self._d_corr, tuple):
+            (r_l, q_l), (r_n, q_n) = self._coefficients(m, self._d_corr[0]), self._coefficients(m, self._d_corr[1])
+            r = self._blend((r_l, r_n), los, "decorrelation distances", out=self._coef)
+            self._z *= r
+            q = self._blend((q_l, q_n), los, "decorrelation distances", out=self._coef)
+        else:
+            r, q = self._coefficients(m, self._d_corr)
+            self._z *= r
+        noise = standard_normal(self._rng, self._noise, self._uniform)
         noise *= q
-        self._z *= r
         self._z += noise
         return self.value_db(los)
 
     def value_db(self, los=None) -> np.ndarray:
         """Current shadowing in dB (``sigma * z``), a new array of shape ``self.shape``."""
-        return self._z * self._select(self._sigma, los, "sigmas")
+        sigma = self._blend(self._sigma, los, "sigmas", out=np.empty(self.shape, dtype=self.dtype))
+        sigma *= self._z
+        return sigma
+
+
+def standard_normal(rng: np.random.Generator, out: np.ndarray, uniform_buf: np.ndarray | None = None) -> np.ndarray:
+    """Fill the contiguous float array ``out`` with N(0, 1) draws (Box-Muller on ``rng.random``).
+
+    About 3x faster than ``rng.standard_normal`` for 10^6 values (uniforms come from the bit
+    generator at near memory speed; log, sqrt, sin and cos are SIMD in numpy). In float32 the
+    uniforms have 24-bit resolution, which bounds |z| by sqrt(2 ln 2^24) = 5.77 (the tail beyond
+    has probability 8e-9); in float64 by 8.6. ``uniform_buf`` (size >= 2 * ceil(n / 2), same dtype)
+    avoids an allocation.
+    """
+    flat = out.reshape(-1)  # a view for a contiguous array
+    n = flat.size
+    if n == 0:
+        return out
+    h = (n + 1) // 2
+    u = uniform_buf[: 2 * h] if uniform_buf is not None else np.empty(2 * h, dtype=out.dtype)
+    rng.random(dtype=out.dtype, out=u)
+    rad, ang = u[:h], u[h:]
+    np.subtract(1.0, rad, out=rad)  # (0, 1]
+    np.log(rad, out=rad)
+    rad *= -2.0
+    np.sqrt(rad, out=rad)
+    ang *= 2.0 * math.pi
+    np.cos(ang, out=flat[:h])
+    flat[:h] *= rad
+    np.sin(ang[: n - h], out=flat[h:])
+    flat[h:] *= rad[: n - h]
+    return out
 
 
 class LosProcess:
