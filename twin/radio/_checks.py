@@ -18,7 +18,7 @@ def choice(name: str, value: object, valid: Iterable[str]) -> str:
     valid = tuple(valid)
     key = value.lower() if isinstance(value, str) else value
     if key not in valid:
-        raise ValueError(f"unknown {name} {value!r}; valid: {', '.join(valid)}")
+        raise ValueError(f"unknown {name} {value!r}; valid: {', '.join(map(str, valid))}")
     return key
 
 

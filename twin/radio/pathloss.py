@@ -100,8 +100,9 @@ def _select_los(los: np.ndarray | bool, pl_los: np.ndarray, pl_nlos_fn) -> np.nd
     if los is True:
         return pl_los
     nl = pl_nlos_fn()
-    if nl.shape != np.broadcast_shapes(nl.shape, pl_los.shape) or nl.dtype != np.result_type(nl, pl_los):
-        nl = np.broadcast_to(nl, np.broadcast_shapes(nl.shape, pl_los.shape)).astype(np.result_type(nl, pl_los))
+    shape = np.broadcast_shapes(nl.shape, pl_los.shape, np.shape(los))
+    if nl.shape != shape or nl.dtype != np.result_type(nl, pl_los):
+        nl = np.broadcast_to(nl, shape).astype(np.result_type(nl, pl_los))
     np.maximum(nl, pl_los, out=nl)
     if los is False:
         return nl
@@ -327,6 +328,10 @@ def pathloss_db(
         los_v = los_mask(los)
 
     out_shape = np.broadcast_shapes(d.shape, np.shape(los_v), np.shape(fc), np.shape(h_bs), np.shape(h_ut))
+    arrays = [x for x in (fc, h_bs, h_ut) if isinstance(x, np.ndarray)]
+    if arrays:  # array-valued parameters: give d their full shape and dtype so in-place steps broadcast
+        param_shape = np.broadcast_shapes(d.shape, *(x.shape for x in arrays))
+        d = np.broadcast_to(d, param_shape).astype(np.result_type(d, *arrays))
     # 0-d inputs would turn into numpy scalars on the first operation; compute on shape (1,) instead
     out = _IMPL[model](d.reshape(1) if d.ndim == 0 else d, fc, los_v, h_bs, h_ut, **kwargs)
     return np.asarray(out).reshape(out_shape)
