@@ -37,7 +37,7 @@ def test_sigma_and_decorrelation_tables():
         shadow_sigma_db("x", True)
 
 
-def test_box_muller_normals():
+def test_standard_normal_draws():
     rng = np.random.default_rng(11)
     for dtype in (np.float32, np.float64):
         z = standard_normal(rng, np.empty(400_001, dtype=dtype))
