@@ -225,12 +225,12 @@ def _d_km(d):
 
 
 def _tr36873_uma(d, fc_hz, los, h_bs, h_ut, *, dhb_m):
-    """DRIVE's 'TR 36.873 UMa' LOS model.
+    """DRIVE's LTE LOS model, named 'TR 36.873 UMa (dhb 20 m)' in our reference notes.
 
-    DRIVE's code labels it TR 36.873 UMa; the formula it evaluates is the macro-cell model of
-    TR 36.942 clause 4.5.2: ``L = 40 (1 - 4e-3 Dhb) log10(R_km) - 18 log10(Dhb) + 21 log10(f_MHz) + 80``
-    with Dhb the BS antenna height above the mean rooftop (DRIVE: 20 m), R the 2D distance.
-    At 2.6 GHz and Dhb = 20 m this is ``36.8 log10(d_km) + 128.30``. Heights are not used.
+    The reference gives it as ``36.8 log10(d_km) + 128.30`` at 2.6 GHz, which is exactly the
+    urban macro-cell model of TR 36.942 clause 4.5.2 with Dhb = 20 m, and that is what we evaluate:
+    ``L = 40 (1 - 4e-3 Dhb) log10(R_km) - 18 log10(Dhb) + 21 log10(f_MHz) + 80``, Dhb the BS
+    antenna height above the mean rooftop (``dhb_m``), R the 2D distance. Heights are not used.
     """
     dhb = _scalar_or_array("dhb_m", dhb_m)
     positive("dhb_m", np.asarray(dhb))
