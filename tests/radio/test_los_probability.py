@@ -4,10 +4,12 @@ import math
 
 import numpy as np
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from twin.radio import LOS_PROBABILITY_MODELS, los_probability
+
+FAST = settings(max_examples=40, deadline=None, derandomize=True)  # keep the suite fast and reproducible
 
 
 def ref(model, d, h_ut=1.5):
@@ -57,6 +59,7 @@ def test_hand_values_printed_to_six_digits():
 
 @pytest.mark.parametrize("model", LOS_PROBABILITY_MODELS)
 def test_vectorised_equals_scalar_reference(model):
+    @FAST
     @given(st.lists(st.floats(0.0, 20_000.0), min_size=1, max_size=20), st.floats(1.0, 23.0))
     def check(d, h_ut):
         got = los_probability(model, np.array(d), h_ut_m=h_ut)

@@ -6,13 +6,15 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from twin.radio import PATHLOSS_MODELS, pathloss_db
 
 VECTORS = Path(__file__).resolve().parents[1] / "data" / "pathloss_ns3_vectors.csv"
 C = 3e8
+
+FAST = settings(max_examples=40, deadline=None, derandomize=True)  # keep the suite fast and reproducible
 
 
 def _rows():
@@ -171,6 +173,7 @@ def links(draw, model):
 def test_vectorised_equals_scalar_reference(model):
     ref = REFS[model][0]
 
+    @FAST
     @given(links(model))
     def check(case):
         d, los, fc, h_bs, h_ut = case
@@ -181,6 +184,7 @@ def test_vectorised_equals_scalar_reference(model):
     check()
 
 
+@FAST
 @given(
     st.lists(st.floats(0.0, 12_000.0), min_size=1, max_size=8),
     st.floats(5.0, 50.0),
