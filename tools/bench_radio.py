@@ -15,11 +15,17 @@ from __future__ import annotations
 
 import argparse
 import statistics
+import sys
 import time
+from pathlib import Path
 
 import numpy as np
 
-import twin.radio as radio
+ROOT = Path(__file__).resolve().parents[1]
+if str(ROOT) not in sys.path:  # runnable from a checkout without installing the package
+    sys.path.insert(0, str(ROOT))
+
+import twin.radio as radio  # noqa: E402
 
 
 def build(n_ue: int, n_cell: int, dtype, seed: int):
