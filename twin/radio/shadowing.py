@@ -163,7 +163,10 @@ class ShadowingProcess:
 
     @classmethod
     def for_model(cls, model: str, shape, *, rng: np.random.Generator, dtype=np.float64) -> ShadowingProcess:
-        """A process with the TR 38.901 (LOS, NLOS) sigma and decorrelation distance of ``model``."""
+        """A process with the TR 38.901 (LOS, NLOS) sigma and decorrelation distance of ``model``.
+
+        RMa LOS uses 4 dB throughout; pass ``sigma_db`` from ``shadow_sigma_db(..., d2d_m, fc_hz=...)`` for 6 dB beyond dBP.
+        """
         model = choice("shadowing model", model, tuple(SHADOW_SIGMA_DB))
         return cls(shape, sigma_db=SHADOW_SIGMA_DB[model], d_corr_m=SHADOW_DECORRELATION_M[model], rng=rng, dtype=dtype)
 
