@@ -1,0 +1,131 @@
+"""Technology presets and the full-cell user rate."""
+
+import dataclasses
+
+import numpy as np
+import pytest
+
+from twin.radio import PRESETS, NrPreset, TablePreset, get_preset, pathloss_db, user_rate_bps
+
+
+def test_preset_values_follow_the_reference():
+    macro, mmw = get_preset("nr-macro"), get_preset("nr-mmwave")
+    assert isinstance(macro, NrPreset) and isinstance(mmw, NrPreset)
+    assert (macro.fc_hz, macro.bandwidth_hz, macro.scs_hz, macro.n_rb, macro.mu) == (3.5e9, 100e6, 30e3, 273, 1)
+    assert 46 <= macro.p_tx_dbm <= macro.p_tx_max_dbm == 49
+    assert (mmw.fc_hz, mmw.bandwidth_hz, mmw.scs_hz, mmw.n_rb, mmw.mu) == (28e9, 400e6, 120e3, 264, 3)
+    assert 30 <= mmw.p_tx_dbm <= mmw.p_tx_max_dbm == 33
+    assert macro.frequency_range == "fr1" and mmw.frequency_range == "fr2"
+    assert macro.ue_p_tx_dbm == 23 and macro.ue_noise_figure_db == 9 and macro.bs_noise_figure_db == 5
+    assert macro.noise_dbm("dl") == pytest.approx(-85.0) and macro.noise_dbm("ul") == pytest.approx(-89.0)
+    lte, ad = get_preset("drive-lte"), get_preset("drive-80211ad")
+    assert isinstance(lte, TablePreset) and isinstance(ad, TablePreset)
+    assert (lte.fc_hz, lte.bandwidth_hz, lte.p_tx_dbm, lte.g_bs_dbi, lte.max_tx_distance_m) == (
+        2.6e9,
+        20e6,
+        15,
+        18,
+        1000,
+    )
+    assert (ad.fc_hz, ad.bandwidth_hz, ad.p_tx_dbm, ad.g_bs_dbi, ad.g_ue_dbi, ad.max_tx_distance_m) == (
+        60e9,
+        2.16e9,
+        20,
+        22.63,
+        22.63,
+        200,
+    )
+
+
+def test_presets_are_frozen():
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        PRESETS["nr-macro"].p_tx_dbm = 49.0  # type: ignore[misc]
+    louder = dataclasses.replace(PRESETS["nr-macro"], p_tx_dbm=49.0)
+    assert louder.p_tx_dbm == 49 and PRESETS["nr-macro"].p_tx_dbm == 46
+
+
+def test_nr_rate_hand_computation():
+    re_per_s = 273 * 12 * 14 * 2 * 1000  # RE/s of 100 MHz at 30 kHz
+    # 30 dB -> CQI 15 of table 2: 7.4063 bit/RE; DL overhead 0.14
+    assert float(user_rate_bps("nr-macro", sinr_db=30.0)) == pytest.approx(7.4063 * re_per_s * 0.86)
+    # attenuated Shannon, 10 dB, UL: 0.4 log2(11) bit/RE, UL overhead 0.08
+    got = user_rate_bps("nr-macro", sinr_db=10.0, link="ul", method="attenuated-shannon")
+    assert float(got) == pytest.approx(0.4 * np.log2(11) * re_per_s * 0.92)
+    assert float(user_rate_bps("nr-mmwave", sinr_db=-20.0)) == 0.0
+    r = user_rate_bps("nr-mmwave", sinr_db=np.array([[0.0, 10.0], [20.0, 30.0]]))
+    assert r.shape == (2, 2) and np.all(np.diff(r.ravel()) > 0)
+
+
+@pytest.mark.parametrize(
+    ("rx_dbm", "mbps"),
+    [
+        (-60.0, 97.896),
+        (-72.0, 97.896),
+        (-72.5, 75.376),
+        (-77.0, 75.376),
+        (-83.0, 30.576),
+        (-90.0, 15.84),
+        (-94.0, 15.84),
+        (-94.1, 0.0),
+    ],
+)
+def test_drive_lte_table(rx_dbm, mbps):
+    assert float(user_rate_bps("drive-lte", rx_power_dbm=rx_dbm)) == pytest.approx(mbps * 1e6)
+
+
+@pytest.mark.parametrize(
+    ("rx_dbm", "mbps"),
+    [
+        (-40.0, 6756.75),
+        (-47.0, 6756.75),
+        (-50.0, 5197.5),
+        (-54.0, 4158.0),
+        (-63.0, 1386.0),
+        (-63.5, 866.25),
+        (-68.0, 385.0),
+        (-70.0, 27.5),
+        (-78.0, 27.5),
+        (-79.0, 0.0),
+    ],
+)
+def test_drive_80211ad_table(rx_dbm, mbps):
+    assert float(user_rate_bps("drive-80211ad", rx_power_dbm=rx_dbm)) == pytest.approx(mbps * 1e6)
+
+
+def test_drive_mimo_and_vectorised():
+    lte4 = dataclasses.replace(get_preset("drive-lte"), mimo_factor=4)
+    np.testing.assert_allclose(user_rate_bps(lte4, rx_power_dbm=[-70.0, -100.0, np.nan]), [4 * 97.896e6, 0.0, 0.0])
+
+
+def test_drive_pathloss_uses_los_and_nlos_models():
+    lte = get_preset("drive-lte")
+    d = np.array([100.0, 500.0])
+    got = lte.pathloss_db(d, los=[True, False])
+    assert got[0] == pytest.approx(float(pathloss_db("tr36873-uma", 100.0, 2.6e9)))
+    assert got[1] == pytest.approx(float(pathloss_db("cost231-hata", 500.0, 2.6e9, h_bs_m=40, h_ut_m=1.5)))
+    ad = get_preset("drive-80211ad")
+    diff = ad.pathloss_db(50.0, los=False) - ad.pathloss_db(50.0, los=True)
+    assert float(diff) == pytest.approx(20.0)
+    # received power: tx 20 dBm + 2 x 22.63 dBi - PL
+    pl = ad.pathloss_db(50.0, los=True)
+    assert float(ad.rx_power_dbm(pl)) == pytest.approx(20 + 45.26 - float(pl))
+
+
+def test_nr_budget():
+    macro = get_preset("nr-macro")
+    pl = macro.pathloss_db(np.array([100.0, 1000.0]), los=False)
+    np.testing.assert_allclose(macro.rx_power_dbm(pl), 46.0 - pl)
+    np.testing.assert_allclose(macro.rx_power_dbm(pl, link="ul"), 23.0 - pl)
+
+
+def test_bad_input():
+    with pytest.raises(
+        ValueError, match="unknown radio preset 'lte'; valid: nr-macro, nr-mmwave, drive-lte, drive-80211ad"
+    ):
+        get_preset("lte")
+    with pytest.raises(ValueError, match="sinr_db is required"):
+        user_rate_bps("nr-macro", rx_power_dbm=-80.0)
+    with pytest.raises(ValueError, match="rx_power_dbm is required"):
+        user_rate_bps("drive-lte", sinr_db=10.0)
+    with pytest.raises(ValueError, match="bandwidth_hz"):
+        dataclasses.replace(get_preset("nr-macro"), bandwidth_hz=90e6)
