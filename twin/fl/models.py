@@ -134,12 +134,13 @@ def flatten_stacked(params: Mapping[str, torch.Tensor]) -> torch.Tensor:
 
 def unflatten_params(vector: torch.Tensor, like: Mapping[str, torch.Tensor]) -> dict[str, torch.Tensor]:
     """Inverse of :func:`flatten_params`: cut ``vector`` into tensors shaped like ``like``'s."""
+    need = sum(t.numel() for t in like.values())
+    if need != vector.numel():
+        raise FLConfigError(f"flat vector has {vector.numel()} values, the parameters need {need}")
     out, start = {}, 0
     for name, t in like.items():
         out[name] = vector[start:start + t.numel()].view_as(t)
         start += t.numel()
-    if start != vector.numel():
-        raise FLConfigError(f"flat vector has {vector.numel()} values, the parameters need {start}")
     return out
 
 
