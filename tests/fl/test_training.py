@@ -65,6 +65,13 @@ def test_dual_first_layer_equals_direct(toy, momentum):
     dual, loss_u = train_group_bmm(linear_chain(model), g, x2d, yt, plan, spec, dual=True)
     assert max(float((direct[n] - dual[n]).abs().max()) for n in g) < 1e-5
     np.testing.assert_allclose(loss_d, loss_u, rtol=1e-5)
+    # written straight into a cohort's stacked tensors, at rows given out of order
+    out = {n: torch.full((len(order) + 2, *p.shape), float("nan")) for n, p in g.items()}
+    rows = np.arange(len(order))[::-1] + 2
+    _, loss_o = train_group_bmm(linear_chain(model), g, x2d, yt, plan, spec, dual=True, out=out, out_rows=rows)
+    assert all(torch.equal(out[n][rows], dual[n]) or float((out[n][rows] - dual[n]).abs().max()) < 1e-6 for n in g)
+    assert all(torch.isnan(out[n][:2]).all() for n in g)
+    np.testing.assert_allclose(loss_o, loss_u)
 
 
 def test_cnn_vmap_equals_sequential():

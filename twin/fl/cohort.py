@@ -140,10 +140,13 @@ def dual_first_layer_pays(plan: BatchPlan, n_in: int, n_out: int) -> bool:
 
 def train_group_bmm(layers: list[LinearLayer], global_params: Mapping[str, torch.Tensor], x2d: torch.Tensor,
                     y: torch.Tensor, plan: BatchPlan, opt: OptimiserSpec, *,
-                    dual: bool | None = None) -> tuple[dict[str, torch.Tensor], np.ndarray]:
+                    dual: bool | None = None, out: dict[str, torch.Tensor] | None = None,
+                    out_rows: np.ndarray | None = None) -> tuple[dict[str, torch.Tensor], np.ndarray]:
     """Train a group of clients of a Linear/ReLU chain with batched matrix products (see the module docstring).
 
-    ``x2d`` is the train set flattened to (n_rows, n_features). Returns (stacked params (K, ...), per-client loss sums).
+    ``x2d`` is the train set flattened to (n_rows, n_features). Returns (stacked params (K, ...), per-client loss sums);
+    with ``out`` (stacked tensors of the whole cohort) the parameters are written to rows ``out_rows`` of it instead
+    and the returned dict is empty.
 
     With SGD (with or without momentum) the first layer can run in its *dual* form: its weights stay
     W = W0 - X^T C, with X the client's rows and C (n x out) the accumulated, learning-rate-scaled output gradients
@@ -236,15 +239,27 @@ def train_group_bmm(layers: list[LinearLayer], global_params: Mapping[str, torch
                 w[i][:a].baddbmm_(h_t, g, alpha=-lr)
                 b[i][:a].add_(g_b, alpha=-lr)
             g = g_next
-    out: dict[str, torch.Tensor] = {}
+    result: dict[str, torch.Tensor] = {}
     for i, ly in enumerate(layers):
         if i == 0 and use_dual:  # W^T = W0^T - C^T X, computed in the model's (out, in) layout
-            w_t = torch.bmm(coef.transpose(1, 2), xc)
-            out[ly.weight] = torch.sub(w0.t().unsqueeze(0), w_t, out=w_t)
+            if out is not None:  # straight into the caller's rows: no temporary, no second copy
+                w0_t, dest = w0.t(), out[ly.weight]
+                for j, row in enumerate(out_rows):
+                    torch.addmm(w0_t, coef[j].t(), xc[j], alpha=-1.0, out=dest[int(row)])
+            else:
+                w_t = torch.bmm(coef.transpose(1, 2), xc)
+                result[ly.weight] = torch.sub(w0.t().unsqueeze(0), w_t, out=w_t)
         else:
-            out[ly.weight] = w[i].transpose(1, 2).contiguous()
-        out[ly.bias] = b[i]
-    return out, -(step_loss.to(torch.float64).numpy() * plan.counts).sum(axis=1)
+            result[ly.weight] = w[i].transpose(1, 2)
+        result[ly.bias] = b[i]
+    if out is not None:
+        rows_t = torch.from_numpy(np.asarray(out_rows, dtype=np.int64))
+        for name, t in result.items():
+            out[name].index_copy_(0, rows_t, t)
+        result = {}
+    else:
+        result = {n: t.contiguous() for n, t in result.items()}
+    return result, -(step_loss.to(torch.float64).numpy() * plan.counts).sum(axis=1)
 
 
 def group_bytes(global_params: Mapping[str, torch.Tensor], opt: OptimiserSpec, engine: str, *, mean_rows: float,

@@ -166,12 +166,13 @@ class LocalTrainer:
                 group = order[start:start + chunk]
                 plan = make_plan([indices[k] for k in group], seeds[group], **plan_args)
                 if engine == "bmm":
-                    params, losses = train_group_bmm(layers, global_params, x2d, yt, plan, self.spec)
+                    _, losses = train_group_bmm(layers, global_params, x2d, yt, plan, self.spec, out=out,
+                                                out_rows=group)
                 else:
                     params, losses = train_group_vmap(model, global_params, xt, yt, plan, self.spec)
-                group_t = torch.from_numpy(group)
-                for n in out:
-                    out[n].index_copy_(0, group_t, params[n])
+                    group_t = torch.from_numpy(group)
+                    for n in out:
+                        out[n].index_copy_(0, group_t, params[n])
                 loss_sum[group] = losses
         processed = self.samples_processed(sizes)
         with np.errstate(invalid="ignore", divide="ignore"):
