@@ -176,7 +176,7 @@ def train_group_bmm(layers: list[LinearLayer], global_params: Mapping[str, torch
     positions = torch.from_numpy(plan.positions)
     labels = y[rows].unsqueeze(3)  # (K, S, B, 1)
     weights = torch.from_numpy(sample_weights(plan.counts, batch)).unsqueeze(3)  # (K, S, B, 1)
-    step_loss = torch.zeros(k, plan.max_steps)  # batch mean loss of every step
+    nll = torch.zeros(plan.max_steps, k, batch, 1)  # log-likelihood of every sample slot (0 for inactive clients)
     minus_one = torch.full((k, batch, 1), -1.0)
     lr = opt.lr
     if use_dual:
@@ -206,7 +206,7 @@ def train_group_bmm(layers: list[LinearLayer], global_params: Mapping[str, torch
             hs.append(z.relu_() if layers[i].relu else z)
         logp = torch.log_softmax(hs.pop(), dim=2)
         wb = weights[:a, s]
-        step_loss[:a, s] = (logp.gather(2, yb) * wb).sum(dim=(1, 2))
+        torch.gather(logp, 2, yb, out=nll[s, :a])  # the loss is summed once, after the loop
         g = logp.exp_()  # dL/dz of the weighted mean cross-entropy: (softmax - onehot) * weight
         g.scatter_add_(2, yb, minus_one[:a])
         g.mul_(wb)
@@ -259,6 +259,7 @@ def train_group_bmm(layers: list[LinearLayer], global_params: Mapping[str, torch
         result = {}
     else:
         result = {n: t.contiguous() for n, t in result.items()}
+    step_loss = (nll.squeeze(3).permute(1, 0, 2) * weights.squeeze(3)).sum(dim=2)  # (K, S) batch mean losses
     return result, -(step_loss.to(torch.float64).numpy() * plan.counts).sum(axis=1)
 
 
