@@ -63,7 +63,7 @@ def make_synthetic_dataset(*, n_clients: int, alpha: float = 0.5, beta: float = 
             b = rng.normal(mean_w[k], 1.0, n_classes)
         x = mean_x[k] + std_x * rng.standard_normal((int(sizes[k]), n_features))
         y = np.argmax(x @ w + b, axis=1)
-        n_train = int(round((1.0 - test_fraction) * len(y)))
+        n_train = int((1.0 - test_fraction) * len(y))  # as the FedProx generator: int(0.9 * n)
         train_x.append(x[:n_train])
         train_y.append(y[:n_train])
         test_x.append(x[n_train:])
