@@ -7,7 +7,7 @@ import pytest
 import torch
 
 from twin.fl.batching import client_seeds, make_plan
-from twin.fl.cohort import OptimiserSpec, linear_chain, train_group_bmm
+from twin.fl.cohort import OptimiserSpec, dual_first_layer_pays, linear_chain, train_group_bmm
 from twin.fl.data import load_digits_dataset
 from twin.fl.errors import FLConfigError
 from twin.fl.models import build_model, model_params
@@ -178,3 +178,23 @@ def test_bad_configuration_is_one_clear_line(toy):
     model = build_model("softmax_regression", input_shape=(1, 4, 4), n_classes=5)
     with pytest.raises(FLConfigError, match="global_params do not match"):
         LocalTrainer().train(model, {"w": torch.zeros(1)}, x, y, clients, rng=np.random.default_rng(0))
+
+
+@pytest.mark.parametrize("momentum", [0.0, 0.9])
+def test_cohort_with_dual_first_layer_equals_sequential(momentum):
+    data = load_digits_dataset(seed=1)
+    sizes = [10, 3, 9, 1, 7, 10, 5, 8, 2, 6]
+    clients = np.split(np.arange(sum(sizes)) * 7, np.cumsum(sizes)[:-1])
+    model = build_model("mlp", input_shape=data.input_shape, n_classes=10, seed=3, hidden=[32])
+    g = model_params(model)
+    common = dict(lr=0.1, momentum=momentum, local_epochs=5, batch_size=4)
+    plan = make_plan(clients, client_seeds(np.random.default_rng(0), len(clients)), local_epochs=5, batch_size=4,
+                     shuffle=True)
+    assert dual_first_layer_pays(plan, 64, 32)
+    ref = LocalTrainer(engine="sequential", **common).train(model, g, data.x_train, data.y_train, clients,
+                                                            rng=np.random.default_rng(4))
+    for chunk in (None, 3):
+        res = LocalTrainer(engine="auto", chunk_size=chunk, **common).train(model, g, data.x_train, data.y_train,
+                                                                            clients, rng=np.random.default_rng(4))
+        assert _diff(res, ref) < 1e-4
+        np.testing.assert_allclose(res.mean_loss, ref.mean_loss, atol=1e-5)
