@@ -57,6 +57,11 @@ def summary_table(summary: dict) -> str:
     ]
     if summary.get("final_accuracy") is not None:
         rows.append(("final accuracy", f"{summary['final_accuracy']:.4f}"))
+    hit = summary.get("time_to_target")
+    if summary.get("target_accuracy") is not None:
+        rows.append((f"to {summary['target_accuracy']:g} accuracy",
+                     "not reached" if hit is None else
+                     f"round {hit['round']}, {hit['sim_time_s']:.3f} s, {format_quantity(hit['bytes_total'], 'B')}"))
     rows.append(("wall time", f"{summary['runtime_s']['total']:.2f} s"))
     width = max(len(k) for k, _ in rows)
     return "\n".join(f"  {k:<{width}}  {v}" for k, v in rows)

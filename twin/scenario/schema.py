@@ -493,6 +493,7 @@ class FLConfig(Section):
     stop: StopConfig = StopConfig()
     deadline_s: PositiveSeconds | None = None
     aggregation_s: Seconds = 0.0
+    server_flops_per_s: FlopRate = 1e11
 
 
 # --------------------------------------------------------------------------------------------------------- output

@@ -112,9 +112,17 @@ def _device_flops(cfg: S.DeviceProfile, n: int, rng: np.random.Generator) -> np.
     return cfg.flops_per_s * factor
 
 
-def build_workload(cfg: S.FLConfig) -> Workload:
+def build_workload(env: TwinEnv) -> Workload:
+    """A fixed stand-in model, or the real federation (data, model, training) for the scenario's clients."""
+    cfg = env.config.fl
     model = cfg.model
-    return FixedWorkload(size_bytes=model.size_bytes, train_flops=model.train_flops, update_bytes=model.update_bytes)
+    if isinstance(model, S.FixedModel):
+        return FixedWorkload(size_bytes=model.size_bytes, train_flops=model.train_flops,
+                             update_bytes=model.update_bytes)
+    from twin.sim.federation import FederatedWorkload  # torch is imported only when a real model is asked for
+
+    return FederatedWorkload(cfg=cfg, n_clients=len(env.clients), base_dir=env.base_dir, rng=env.rng,
+                             server_flops_per_s=cfg.server_flops_per_s)
 
 
 def build_schedule(cfg: S.FLConfig) -> np.ndarray:
@@ -158,7 +166,7 @@ def build(config: S.ScenarioConfig, *, base_dir: Path | None = None) -> TwinEnv:
             raise topo.NoRouteError(f"topology: client {node!r} cannot reach server {env.server!r} "
                                     "(no path in both directions)") from None
         env.clients.append(Client(i, node, node, float(flops[i]), down, up))
-    env.workload = build_workload(config.fl)
+    env.workload = build_workload(env)
     env.cohort_sizes = build_schedule(config.fl)
     env.stop_rule = build_stop_rule(config.fl)
     env.reachable = np.ones(len(env.clients), dtype=bool)
