@@ -405,11 +405,17 @@ Codec = Annotated[NoCodec | Fp16Codec | Int8Codec | QSGDCodec | TopKCodec, Field
 
 
 class ConstantSchedule(Section):
-    """``start`` clients every round."""
+    """``start`` clients every round (``preset: seed``: the study's 338)."""
 
     kind: Literal["constant"] = "constant"
-    start: PositiveInt = 10
+    start: PositiveInt | None = None
     preset: Literal["seed"] | None = None
+
+    @model_validator(mode="after")
+    def _start_or_preset(self) -> ConstantSchedule:
+        if self.start is None and self.preset is None:
+            raise ValueError("give start (clients per round) or preset: seed")
+        return self
 
 
 class _Reduction(Section):
@@ -485,7 +491,7 @@ class FLConfig(Section):
     model: Model = NamedModel(kind="digits_mlp")
     local: LocalTraining = LocalTraining()
     strategy: Strategy = FedAvg()
-    schedule: Schedule = ConstantSchedule()
+    schedule: Schedule = ConstantSchedule(start=10)
     replacement: bool = False
     upload_codec: Codec = NoCodec()
     broadcast_codec: Codec = NoCodec()

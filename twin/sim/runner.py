@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import platform
+import resource
+import sys
 import time
 import traceback
 from collections.abc import Callable
@@ -27,6 +29,12 @@ class RunResult:
     summary: dict[str, Any]
     resolved_yaml: str
     env: TwinEnv
+
+
+def _peak_rss_mb() -> float:
+    """Peak resident memory of this process so far (MB)."""
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    return peak / 2**20 if sys.platform == "darwin" else peak / 1024
 
 
 def _versions() -> dict[str, str]:
@@ -106,5 +114,6 @@ def make_summary(env: TwinEnv, rounds: pd.DataFrame, *, wall_s: float, build_s: 
         "engine": {"flow_events": env.network.n_flow_events, "rate_recomputations": env.network.n_recomputes,
                    "timeline_events": env.recorder.n_events},
         "runtime_s": {"total": wall_s, "build": build_s, "simulate": run_s},
+        "peak_rss_mb": _peak_rss_mb(),
         "versions": _versions(),
     }
