@@ -9,7 +9,9 @@ from __future__ import annotations
 import argparse
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 from twin.errors import InputError
 from twin.recording.run_folder import RunFolderExists, check_target, write_run_folder
@@ -92,8 +94,7 @@ def main(argv: list[str] | None = None) -> int:
             if not args.quiet:
                 print(f"{args.scenario}: ok ({config.name})")
             return 0
-        path = Path(args.scenario)
-        base_dir = path.resolve().parent if path.is_file() else Path.cwd()
+        base_dir = scenario_base_dir(args.scenario)
         out = args.out or (Path(config.output.dir) if config.output.dir else
                            Path("runs") / f"{config.name}-{time.strftime('%Y%m%d-%H%M%S')}")
         check_target(out, overwrite=args.overwrite)
@@ -122,9 +123,30 @@ def _read_baseline(run_dir: Path):
         raise InputError(f"{run_dir / 'rounds.parquet'}: cannot read: {exc}") from None
 
 
-def _run(config, out: Path, base_dir: Path, args, baseline=None) -> int:
+def scenario_base_dir(path_or_name: str) -> Path:
+    """Where a scenario's relative paths (GraphML, data folders) start: its file's folder, or the working directory."""
+    path = Path(path_or_name)
+    return path.resolve().parent if path.is_file() else Path.cwd()
+
+
+def run_scenario(config, out: Path, *, base_dir: Path, overwrite: bool = False,
+                 on_round: Callable[[int, dict], None] | None = None,
+                 before_write: Callable[[Any], None] | None = None):
+    """Simulate one validated scenario and write its run folder atomically; returns the ``RunResult``.
+
+    The one way a run becomes a run folder, shared by ``twin.run`` and the sweep workers (``twin.sweeps``).
+    ``before_write(result)`` may add to ``result.summary`` before it is written.
+    """
     from twin.sim.runner import simulate  # heavy imports only once the input is known to be good
 
+    result = simulate(config, base_dir=base_dir, on_round=on_round)
+    if before_write is not None:
+        before_write(result)
+    write_run_folder(out, result.tables, result.resolved_yaml, result.summary, overwrite=overwrite)
+    return result
+
+
+def _run(config, out: Path, base_dir: Path, args, baseline=None) -> int:
     show = not args.quiet and sys.stderr.isatty()
     bar = None
     if show:
@@ -137,18 +159,21 @@ def _run(config, out: Path, base_dir: Path, args, baseline=None) -> int:
             bar.update(1)
             bar.set_postfix(sim_t=f"{row['t_end']:.1f}s")
 
-    try:
-        result = simulate(config, base_dir=base_dir, on_round=on_round)
-    finally:
-        if bar is not None:
-            bar.close()
-    if baseline is not None:
+    def add_baseline(result) -> None:
+        if baseline is None:
+            return
         from twin.analysis.metrics import savings
 
         stop = config.fl.stop
         result.summary["vs_baseline"] = {"run": str(args.baseline), **savings(
             result.tables["rounds"], baseline, target=stop.target_accuracy, floor_decimals=stop.floor_decimals)}
-    write_run_folder(out, result.tables, result.resolved_yaml, result.summary, overwrite=args.overwrite)
+
+    try:
+        result = run_scenario(config, out, base_dir=base_dir, overwrite=args.overwrite, on_round=on_round,
+                              before_write=add_baseline)
+    finally:
+        if bar is not None:
+            bar.close()
     if result.summary["status"] != "ok":
         print(f"error: the simulation failed at t={result.summary['sim_time_s']:.6g} s: {result.summary['exception']} "
               f"(partial results and the traceback are in {out})", file=sys.stderr)

@@ -122,33 +122,37 @@ def apply_overrides(data: dict, overrides: Iterable[str]) -> dict:
         if "=" not in item:
             raise ScenarioError(f"--set {item!r}: expected FIELD.PATH=VALUE")
         dotted, raw = item.split("=", 1)
-        dotted = dotted.strip()
         try:
             value = yaml.safe_load(raw) if raw.strip() else ""
         except yaml.YAMLError:
             value = raw
-        parts = _split_path(dotted)
-        node: Any = data
-        for depth, key in enumerate(parts[:-1]):
-            where = ".".join(map(str, parts[: depth + 1]))
-            if isinstance(key, int):
-                if not isinstance(node, list) or key >= len(node):
-                    raise ScenarioError(f"--set {dotted}: {where} is not an existing list item")
-                node = node[key]
-            else:
-                if not isinstance(node, dict):
-                    raise ScenarioError(f"--set {dotted}: {where} is inside a value that is not a mapping")
-                node = node.setdefault(key, {})
-        last = parts[-1]
-        if isinstance(last, int):
-            if not isinstance(node, list) or last >= len(node):
-                raise ScenarioError(f"--set {dotted}: index {last} is not an existing list item")
-            node[last] = value
+        set_field(data, dotted.strip(), value)
+    return data
+
+
+def set_field(data: dict, dotted: str, value: Any) -> None:
+    """Set the field at the dotted path ``a.b.c`` (list items by index: ``a.0.b``) to an already parsed value."""
+    parts = _split_path(dotted)
+    node: Any = data
+    for depth, key in enumerate(parts[:-1]):
+        where = ".".join(map(str, parts[: depth + 1]))
+        if isinstance(key, int):
+            if not isinstance(node, list) or key >= len(node):
+                raise ScenarioError(f"--set {dotted}: {where} is not an existing list item")
+            node = node[key]
         else:
             if not isinstance(node, dict):
-                raise ScenarioError(f"--set {dotted}: the parent of {last!r} is not a mapping")
-            node[last] = value
-    return data
+                raise ScenarioError(f"--set {dotted}: {where} is inside a value that is not a mapping")
+            node = node.setdefault(key, {})
+    last = parts[-1]
+    if isinstance(last, int):
+        if not isinstance(node, list) or last >= len(node):
+            raise ScenarioError(f"--set {dotted}: index {last} is not an existing list item")
+        node[last] = value
+    else:
+        if not isinstance(node, dict):
+            raise ScenarioError(f"--set {dotted}: the parent of {last!r} is not a mapping")
+        node[last] = value
 
 
 # --------------------------------------------------------------------------------------------------- validation
