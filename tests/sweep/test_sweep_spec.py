@@ -103,3 +103,12 @@ def test_missing_base(make_sweep):
 def test_missing_builtin_base(make_sweep):
     with pytest.raises(SweepError, match=r"base: no_such_builtin: no such scenario file"):
         make_plan(load_sweep(make_sweep("seeds: [1]\n", base="no_such_builtin")))
+
+
+def test_shipped_sweep_files_are_valid():
+    from conftest import ROOT
+
+    files = sorted((ROOT / "scenarios" / "sweeps").glob("*.yaml"))
+    assert files
+    for path in files:
+        assert len(make_plan(load_sweep(path)).runs) >= 2, path

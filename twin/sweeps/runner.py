@@ -32,7 +32,6 @@ class SweepReport:
     n_skipped: int                  # already done before this invocation
     n_ran: int                      # finished in this invocation (ok or failed)
     wall_s: float
-    interrupted: bool = False
     stale: list[str] = field(default_factory=list)
     cleaned: list[str] = field(default_factory=list)
 
@@ -81,7 +80,7 @@ def run_sweep(plan: Plan, out: Path, backend, *, progress: bool = False,
                       {"name": plan.sweep.name, "run_id": run.run_id, "overrides": rows[run.run_id]["overrides"]})
                  for run in todo]
         bar = _bar(plan, n_skipped, progress)
-        n_ran, last_write, interrupted = 0, time.monotonic(), False
+        n_ran, last_write = 0, time.monotonic()
         try:
             for outcome in backend.run(tasks) if tasks else ():
                 run = by_id[outcome.run_id]
@@ -96,7 +95,6 @@ def run_sweep(plan: Plan, out: Path, backend, *, progress: bool = False,
                     on_result(rows[run.run_id])
             backend.close()
         except BaseException:  # KeyboardInterrupt above all: stop the workers, then record what is on disk
-            interrupted = True
             backend.close(abort=True)
             index.clean_leftovers(out)
             for run in plan.runs:  # runs that finished on disk but whose news did not reach us
@@ -109,8 +107,8 @@ def run_sweep(plan: Plan, out: Path, backend, *, progress: bool = False,
             if bar is not None:
                 bar.close()
             df = index.write_index(out, list(rows.values()), swept)
-        return SweepReport(out, df, n_skipped, n_ran, time.perf_counter() - wall0, interrupted,
-                           index.stale_folders(out, plan), cleaned)
+        return SweepReport(out, df, n_skipped, n_ran, time.perf_counter() - wall0, index.stale_folders(out, plan),
+                           cleaned)
     finally:
         if lock is not None:
             lock.close()
