@@ -365,7 +365,8 @@ class FlowNetwork:
             slots = np.fromiter(self._flows, dtype=np.int64, count=len(self._flows))
             r = self._rate[slots][:, None]
             coef = self._coef[slots]
-            use = np.where((coef > 0) & np.isfinite(coef) & (r > 0), coef * r, 0.0)
+            with np.errstate(invalid="ignore"):  # inf x 0 for stalled flows
+                use = np.where((coef > 0) & np.isfinite(coef) & (r > 0), coef * r, 0.0)
             np.add.at(load, self._links[slots].ravel(), use.ravel())
         return load
 

@@ -11,6 +11,7 @@ from typing import Annotated, Literal
 
 from pydantic import Field, PositiveInt, field_validator, model_validator
 
+from twin.scenario.access import CellularRadio, Mobility, NoMobility, NoRadio, Radio
 from twin.scenario.types import BitRate, Bytes, FlopRate, Flops, PositiveSeconds, Seconds, Section
 
 # ---------------------------------------------------------------------------------------------------------- topology
@@ -142,22 +143,7 @@ class TransportConfig(Section):
 
 
 # ------------------------------------------------------------------------------------------- radio and mobility
-
-
-class NoRadio(Section):
-    """No radio access network: clients are wired nodes of the topology."""
-
-    kind: Literal["none"] = "none"
-
-
-class NoMobility(Section):
-    """Clients do not move."""
-
-    kind: Literal["none"] = "none"
-
-
-Radio = Annotated[NoRadio, Field(discriminator="kind")]
-Mobility = Annotated[NoMobility, Field(discriminator="kind")]
+# The ``radio`` and ``mobility`` sections live in twin.scenario.access (Radio, Mobility).
 
 # -------------------------------------------------------------------------------------------------------- clients
 
@@ -197,8 +183,30 @@ class DeviceProfile(Section):
     heterogeneity: Heterogeneity = NoHeterogeneity()
 
 
+class VehicleClients(Section):
+    """With radio: which vehicles carry an FL client. Every vehicle (the default), ``count`` or ``fraction`` of them
+    drawn at random (seeded), or those named in ``ids``; only vehicles of ``vehicle_types`` when given, and only those
+    on the road when the run starts (``active_at_start``; SUMO vehicles depart and arrive). ``device_by_type`` gives a
+    vehicle type its own device profile (others use ``clients.device``)."""
+
+    active_at_start: bool = True
+    count: PositiveInt | None = None
+    fraction: float | None = Field(default=None, gt=0, le=1)
+    ids: list[str] | None = Field(default=None, min_length=1)
+    vehicle_types: list[str] | None = Field(default=None, min_length=1)
+    device_by_type: dict[str, DeviceProfile] = {}
+
+    @model_validator(mode="after")
+    def _one_rule(self) -> VehicleClients:
+        given = [k for k in ("count", "fraction", "ids") if getattr(self, k) is not None]
+        if len(given) > 1:
+            raise ValueError(f"give one of count, fraction, ids (got {', '.join(given)})")
+        return self
+
+
 class ClientsConfig(Section):
     device: DeviceProfile = DeviceProfile()
+    vehicles: VehicleClients = VehicleClients()
 
 
 # ------------------------------------------------------------------------------------------------------------- fl
@@ -325,3 +333,12 @@ class ScenarioConfig(Section):
         if any(ch in value for ch in "/\\\0"):
             raise ValueError("name may not contain path separators")
         return value
+
+    @model_validator(mode="after")
+    def _radio_and_vehicles(self) -> ScenarioConfig:
+        if isinstance(self.radio, CellularRadio) and isinstance(self.mobility, NoMobility):
+            raise ValueError("radio: cellular needs vehicles for its clients: set mobility.kind (grid, sumo or osm)")
+        if isinstance(self.radio, NoRadio) and not isinstance(self.mobility, NoMobility):
+            raise ValueError("mobility: vehicles need a radio access network to reach the server: set radio.kind: "
+                             "cellular")
+        return self
