@@ -181,8 +181,15 @@ class FlowNetwork:
             self.env.timeout(0).callbacks.append(self._on_recompute)
 
     def _on_recompute(self, _event: simpy.Event) -> None:
-        self._recompute_pending = False
-        self._recompute()
+        if self._recompute_pending:  # else a probe already flushed it (see _flush)
+            self._recompute_pending = False
+            self._recompute()
+
+    def _flush(self) -> None:
+        """Recompute now if one is pending, so probes never mix new coefficients with old rates."""
+        if self._recompute_pending:
+            self._recompute_pending = False
+            self._recompute()
 
     def _recompute(self) -> None:
         self._advance()
@@ -342,6 +349,7 @@ class FlowNetwork:
 
     def rate_of(self, flow: Flow) -> float:
         """Current goodput of a flow in bit/s (0 when it is not transmitting)."""
+        self._flush()
         return float(self._rate[flow.slot]) if flow.slot is not None else 0.0
 
     def bytes_left(self, flow: Flow) -> float:
@@ -360,6 +368,7 @@ class FlowNetwork:
 
     def resource_load(self) -> np.ndarray:
         """[n_resources] capacity in use now (same units as capacity)."""
+        self._flush()
         load = np.zeros(len(self._resources))
         if self._flows:
             slots = np.fromiter(self._flows, dtype=np.int64, count=len(self._flows))
