@@ -121,3 +121,31 @@ def test_missing_sumo_extra_is_one_line_exit_2(tmp_path, capsys, monkeypatch):
     assert main([SUMO, "--out", str(tmp_path / "x"), "--quiet"]) == 2
     err = capsys.readouterr().err.strip()
     assert len(err.splitlines()) == 1 and "needs the 'sumo' extra" in err and "pip install" in err
+
+
+TINY_OSM = """<?xml version="1.0" encoding="UTF-8"?>
+<osm version="0.6" generator="hand">
+  <node id="1" lat="48.1000" lon="11.5000"/><node id="2" lat="48.1000" lon="11.5020"/>
+  <node id="3" lat="48.1010" lon="11.5020"/><node id="4" lat="48.1010" lon="11.5000"/>
+  <node id="5" lat="48.1015" lon="11.5010"/><node id="6" lat="48.1005" lon="11.5030"/>
+  <way id="10"><nd ref="1"/><nd ref="2"/><tag k="highway" v="residential"/></way>
+  <way id="11"><nd ref="2"/><nd ref="3"/><tag k="highway" v="primary"/></way>
+  <way id="12"><nd ref="3"/><nd ref="5"/><nd ref="4"/><tag k="highway" v="residential"/></way>
+  <way id="13"><nd ref="4"/><nd ref="1"/><tag k="highway" v="residential"/></way>
+  <way id="14"><nd ref="2"/><nd ref="6"/><tag k="highway" v="residential"/></way>
+</osm>
+"""
+
+
+@pytest.mark.skipif(importlib.util.find_spec("osmnx") is None,
+                    reason="osm extra missing: osmnx not installed (pip install 'twin[osm]')")
+def test_osm_roads_end_to_end(tmp_path):
+    (tmp_path / "block.osm").write_text(TINY_OSM)
+    scenario = tmp_path / "osm.yaml"
+    scenario.write_text(MINIMAL.replace("mobility: {kind: grid, rows: 2, cols: 2, n_vehicles: 5}",
+                                        "mobility: {kind: osm, path: block.osm, n_vehicles: 6}")
+                        + "clients: {vehicles: {count: 3}}\n")
+    run = tmp_path / "run"
+    assert main([str(scenario), "--out", str(run), "--quiet", "--set", "fl.rounds=1"]) == 0
+    assert _read(run, "rounds")["n_completed"].tolist() == [3]
+    assert len(_read(run, "roads")) >= 4
