@@ -158,13 +158,14 @@ def build(config: S.ScenarioConfig, *, base_dir: Path | None = None) -> TwinEnv:
     if not names:
         raise InputError("topology: it has no client nodes (role 'client')")
     flops = _device_flops(config.clients.device, len(names), env.rng("devices"))
+    down_routes = topo.routes_from(graph, env.server)
+    up_routes = topo.routes_to(graph, env.server)
     for i, node in enumerate(names):
-        try:
-            down = [links[e] for e in topo.shortest_route(graph, env.server, node)]
-            up = [links[e] for e in topo.shortest_route(graph, node, env.server)]
-        except topo.NoRouteError:
+        if node not in down_routes or node not in up_routes:
             raise topo.NoRouteError(f"topology: client {node!r} cannot reach server {env.server!r} "
-                                    "(no path in both directions)") from None
+                                    "(no path in both directions)")
+        down = [links[e] for e in down_routes[node]]
+        up = [links[e] for e in up_routes[node]]
         env.clients.append(Client(i, node, node, float(flops[i]), down, up))
     env.workload = build_workload(env)
     env.cohort_sizes = build_schedule(config.fl)
