@@ -20,7 +20,8 @@ EXIT_INPUT = 2
 
 
 def _parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="python -m twin.run", description=__doc__.splitlines()[0],
+    p = argparse.ArgumentParser(prog="python -m twin.run",
+                                description="Run a twin scenario: simulate FL on its network and write a run folder.",
                                 formatter_class=argparse.RawDescriptionHelpFormatter,
                                 epilog=f"built-in scenarios: {', '.join(builtin_names())}")
     p.add_argument("scenario", help="scenario YAML file or built-in name")
@@ -32,6 +33,8 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--validate", action="store_true", help="only check the scenario, run nothing")
     p.add_argument("--print-resolved", action="store_true", help="print the scenario with every default filled in")
     p.add_argument("--overwrite", action="store_true", help="replace an existing --out folder")
+    p.add_argument("--baseline", type=Path, metavar="RUN_DIR",
+                   help="a finished run to compare with (normally the constant schedule): savings go into the summary")
     return p
 
 
@@ -44,7 +47,7 @@ class _Parser(argparse.ArgumentParser):
         raise _ArgumentError(message)
 
 
-def summary_table(summary: dict) -> str:
+def summary_table(summary: dict, out: Path | None = None) -> str:
     rows = [
         ("scenario", summary["name"]),
         ("rounds", f"{summary['rounds']} ({summary['stop_reason']})"),
@@ -57,7 +60,19 @@ def summary_table(summary: dict) -> str:
     ]
     if summary.get("final_accuracy") is not None:
         rows.append(("final accuracy", f"{summary['final_accuracy']:.4f}"))
+    hit = summary.get("time_to_target")
+    if summary.get("target_accuracy") is not None:
+        rows.append((f"to {summary['target_accuracy']:g} accuracy",
+                     "not reached" if hit is None else
+                     f"round {hit['round']}, {hit['sim_time_s']:.3f} s, {format_quantity(hit['bytes_total'], 'B')}"))
+    vs = summary.get("vs_baseline")
+    if vs is not None:
+        rows.append(("vs baseline", f"updates {-vs['pushed_updates']['reduction_pct']:+.1f}%, bytes "
+                                    f"{-vs['bytes_total']['reduction_pct']:+.1f}%, time {-vs['sim_time_s']['reduction_pct']:+.1f}%"
+                                    f" ({vs['basis']})"))
     rows.append(("wall time", f"{summary['runtime_s']['total']:.2f} s"))
+    if out is not None:
+        rows.append(("run folder", str(out)))
     width = max(len(k) for k, _ in rows)
     return "\n".join(f"  {k:<{width}}  {v}" for k, v in rows)
 
@@ -83,7 +98,8 @@ def main(argv: list[str] | None = None) -> int:
         out = args.out or (Path(config.output.dir) if config.output.dir else
                            Path("runs") / f"{config.name}-{time.strftime('%Y%m%d-%H%M%S')}")
         check_target(out, overwrite=args.overwrite)
-        return _run(config, out, base_dir, args)
+        baseline = _read_baseline(args.baseline) if args.baseline else None
+        return _run(config, out, base_dir, args, baseline)
     except (InputError, RunFolderExists) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_INPUT
@@ -92,7 +108,22 @@ def main(argv: list[str] | None = None) -> int:
         return 130
 
 
-def _run(config, out: Path, base_dir: Path, args) -> int:
+def _read_baseline(run_dir: Path):
+    import pandas as pd
+
+    from twin.recording.run_folder import is_complete
+
+    if not run_dir.is_dir():
+        raise InputError(f"{run_dir}: --baseline run folder not found")
+    if not is_complete(run_dir):
+        raise InputError(f"{run_dir}: --baseline is not a complete run folder (summary.json or a table is missing)")
+    try:
+        return pd.read_parquet(run_dir / "rounds.parquet")
+    except Exception as exc:  # a damaged Parquet file has several exception types
+        raise InputError(f"{run_dir / 'rounds.parquet'}: cannot read: {exc}") from None
+
+
+def _run(config, out: Path, base_dir: Path, args, baseline=None) -> int:
     from twin.sim.runner import simulate  # heavy imports only once the input is known to be good
 
     show = not args.quiet and sys.stderr.isatty()
@@ -112,14 +143,19 @@ def _run(config, out: Path, base_dir: Path, args) -> int:
     finally:
         if bar is not None:
             bar.close()
+    if baseline is not None:
+        from twin.analysis.metrics import savings
+
+        stop = config.fl.stop
+        result.summary["vs_baseline"] = {"run": str(args.baseline), **savings(
+            result.tables["rounds"], baseline, target=stop.target_accuracy, floor_decimals=stop.floor_decimals)}
     write_run_folder(out, result.tables, result.resolved_yaml, result.summary, overwrite=args.overwrite)
     if result.summary["status"] != "ok":
         print(f"error: the simulation failed at t={result.summary['sim_time_s']:.6g} s: {result.summary['exception']} "
               f"(partial results and the traceback are in {out})", file=sys.stderr)
         return 1
     if not args.quiet:
-        print(summary_table(result.summary))
-        print(f"  run folder      {out}")
+        print(summary_table(result.summary, out))
     return 0
 
 

@@ -17,7 +17,8 @@ def test_quickstart_writes_a_complete_run_folder(tmp_path, capsys):
     assert is_complete(out)
     assert sorted(p.name for p in out.iterdir()) == sorted(RUN_FILES)
     summary = json.loads((out / "summary.json").read_text())
-    assert summary["status"] == "ok" and summary["rounds"] == 5
+    assert summary["status"] == "ok" and summary["stop_reason"] == "target_accuracy"
+    assert summary["final_accuracy"] >= 0.9
     rounds = pd.read_parquet(out / "rounds.parquet")
     assert summary["bytes_down"] == pytest.approx(rounds["bytes_down"].sum())
     printed = capsys.readouterr().out
@@ -114,8 +115,26 @@ def test_failure_mid_run_keeps_partial_results(tmp_path, monkeypatch, capsys):
     original = FixedWorkload.end_round
     monkeypatch.setattr(FixedWorkload, "end_round", broken)
     out = tmp_path / "run"
-    assert main(["quickstart", "--out", str(out), "--quiet"]) == 1
+    assert main(["wired_star", "--out", str(out), "--quiet", "--set", "fl.rounds=5"]) == 1
     assert "model diverged" in capsys.readouterr().err
     summary = json.loads((out / "summary.json").read_text())
     assert summary["status"] == "failed" and "FloatingPointError" in summary["exception"]
     assert len(pd.read_parquet(out / "rounds.parquet")) == 2
+
+
+def test_baseline_comparison_goes_into_the_summary(tmp_path, capsys):
+    base = tmp_path / "base"
+    assert main(["wired_star", "--out", str(base), "--quiet", "--set", "fl.schedule.start=4"]) == 0
+    run = tmp_path / "run"
+    assert main(["wired_star", "--out", str(run), "--set", "fl.schedule.start=2", "--baseline", str(base)]) == 0
+    assert "vs baseline" in capsys.readouterr().out
+    vs = json.loads((run / "summary.json").read_text())["vs_baseline"]
+    assert vs["pushed_updates"]["baseline"] == 12 and vs["pushed_updates"]["run"] == 6
+    assert vs["pushed_updates"]["reduction_pct"] == pytest.approx(50.0)
+    assert vs["bytes_total"]["reduction_pct"] == pytest.approx(50.0)
+
+
+def test_baseline_must_be_a_complete_run(tmp_path, capsys):
+    (tmp_path / "half").mkdir()
+    assert main(["wired_star", "--out", str(tmp_path / "r"), "--baseline", str(tmp_path / "half")]) == 2
+    assert "not a complete run folder" in capsys.readouterr().err

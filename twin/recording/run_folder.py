@@ -16,7 +16,8 @@ from typing import Any
 
 import pandas as pd
 
-RUN_FILES = ("timeline.parquet", "rounds.parquet", "samples.parquet", "scenario.resolved.yaml", "summary.json")
+RUN_FILES = ("timeline.parquet", "rounds.parquet", "samples.parquet", "clients.parquet", "scenario.resolved.yaml",
+             "summary.json")
 
 
 class RunFolderExists(FileExistsError):

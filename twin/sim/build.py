@@ -115,9 +115,17 @@ def _device_flops(cfg: S.DeviceProfile, n: int, rng: np.random.Generator) -> np.
     return cfg.flops_per_s * factor
 
 
-def build_workload(cfg: S.FLConfig) -> Workload:
+def build_workload(env: TwinEnv) -> Workload:
+    """A fixed stand-in model, or the real federation (data, model, training) for the scenario's clients."""
+    cfg = env.config.fl
     model = cfg.model
-    return FixedWorkload(size_bytes=model.size_bytes, train_flops=model.train_flops, update_bytes=model.update_bytes)
+    if isinstance(model, S.FixedModel):
+        return FixedWorkload(size_bytes=model.size_bytes, train_flops=model.train_flops,
+                             update_bytes=model.update_bytes)
+    from twin.sim.federation import FederatedWorkload  # torch is imported only when a real model is asked for
+
+    return FederatedWorkload(cfg=cfg, n_clients=len(env.clients), base_dir=env.base_dir, rng=env.rng,
+                             server_flops_per_s=cfg.server_flops_per_s)
 
 
 def build_schedule(cfg: S.FLConfig) -> np.ndarray:
@@ -155,7 +163,7 @@ def build(config: S.ScenarioConfig, *, base_dir: Path | None = None) -> TwinEnv:
         build_access(env, links, overhead)
     else:
         _wired_clients(env, links)
-    env.workload = build_workload(config.fl)
+    env.workload = build_workload(env)
     env.cohort_sizes = build_schedule(config.fl)
     env.stop_rule = build_stop_rule(config.fl)
     if env.access is None:
@@ -169,11 +177,12 @@ def _wired_clients(env: TwinEnv, links: dict[tuple[str, str], LinkDirection]) ->
     if not names:
         raise InputError("topology: it has no client nodes (role 'client')")
     flops = _device_flops(env.config.clients.device, len(names), env.rng("devices"))
+    down_routes = topo.routes_from(graph, env.server)
+    up_routes = topo.routes_to(graph, env.server)
     for i, node in enumerate(names):
-        try:
-            down = [links[e] for e in topo.shortest_route(graph, env.server, node)]
-            up = [links[e] for e in topo.shortest_route(graph, node, env.server)]
-        except topo.NoRouteError:
+        if node not in down_routes or node not in up_routes:
             raise topo.NoRouteError(f"topology: client {node!r} cannot reach server {env.server!r} "
-                                    "(no path in both directions)") from None
+                                    "(no path in both directions)")
+        down = [links[e] for e in down_routes[node]]
+        up = [links[e] for e in up_routes[node]]
         env.clients.append(Client(i, node, node, float(flops[i]), down, up))

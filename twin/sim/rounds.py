@@ -96,9 +96,10 @@ def run_server(env: TwinEnv, on_round: Callable[[int, dict], None] | None = None
         if late:
             yield env.timeout(0)  # let the interrupted clients record their drop at this instant
         dropped = [p for p, _ in late]
-        if cfg.aggregation_s > 0:
-            yield env.timeout(cfg.aggregation_s)
         completed = sorted(stats.completed, key=lambda p: p.slot)
+        server_s = cfg.aggregation_s + env.workload.server_flops(round_, completed) / cfg.server_flops_per_s
+        if server_s > 0:
+            yield env.timeout(server_s)
         rec.emit("aggregate", env.now, "fl.server", round_, n_completed=len(completed))
         outcome = env.workload.end_round(round_, completed, dropped)
         if not math.isnan(outcome.accuracy):

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import platform
+import resource
+import sys
 import time
 import traceback
 from collections.abc import Callable
@@ -13,6 +15,7 @@ from typing import Any
 
 import pandas as pd
 
+from twin.analysis.metrics import time_to_target
 from twin.scenario.loading import resolved_yaml
 from twin.scenario.schema import ScenarioConfig
 from twin.sim.build import TwinEnv, build
@@ -26,6 +29,12 @@ class RunResult:
     summary: dict[str, Any]
     resolved_yaml: str
     env: TwinEnv
+
+
+def _peak_rss_mb() -> float:
+    """Peak resident memory of this process so far (MB)."""
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    return peak / 2**20 if sys.platform == "darwin" else peak / 1024
 
 
 def _versions() -> dict[str, str]:
@@ -65,7 +74,7 @@ def simulate(config: ScenarioConfig, *, base_dir: Path | None = None,
         for cleanup in env.cleanups:
             cleanup()
     tables = {"timeline": env.recorder.timeline(), "rounds": env.recorder.rounds(), "samples": env.recorder.samples(),
-              **env.extra_tables}
+              "clients": clients_table(env), **env.extra_tables}
     summary = make_summary(env, tables["rounds"], wall_s=time.perf_counter() - wall0, build_s=build_s, run_s=run_s)
     if failure is not None:
         summary["status"] = "failed"
@@ -74,10 +83,24 @@ def simulate(config: ScenarioConfig, *, base_dir: Path | None = None,
     return RunResult(config, tables, summary, resolved_yaml(config), env)
 
 
+def clients_table(env: TwinEnv) -> pd.DataFrame:
+    """One row per client: where it sits, how fast it computes, and its data (samples, labels) when training."""
+    df = pd.DataFrame({"client": [c.index for c in env.clients], "name": [c.name for c in env.clients],
+                       "node": [c.node for c in env.clients], "flops_per_s": [c.flops_per_s for c in env.clients]})
+    table = getattr(env.workload, "clients_table", None)
+    if table is not None:
+        data = table().drop(columns=["name"], errors="ignore")
+        df = df.merge(data, on="client", how="left")
+    return df
+
+
 def make_summary(env: TwinEnv, rounds: pd.DataFrame, *, wall_s: float, build_s: float, run_s: float) -> dict:
     cfg = env.config
     n = len(rounds)
     last = rounds.iloc[-1] if n else None
+    stop = cfg.fl.stop
+    hit = time_to_target(rounds, stop.target_accuracy, stop.floor_decimals) if stop.target_accuracy else None
+    describe = getattr(env.workload, "describe", None)
     return {
         "status": "ok",
         "name": cfg.name,
@@ -92,11 +115,16 @@ def make_summary(env: TwinEnv, rounds: pd.DataFrame, *, wall_s: float, build_s: 
         "dropped": int(rounds["n_dropped"].sum()) if n else 0,
         "mean_round_s": float(rounds["duration_s"].mean()) if n else 0.0,
         "final_accuracy": float(last["accuracy"]) if last is not None and pd.notna(last["accuracy"]) else None,
+        "best_accuracy": float(rounds["accuracy"].max()) if n and rounds["accuracy"].notna().any() else None,
+        "target_accuracy": stop.target_accuracy,
+        "time_to_target": hit,
+        "fl": describe() if describe is not None else {"model": "fixed"},
         "n_clients": len(env.clients),
         "engine": {"flow_events": env.network.n_flow_events, "rate_recomputations": env.network.n_recomputes,
                    "timeline_events": env.recorder.n_events},
         **({"radio": {"cells": len(env.access.cells), "vehicles": env.access.model.n_vehicles,
                       "handovers": env.access.n_handovers, "stalls": env.access.n_stalls}} if env.access else {}),
         "runtime_s": {"total": wall_s, "build": build_s, "simulate": run_s},
+        "peak_rss_mb": _peak_rss_mb(),
         "versions": _versions(),
     }

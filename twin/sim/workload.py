@@ -36,6 +36,8 @@ class Workload(Protocol):
 
     def upload_bytes(self, round_: int, p: Participation) -> float: ...
 
+    def server_flops(self, round_: int, completed: list[Participation]) -> float: ...
+
     def begin_round(self, round_: int, selected: list[Participation]) -> None: ...
 
     def end_round(self, round_: int, completed: list[Participation], dropped: list[Participation]) -> RoundOutcome:
@@ -58,6 +60,9 @@ class FixedWorkload:
 
     def upload_bytes(self, round_: int, p: Participation) -> float:
         return self.update_size
+
+    def server_flops(self, round_: int, completed: list[Participation]) -> float:
+        return 0.0
 
     def begin_round(self, round_: int, selected: list[Participation]) -> None:
         return None

@@ -1,0 +1,68 @@
+"""The seed study's five reduction schedules, each run as a user would (``python -m twin.run``), timed and measured.
+
+For every schedule (preset: seed, 338 -> 34) it prints the stop round, final accuracy, pushed updates, bytes, simulated
+time, wall time and peak memory (max RSS of the run's process), then the reduction against the constant schedule.
+Targets (issue 4): each run under 3 minutes and 2 GB on this 2-core machine.
+
+Usage: python tools/bench_study.py [SCENARIO] [--set k=v ...] [--out DIR]
+       (default scenario: scenarios/study/fashion_star.yaml; needs apt-get install dataset-fashion-mnist)
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+SCHEDULES = ("constant", "exponential", "linear", "sigmoid", "reciprocal")
+
+
+def run_one(scenario: str, schedule: str, out: Path, extra: list[str]) -> dict:
+    args = [sys.executable, "-m", "twin.run", scenario, "--out", str(out), "--quiet", "--overwrite",
+            "--set", f"fl.schedule={{kind: {schedule}, preset: seed}}"]
+    for item in extra:
+        args += ["--set", item]
+    t0 = time.perf_counter()
+    proc = subprocess.run(args, capture_output=True, text=True)
+    wall = time.perf_counter() - t0
+    if proc.returncode != 0:
+        raise SystemExit(f"{schedule}: run failed: {proc.stderr.strip()}")
+    summary = json.loads((out / "summary.json").read_text())
+    hit = summary.get("time_to_target") or {}
+    return {"schedule": schedule, "stop_round": summary["rounds"], "reason": summary["stop_reason"],
+            "final_accuracy": summary["final_accuracy"], "pushed_updates": summary["participations"],
+            "bytes_total": summary["bytes_down"] + summary["bytes_up"], "sim_time_s": summary["sim_time_s"],
+            "to_target_s": hit.get("sim_time_s"), "wall_s": wall,
+            "peak_mb": summary["peak_rss_mb"]}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("scenario", nargs="?", default="scenarios/study/fashion_star.yaml")
+    parser.add_argument("--set", dest="overrides", action="append", default=[])
+    parser.add_argument("--out", type=Path)
+    args = parser.parse_args()
+    root = args.out or Path(tempfile.mkdtemp(prefix="bench_study-"))
+    rows = []
+    for schedule in SCHEDULES:
+        # each run in a fresh process, so that its peak memory (from its summary.json) is its own
+        rows.append(run_one(args.scenario, schedule, root / schedule, args.overrides))
+        r = rows[-1]
+        print(f"{r['schedule']:12s} stop_round={r['stop_round']:4d} ({r['reason']}) acc={r['final_accuracy']:.4f} "
+              f"pushed={r['pushed_updates']:6d} bytes={r['bytes_total'] / 1e9:6.3f} GB sim_t={r['sim_time_s']:8.2f} s "
+              f"wall={r['wall_s']:6.1f} s peak={r['peak_mb']:7.0f} MB", flush=True)
+    base = rows[0]
+    for r in rows[1:]:
+        print(f"{r['schedule']:12s} vs constant: updates -{100 * (1 - r['pushed_updates'] / base['pushed_updates']):.1f}% "
+              f"bytes -{100 * (1 - r['bytes_total'] / base['bytes_total']):.1f}% "
+              f"sim time -{100 * (1 - r['sim_time_s'] / base['sim_time_s']):.1f}%")
+    worst_wall = max(r["wall_s"] for r in rows)
+    print(f"max_wall_s={worst_wall:.1f} target_s=180 runs_in={root}")
+
+
+if __name__ == "__main__":
+    main()

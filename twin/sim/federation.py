@@ -1,0 +1,232 @@
+"""The real FL workload: data, model, local training, codecs and aggregation behind the round process's Workload protocol.
+
+Per round, :meth:`FederatedWorkload.begin_round` trains every selected client at once (vectorised cohort training),
+encodes each update with the upload codec, and so knows before any byte moves how much each client computes and sends.
+The round process then times exactly those FLOPs and bytes on the network; :meth:`end_round` aggregates the updates
+of the participations that made it (dropped ones are simply absent) and evaluates the global model.
+With ``fl.train: false`` the same selection, bytes and FLOPs are produced without training (fast schedule sweeps).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import torch
+
+from twin.errors import InputError
+from twin.fl.codecs import Encoded, make_codec
+from twin.fl.data import load_dataset
+from twin.fl.data.base import FederatedDataset
+from twin.fl.models import (
+    build_model,
+    flatten_params,
+    flops_per_sample,
+    model_params,
+    num_params,
+    unflatten_params,
+)
+from twin.fl.partition import dataset_partition_stats, make_partition
+from twin.fl.strategies import ClientResult, make_strategy
+from twin.fl.training import LocalTrainer, evaluate, evaluate_clients
+from twin.scenario import schema as S
+from twin.sim.workload import Participation, RoundOutcome
+
+_PATH_FIELDS = ("path",)
+
+
+def _fl_error(exc: Exception, prefix: str = "fl") -> InputError:
+    text = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+    if isinstance(exc, FileNotFoundError) or text.startswith(("/", ".")):
+        return InputError(text)
+    return InputError(f"{prefix}.{text}" if not text.startswith(prefix + ".") else text)
+
+
+def load_federated_data(cfg: S.FLConfig, n_clients: int, *, base_dir: Path, rng: np.random.Generator
+                        ) -> FederatedDataset:
+    """Load ``fl.data`` and partition it into ``n_clients`` clients (``fl.partition``)."""
+    fields: dict[str, Any] = cfg.data.model_dump(exclude={"kind"})
+    for key in _PATH_FIELDS:
+        if fields.get(key):
+            path = Path(fields[key]).expanduser()
+            fields[key] = str(path if path.is_absolute() else base_dir / path)
+    if cfg.data.kind == "synthetic":
+        fields["n_clients"] = n_clients
+    if "seed" in _loader_params(cfg.data.kind):
+        fields["seed"] = int(rng.integers(2**31))
+    fields = {k: v for k, v in fields.items() if not (v is None and k in _PATH_FIELDS)}
+    try:
+        data = load_dataset(cfg.data.kind, **fields)
+        part = cfg.partition.model_dump(exclude={"kind"})
+        if cfg.partition.kind == "natural":
+            data = _natural_clients(data, n_clients)
+            return make_partition(data, "natural", rng=rng, val_fraction=cfg.validation_fraction)
+        return make_partition(data, cfg.partition.kind, rng=rng, val_fraction=cfg.validation_fraction,
+                              n_clients=n_clients, **part)
+    except InputError:
+        raise
+    except (ValueError, FileNotFoundError) as exc:
+        raise _fl_error(exc) from None
+
+
+def _loader_params(kind: str) -> set[str]:
+    import inspect
+
+    from twin.fl.data import DATASETS
+
+    return set(inspect.signature(DATASETS[kind]).parameters)
+
+
+def _natural_clients(data: FederatedDataset, n_clients: int) -> FederatedDataset:
+    if data.client_indices is None:
+        raise InputError(f"fl.partition.kind: data set {data.name!r} has no natural partition; use iid, dirichlet, "
+                         "shards or quantity")
+    have = len(data.client_indices)
+    if have < n_clients:
+        raise InputError(f"fl.partition: data set {data.name!r} has {have} natural clients but the scenario has "
+                         f"{n_clients}; use fewer clients or another partition")
+    if have > n_clients:  # the first n writers, in the data set's order
+        names = data.client_names[:n_clients] if data.client_names is not None else None
+        data = data.with_clients(data.client_indices[:n_clients], client_names=names)
+    return data
+
+
+class FederatedWorkload:
+    """Real federated training timed by the twin (see the module docstring)."""
+
+    def __init__(self, *, cfg: S.FLConfig, n_clients: int, base_dir: Path, rng: Callable[[str], np.random.Generator],
+                 server_flops_per_s: float) -> None:
+        self.cfg = cfg
+        self.train_enabled = cfg.train
+        self.data = load_federated_data(cfg, n_clients, base_dir=base_dir, rng=rng("data"))
+        torch_seed = int(rng("torch").integers(2**31))
+        model_cfg = cfg.model
+        try:
+            self.model = build_model("mlp" if model_cfg.kind == "mlp" else model_cfg.kind,
+                                     input_shape=self.data.input_shape, n_classes=self.data.n_classes,
+                                     seed=torch_seed, hidden=getattr(model_cfg, "hidden", None))
+            opt = cfg.local.optimizer
+            opt_args = {"momentum": opt.momentum} if opt.kind == "sgd" else \
+                {"beta1": opt.beta1, "beta2": opt.beta2, "eps": opt.eps}
+            self.trainer = LocalTrainer(optimizer=opt.kind, lr=opt.lr, local_epochs=cfg.local.epochs,
+                                        batch_size=cfg.local.batch_size, shuffle=cfg.local.shuffle, **opt_args)
+            self.strategy = make_strategy(cfg.strategy.kind, **cfg.strategy.model_dump(exclude={"kind"}))
+            self.up_codec = make_codec(cfg.upload_codec.kind, **cfg.upload_codec.model_dump(exclude={"kind"}))
+            self.down_codec = make_codec(cfg.broadcast_codec.kind, **cfg.broadcast_codec.model_dump(exclude={"kind"}))
+        except ValueError as exc:
+            raise _fl_error(exc) from None
+        self.like = model_params(self.model)
+        self.global_flat = flatten_params(self.like).to(torch.float32)
+        self.numel = num_params(self.like)
+        self.flops = flops_per_sample(self.model, self.data.input_shape)
+        self.sizes = self.data.client_sizes()
+        self.server_flops_per_s = server_flops_per_s
+        self._train_rng = rng("training")
+        self._codec_rng = rng("codec")
+        self._states: dict[int, Any] = {}
+        self._x_train = torch.from_numpy(np.ascontiguousarray(self.data.x_train))
+        self._y_train = torch.from_numpy(np.ascontiguousarray(self.data.y_train))
+        self._start_flat = self.global_flat
+        self._updates: dict[int, torch.Tensor] = {}
+        self._up_bytes: dict[int, int] = {}
+        self._flops: dict[int, float] = {}
+        self._train_loss: dict[int, float] = {}
+        self._down_bytes = self.down_codec.nbytes(self.numel)
+        self._n_rounds = 0
+
+    # -------------------------------------------------------------------------------------------- Workload protocol
+
+    def download_bytes(self, round_: int) -> float:
+        return float(self._down_bytes)
+
+    def train_flops(self, round_: int, p: Participation) -> float:
+        return self._flops[p.slot]
+
+    def upload_bytes(self, round_: int, p: Participation) -> float:
+        return float(self._up_bytes[p.slot])
+
+    def server_flops(self, round_: int, completed: list[Participation]) -> float:
+        """Server work to decode and aggregate the completed updates."""
+        return len(completed) * (self.up_codec.cost(self.numel).decode_flops + 2.0 * self.numel)
+
+    def begin_round(self, round_: int, selected: list[Participation]) -> None:
+        self._updates.clear()
+        self._up_bytes.clear()
+        self._flops.clear()
+        self._train_loss.clear()
+        self._n_rounds = round_
+        if not selected:
+            return
+        # The broadcast: one encoding of the global model, decoded by every client (lossless unless a codec is set).
+        if self.cfg.broadcast_codec.kind != "none" and self.train_enabled:
+            enc = self.down_codec.encode(self.global_flat, rng=self._codec_rng)
+            self._down_bytes = enc.nbytes
+            self._start_flat = self.down_codec.decode(enc)
+        else:
+            self._start_flat = self.global_flat
+        cost_up = self.up_codec.cost(self.numel)
+        cost_down = self.down_codec.cost(self.numel)
+        clients = np.array([p.client for p in selected])
+        work = self.trainer.samples_processed(self.sizes[clients]) * float(self.flops.train_flops)
+        for p, w in zip(selected, work, strict=True):
+            self._flops[p.slot] = float(w) + cost_up.encode_flops + cost_down.decode_flops
+        if not self.train_enabled:
+            for p in selected:
+                self._up_bytes[p.slot] = self.up_codec.nbytes(self.numel)
+            return
+        start = unflatten_params(self._start_flat, self.like)
+        result = self.trainer.train(self.model, start, self._x_train, self._y_train,
+                                    [self.data.client_indices[c] for c in clients], rng=self._train_rng)
+        flat = result.flat_params()
+        for k, p in enumerate(selected):
+            delta = flat[k] - self._start_flat
+            state = self._state(p.client)
+            enc: Encoded = self.up_codec.encode(delta, rng=self._codec_rng, state=state)
+            self._up_bytes[p.slot] = enc.nbytes
+            self._updates[p.slot] = self.up_codec.decode(enc) if self.cfg.upload_codec.kind != "none" else delta
+            self._train_loss[p.slot] = float(result.mean_loss[k])
+
+    def end_round(self, round_: int, completed: list[Participation], dropped: list[Participation]) -> RoundOutcome:
+        extra: dict[str, float] = {}
+        if self.train_enabled and completed:
+            results = [ClientResult(num_examples=int(self.sizes[p.client]), delta=self._updates[p.slot],
+                                    client_id=p.slot) for p in completed]
+            self.global_flat = self.strategy.aggregate(self.global_flat, results, dropped=[]).to(torch.float32)
+            losses = [self._train_loss[p.slot] for p in completed if math.isfinite(self._train_loss[p.slot])]
+            extra["train_loss"] = float(np.mean(losses)) if losses else math.nan
+        if not self.train_enabled:
+            return RoundOutcome(extra=extra)
+        last = round_ == self.cfg.rounds
+        if round_ % self.cfg.evaluate_every and not last:
+            return RoundOutcome(extra=extra)
+        params = unflatten_params(self.global_flat, self.like)
+        ev = evaluate(self.model, params, self.data.x_test, self.data.y_test)
+        if self.data.val_indices is not None:
+            per_client = evaluate_clients(self.model, params, self.data.x_train, self.data.y_train,
+                                          self.data.val_indices)
+            acc = per_client["accuracy"]
+            extra["val_accuracy_mean"] = float(np.nanmean(acc)) if np.isfinite(acc).any() else math.nan
+            extra["val_accuracy_p10"] = float(np.nanpercentile(acc, 10)) if np.isfinite(acc).any() else math.nan
+        return RoundOutcome(accuracy=ev.accuracy, loss=ev.loss, extra=extra)
+
+    def _state(self, client: int):
+        if client not in self._states:
+            self._states[client] = self.up_codec.new_state()
+        return self._states[client]
+
+    # ------------------------------------------------------------------------------------------------- reporting
+
+    def clients_table(self) -> pd.DataFrame:
+        """Partition statistics per client (samples, labels): the run folder's ``clients.parquet``."""
+        return pd.DataFrame.from_records(dataset_partition_stats(self.data))
+
+    def describe(self) -> dict[str, Any]:
+        return {"data": self.data.name, "n_train": int(self.data.n_train), "n_test": int(self.data.n_test),
+                "n_classes": int(self.data.n_classes), "model_params": int(self.numel),
+                "model_bytes": int(4 * self.numel), "broadcast_bytes": int(self.down_codec.nbytes(self.numel)),
+                "update_bytes": int(self.up_codec.nbytes(self.numel)),
+                "train_flops_per_sample": int(self.flops.train_flops)}
