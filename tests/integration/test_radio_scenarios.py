@@ -149,3 +149,10 @@ def test_osm_roads_end_to_end(tmp_path):
     assert main([str(scenario), "--out", str(run), "--quiet", "--set", "fl.rounds=1"]) == 0
     assert _read(run, "rounds")["n_completed"].tolist() == [3]
     assert len(_read(run, "roads")) >= 4
+
+
+def test_map_cli_on_a_wired_run_says_why(tmp_path, capsys):
+    from twin.analysis.maps import main as maps_main
+
+    assert maps_main([str(tmp_path)]) == 2
+    assert "cells.parquet" in capsys.readouterr().err
