@@ -163,9 +163,14 @@ def build(config: S.ScenarioConfig, *, base_dir: Path | None = None) -> TwinEnv:
         build_access(env, links, overhead)
     else:
         _wired_clients(env, links)
-    env.workload = build_workload(env)
-    env.cohort_sizes = build_schedule(config.fl)
-    env.stop_rule = build_stop_rule(config.fl)
+    try:
+        env.workload = build_workload(env)
+        env.cohort_sizes = build_schedule(config.fl)
+        env.stop_rule = build_stop_rule(config.fl)
+    except BaseException:
+        for cleanup in env.cleanups:  # a live SUMO, temporary files
+            cleanup()
+        raise
     if env.access is None:
         env.reachable = np.ones(len(env.clients), dtype=bool)
     return env
