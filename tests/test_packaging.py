@@ -11,7 +11,8 @@ ROOT = pathlib.Path(__file__).resolve().parents[1]
 FORBIDDEN = {
     "radio": {"simpy", "torch", "pandas", "pydantic", "twin.net", "twin.sim", "twin.fl", "twin.scenario"},
     "mobility": {"simpy", "torch", "pandas", "pydantic", "twin.net", "twin.sim", "twin.fl", "twin.scenario"},
-    "fl": {"simpy", "pydantic", "twin.net", "twin.sim", "twin.scenario", "twin.recording"},
+    "fl": {"simpy", "pandas", "pydantic", "yaml", "torchvision", "twin.net", "twin.sim", "twin.scenario",
+           "twin.recording", "twin.radio", "twin.mobility"},
     "net": {"torch", "pydantic", "twin.sim", "twin.fl", "twin.scenario"},
     "recording": {"simpy", "torch", "twin.sim", "twin.net", "twin.fl"},
     "scenario": {"simpy", "torch", "twin.sim", "twin.net", "twin.fl", "twin.radio", "twin.mobility"},

@@ -3,7 +3,9 @@
 1. Thousands of concurrent flows: N clients behind one shared server link each download a model of random size at
    once (every completion reshares the link among the rest), then random Poisson arrivals on a 3-level tree.
    Prints flow events (starts + ends) per second of wall time.
-2. The share of a quickstart run's wall time spent inside the engine (rate recomputation and flow bookkeeping).
+2. Radio cells: N clients spread over K cells upload at once through one server link (air time shared equally in each
+   cell, rates max-min fair on the wired link: ``twin.net.fairness``), with new radio rates for everyone every second.
+3. The share of a quickstart run's wall time spent inside the engine (rate recomputation and flow bookkeeping).
 
 Usage: python tools/bench_network.py [--clients 2000] [--repeat 3]
 """
@@ -18,6 +20,7 @@ import numpy as np
 import simpy
 
 from twin.net import topology as topo
+from twin.net.cells import Cell
 from twin.net.engine import FlowNetwork, LinkDirection
 
 
@@ -62,6 +65,35 @@ def poisson_tree(n_flows: int, seed: int) -> tuple[int, float, int]:
     return net.n_flow_events, time.perf_counter() - t0, peak[0]
 
 
+def cells(n_clients: int, seed: int, n_cells: int = 30) -> tuple[int, float, int]:
+    """Uploads from clients in ``n_cells`` cells through a 1 Gbit/s server link; radio rates redrawn every second."""
+    rng = np.random.default_rng(seed)
+    env = simpy.Environment()
+    net = FlowNetwork(env)
+    server = net.add_resource(LinkDirection("server", 1e9, 0.001))
+    cell_list = []
+    for k in range(n_cells):
+        cell = Cell.make(k, f"cell.{k}", f"bs.{k}")
+        net.add_resource(cell.ul)
+        cell_list.append(cell)
+    home = rng.integers(n_cells, size=n_clients)
+    for i in range(n_clients):
+        cell_list[home[i]].ul.set_rate(f"c{i}", float(rng.uniform(5e6, 500e6)))
+        net.start([cell_list[home[i]].ul, server], float(rng.uniform(1e6, 20e6)), info={"client": f"c{i}"})
+
+    def fading():
+        while net.active_flows:
+            yield env.timeout(1.0)
+            for i in range(n_clients):
+                cell_list[home[i]].ul.set_rate(f"c{i}", float(rng.uniform(5e6, 500e6)))
+            net.resources_changed([c.ul for c in cell_list])
+
+    env.process(fading())
+    t0 = time.perf_counter()
+    env.run()
+    return net.n_flow_events, time.perf_counter() - t0, n_clients
+
+
 def engine_share_of_quickstart() -> tuple[float, float]:
     """(wall s of a quickstart simulation, fraction of it inside FlowNetwork methods)."""
     from twin.scenario.loading import load_scenario
@@ -95,11 +127,13 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--clients", type=int, default=2000)
     parser.add_argument("--flows", type=int, default=5000)
+    parser.add_argument("--cell-clients", type=int, default=300)
     parser.add_argument("--repeat", type=int, default=3)
     args = parser.parse_args()
 
     rates = []
-    for name, fn, n in (("burst", burst, args.clients), ("poisson-tree", poisson_tree, args.flows)):
+    for name, fn, n in (("burst", burst, args.clients), ("poisson-tree", poisson_tree, args.flows),
+                        ("cells", cells, args.cell_clients)):
         runs = [fn(n, seed) for seed in range(args.repeat)]
         events = runs[0][0]
         walls = [r[1] for r in runs]
@@ -110,7 +144,8 @@ def main() -> None:
               f"events_per_s={events / statistics.median(walls):,.0f}")
     wall, share = engine_share_of_quickstart()
     print(f"quickstart    wall_s={wall:.3f} engine_share={share:.1%}")
-    print(f"burst_events_per_s={rates[0]:.0f} tree_events_per_s={rates[1]:.0f} quickstart_engine_share={share:.3f}")
+    print(f"burst_events_per_s={rates[0]:.0f} tree_events_per_s={rates[1]:.0f} cells_events_per_s={rates[2]:.0f} "
+          f"quickstart_engine_share={share:.3f}")
 
 
 if __name__ == "__main__":

@@ -4,11 +4,11 @@ One step = move the vehicles, 2D distances, LOS probability + LOS state, UMa pat
 correlated shadowing, received power, best server with hysteresis / TTT, SINR with co-channel
 interference weighted by cell activity, full-cell rate. Uses only the public ``twin.radio`` API.
 
-    python tools/bench_radio.py                 # float32, 10000 x 100, median of 15 steps
-    python tools/bench_radio.py --dtype float64
+    python tools/bench_radio.py                 # float32, 10000 x 100, median of 15 steps; then city_grid.yaml
+    python tools/bench_radio.py --dtype float64 --no-scenario
 
-Prints the median per stage, the median per step, and last the line
-``ms_per_step=X.X target_ms=50``.
+Prints the median per stage, the median per step, the wall time of a whole run of ``scenarios/city_grid.yaml``
+(build, simulation, tables: ``city_grid_s=X.XX``), and last the line ``ms_per_step=X.X target_ms=50``.
 """
 
 from __future__ import annotations
@@ -52,6 +52,9 @@ def main(argv=None) -> float:
     ap.add_argument("--dt", type=float, default=1.0, help="mobility step (s); DRIVE/SUMO use 1 s")
     ap.add_argument("--dtype", choices=("float32", "float64"), default="float32")
     ap.add_argument("--seed", type=int, default=1)
+    ap.add_argument("--scenario", type=Path, default=ROOT / "scenarios" / "city_grid.yaml",
+                    help="scenario whose whole run is timed after the step benchmark")
+    ap.add_argument("--no-scenario", action="store_true", help="skip the scenario run")
     args = ap.parse_args(argv)
     dtype = np.dtype(args.dtype)
 
@@ -111,8 +114,27 @@ def main(argv=None) -> float:
     )
     med = statistics.median(totals)
     print(f"  min {min(totals):.1f} ms, max {max(totals):.1f} ms")
+    if not args.no_scenario:
+        run_scenario(args.scenario)
     print(f"ms_per_step={med:.1f} target_ms=50")
     return med
+
+
+def run_scenario(path: Path) -> float:
+    """Wall time of a whole run of ``path`` (build incl. the coverage map, simulation, tables), printed."""
+    from twin.scenario.loading import load_scenario
+    from twin.sim.runner import simulate
+
+    config = load_scenario(str(path))
+    t0 = time.perf_counter()
+    result = simulate(config, base_dir=path.resolve().parent)
+    wall = time.perf_counter() - t0
+    s = result.summary
+    print(f"scenario {path.name}: {s['rounds']} rounds, {s['sim_time_s']:.1f} s simulated, "
+          f"{s.get('radio', {}).get('handovers', 0)} handovers; build {s['runtime_s']['build']:.2f} s, "
+          f"simulate {s['runtime_s']['simulate']:.2f} s")
+    print(f"{path.stem}_s={wall:.2f}")
+    return wall
 
 
 if __name__ == "__main__":

@@ -22,7 +22,8 @@ EXIT_INPUT = 2
 
 
 def _parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="python -m twin.run", description=__doc__.splitlines()[0],
+    p = argparse.ArgumentParser(prog="python -m twin.run",
+                                description="Run a twin scenario: simulate FL on its network and write a run folder.",
                                 formatter_class=argparse.RawDescriptionHelpFormatter,
                                 epilog=f"built-in scenarios: {', '.join(builtin_names())}")
     p.add_argument("scenario", help="scenario YAML file or built-in name")

@@ -69,3 +69,11 @@ def test_graphml_missing_file_and_bad_xml(tmp_path):
     bad.write_text("<graphml><graph>")
     with pytest.raises(InputError, match="cannot read GraphML"):
         topo.from_graphml(bad)
+
+
+def test_single_source_routes_equal_pairwise_routes():
+    g = topo.ring(7, 3, topo.Link(1e9, 0.001), L, topo.Link(1e9, 0.0005))
+    down, up = topo.routes_from(g, "server"), topo.routes_to(g, "server")
+    for client in topo.clients_of(g):
+        assert down[client] == topo.shortest_route(g, "server", client)
+        assert up[client] == topo.shortest_route(g, client, "server")

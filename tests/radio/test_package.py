@@ -56,6 +56,7 @@ def test_benchmark_runs_small():
             "2",
             "--warmup",
             "1",
+            "--no-scenario",
         ],
         capture_output=True,
         text=True,

@@ -136,3 +136,12 @@ def test_leaf_file_with_mismatched_counts_is_exit_2(tmp_path, capsys):
                  "--set", "fl.partition={kind: natural}", "--set", "topology.n_clients=1"])
     err = capsys.readouterr().err
     assert code == 2 and "d.json" in err and err.count("\n") == 1, err
+
+
+def test_missing_fashion_mnist_says_how_to_get_it(tmp_path, monkeypatch, capsys):
+    import twin.fl.data.idx as idx
+
+    monkeypatch.setattr(idx, "FASHION_MNIST_DIR", tmp_path / "not-installed")
+    assert main(["quickstart", "--out", str(tmp_path / "o"), "--set", "fl.data={kind: fashion_mnist}"]) == 2
+    err = capsys.readouterr().err
+    assert "apt-get install dataset-fashion-mnist" in err and err.count("\n") == 1, err

@@ -27,13 +27,14 @@ FLOPs), so the twin times encode / decode as ``flops / device FLOP/s``. ``tools/
 
 from __future__ import annotations
 
-import inspect
 import math
 from dataclasses import dataclass
 from typing import ClassVar
 
 import numpy as np
 import torch
+
+from twin.fl.registry import build
 
 FP16_MAX = 65504.0
 
@@ -393,11 +394,4 @@ CODECS: dict[str, type[Codec]] = {c.kind: c for c in (NoCodec, Fp16Codec, Int8Co
 
 def make_codec(kind: str, **params) -> Codec:
     """Build a codec by name: none | fp16 | int8 | qsgd | topk. Unknown names or parameters -> ValueError."""
-    if not isinstance(kind, str) or kind not in CODECS:
-        raise ValueError(f"codec kind must be one of {', '.join(CODECS)}; got {kind!r}")
-    cls = CODECS[kind]
-    accepted = [p for p in inspect.signature(cls.__init__).parameters if p != "self"]
-    for name in params:
-        if name not in accepted:
-            raise ValueError(f"{name}: unknown parameter for codec {kind!r} (it takes {', '.join(accepted)})")
-    return cls(**params)
+    return build(CODECS, kind, "codec", params)

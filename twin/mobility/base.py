@@ -58,9 +58,35 @@ class Mobility(Protocol):
 
 
 class MobilityBase:
-    """Shared plumbing: context manager, ``close`` no-op, ``__len__``."""
+    """Shared plumbing: the state accessors of the Mobility protocol (over ``_t_s``, ``_positions``, ``_speed``,
+    ``_active``, ``_step_distance``, which each source keeps current), context manager, ``close`` no-op, ``__len__``."""
 
     n_vehicles: int
+    _t_s: float
+    _positions: np.ndarray
+    _speed: np.ndarray
+    _active: np.ndarray
+    _step_distance: np.ndarray
+
+    @property
+    def t_s(self) -> float:
+        return self._t_s
+
+    @property
+    def positions_m(self) -> np.ndarray:
+        return self._positions
+
+    @property
+    def speeds_mps(self) -> np.ndarray:
+        return self._speed
+
+    @property
+    def active(self) -> np.ndarray:
+        return self._active
+
+    @property
+    def step_distance_m(self) -> np.ndarray:
+        return self._step_distance
 
     def close(self) -> None:
         """Nothing to release by default."""

@@ -231,22 +231,3 @@ class TraceMobility(MobilityBase):
         """True once the clock is past the last sample of the trace."""
         return self._t_s > self.trace.t_end_s
 
-    @property
-    def t_s(self) -> float:
-        return self._t_s
-
-    @property
-    def positions_m(self) -> np.ndarray:
-        return self._positions
-
-    @property
-    def speeds_mps(self) -> np.ndarray:
-        return self._speed
-
-    @property
-    def active(self) -> np.ndarray:
-        return self._active
-
-    @property
-    def step_distance_m(self) -> np.ndarray:
-        return self._step_distance

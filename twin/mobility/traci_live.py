@@ -214,22 +214,3 @@ class TraciMobility(MobilityBase):
     def vehicle_types(self) -> np.ndarray:  # type: ignore[override]
         return readonly(self._types.copy())
 
-    @property
-    def t_s(self) -> float:
-        return self._t_s
-
-    @property
-    def positions_m(self) -> np.ndarray:
-        return self._positions
-
-    @property
-    def speeds_mps(self) -> np.ndarray:
-        return self._speed
-
-    @property
-    def active(self) -> np.ndarray:
-        return self._active
-
-    @property
-    def step_distance_m(self) -> np.ndarray:
-        return self._step_distance

@@ -191,25 +191,6 @@ class RandomTripMobility(MobilityBase):
         self._refresh()
 
     # ------------------------------------------------------------------ interface
-    @property
-    def t_s(self) -> float:
-        return self._t_s
-
-    @property
-    def positions_m(self) -> np.ndarray:
-        return self._positions
-
-    @property
-    def speeds_mps(self) -> np.ndarray:
-        return self._speed
-
-    @property
-    def active(self) -> np.ndarray:
-        return self._active
-
-    @property
-    def step_distance_m(self) -> np.ndarray:
-        return self._step_distance
 
     @property
     def edge_index(self) -> np.ndarray:

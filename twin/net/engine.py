@@ -7,7 +7,9 @@ so one flow alone takes ``latency + S / (B * payload fraction)``. Flows that sta
 batched into one recomputation.
 
 Resources: anything with ``name``, ``capacity`` and ``coefficient(flow)`` (capacity used per bit/s of the flow's
-goodput; ``inf`` = cannot carry it now, the flow stalls). :class:`LinkDirection` is the wired one.
+goodput; ``inf`` = cannot carry it now, the flow stalls). :class:`LinkDirection` is the wired one (its flows share
+rate max-min fairly); a resource with ``time_fair = True`` (a radio cell, :mod:`twin.net.cells`) shares its capacity
+in equal *usage* (air time) instead, and then :func:`twin.net.fairness.mixed_maxmin_rates` computes the shares.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ from typing import Any, Protocol
 import numpy as np
 import simpy
 
+from twin.net.fairness import mixed_maxmin_rates
 from twin.net.sharing import maxmin_rates
 from twin.net.tcp import slow_start_stall_s
 
@@ -93,6 +96,9 @@ class FlowNetwork:
         self._rate = np.zeros(0)
         self._weight = np.zeros(0)
         self._capacity = np.zeros(0)
+        self._time_fair = np.zeros(0, dtype=bool)
+        self._any_time_fair = False
+        self._pending: dict[int, Flow] = {}  # started, waiting for their slow-start delay (keyed by id)
         self._last_update = env.now
         self._generation = 0
         self._recompute_pending = False
@@ -106,6 +112,8 @@ class FlowNetwork:
         self._res_index[id(resource)] = len(self._resources)
         self._resources.append(resource)
         self._capacity = np.append(self._capacity, float(resource.capacity))
+        self._time_fair = np.append(self._time_fair, bool(getattr(resource, "time_fair", False)))
+        self._any_time_fair = bool(self._time_fair.any())
         return resource
 
     @property
@@ -114,9 +122,16 @@ class FlowNetwork:
 
     def resource_changed(self, resource: Resource) -> None:
         """Call after a resource's capacity or coefficients change (e.g. a new SINR)."""
-        self._capacity[self._res_index[id(resource)]] = float(resource.capacity)
+        self.resources_changed([resource])
+
+    def resources_changed(self, resources: Sequence[Resource]) -> None:
+        """Like :meth:`resource_changed` for several resources at once (one pass over the flows)."""
+        changed = set()
+        for resource in resources:
+            self._capacity[self._res_index[id(resource)]] = float(resource.capacity)
+            changed.add(id(resource))
         for slot, flow in self._flows.items():
-            if resource in flow.route:
+            if any(id(r) in changed for r in flow.route):
                 self._set_route(slot, flow)
         self._schedule_recompute()
 
@@ -166,8 +181,15 @@ class FlowNetwork:
             self.env.timeout(0).callbacks.append(self._on_recompute)
 
     def _on_recompute(self, _event: simpy.Event) -> None:
-        self._recompute_pending = False
-        self._recompute()
+        if self._recompute_pending:  # else a probe already flushed it (see _flush)
+            self._recompute_pending = False
+            self._recompute()
+
+    def _flush(self) -> None:
+        """Recompute now if one is pending, so probes never mix new coefficients with old rates."""
+        if self._recompute_pending:
+            self._recompute_pending = False
+            self._recompute()
 
     def _recompute(self) -> None:
         self._advance()
@@ -178,7 +200,12 @@ class FlowNetwork:
         slots = np.fromiter(self._flows, dtype=np.int64, count=len(self._flows))
         n = slots.size
         coef = self._coef[slots]
-        if self._k == 1:
+        if self._any_time_fair:
+            used = coef != 0
+            fi = np.repeat(np.arange(n), self._k).reshape(coef.shape)[used]
+            rates = mixed_maxmin_rates(self._links[slots][used], fi, coef[used], self._capacity, self._time_fair,
+                                       self._weight[slots], n)
+        elif self._k == 1:
             rates = maxmin_rates(self._links[slots, 0], np.arange(n), coef[:, 0], self._capacity,
                                  self._weight[slots], n)
         else:
@@ -245,6 +272,7 @@ class FlowNetwork:
             return flow
         delay = self._startup_delay(flow) if self.slow_start is not None else 0.0
         if delay > 0:
+            self._pending[id(flow)] = flow
             self.env.timeout(delay).callbacks.append(lambda _event: self._admit(flow))
         else:
             self._admit(flow)
@@ -262,6 +290,7 @@ class FlowNetwork:
 
     def _admit(self, flow: Flow) -> None:
         """Give a flow a slot in the sharing arrays; it transmits from the next recomputation on."""
+        self._pending.pop(id(flow), None)
         if flow.cancelled:
             return
         if not self._free:
@@ -278,6 +307,8 @@ class FlowNetwork:
     def _startup_delay(self, flow: Flow) -> float:
         rtt = 2 * flow.latency_s
         rate = min(r.capacity / max(r.coefficient(flow), 1e-300) for r in flow.route)
+        if not rate > 0:  # no coverage now: only the set-up; the flow stalls once admitted
+            return self.slow_start.setup_rtts * rtt
         mss_bits = 8 * self.slow_start.mss_bytes
         return self.slow_start.setup_rtts * rtt + slow_start_stall_s(8 * flow.size_bytes, mss_bits, rate, rtt)
 
@@ -286,6 +317,7 @@ class FlowNetwork:
         if flow.cancelled or flow.done.triggered:
             return
         flow.cancelled = True
+        self._pending.pop(id(flow), None)
         done = flow.size_bytes
         if flow.slot is not None:
             self._advance()
@@ -317,6 +349,7 @@ class FlowNetwork:
 
     def rate_of(self, flow: Flow) -> float:
         """Current goodput of a flow in bit/s (0 when it is not transmitting)."""
+        self._flush()
         return float(self._rate[flow.slot]) if flow.slot is not None else 0.0
 
     def bytes_left(self, flow: Flow) -> float:
@@ -328,14 +361,21 @@ class FlowNetwork:
     def active_flows(self) -> list[Flow]:
         return list(self._flows.values())
 
+    @property
+    def live_flows(self) -> list[Flow]:
+        """Flows started and not yet sent: the transmitting ones and those still in their slow-start delay."""
+        return list(self._pending.values()) + list(self._flows.values())
+
     def resource_load(self) -> np.ndarray:
         """[n_resources] capacity in use now (same units as capacity)."""
+        self._flush()
         load = np.zeros(len(self._resources))
         if self._flows:
             slots = np.fromiter(self._flows, dtype=np.int64, count=len(self._flows))
             r = self._rate[slots][:, None]
             coef = self._coef[slots]
-            use = np.where((coef > 0) & np.isfinite(coef) & (r > 0), coef * r, 0.0)
+            with np.errstate(invalid="ignore"):  # inf x 0 for stalled flows
+                use = np.where((coef > 0) & np.isfinite(coef) & (r > 0), coef * r, 0.0)
             np.add.at(load, self._links[slots].ravel(), use.ravel())
         return load
 

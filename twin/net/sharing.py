@@ -23,6 +23,7 @@ def maxmin_rates(
     capacity: np.ndarray,
     weight: np.ndarray | None = None,
     n_flows: int | None = None,
+    levels: np.ndarray | None = None,
 ) -> np.ndarray:
     """Weighted max-min fair rates.
 
@@ -32,6 +33,8 @@ def maxmin_rates(
         capacity: [n_links] capacities (> 0; units of the coefficients times rate, e.g. bit/s).
         weight: [n_flows] positive weights (default 1): unfrozen flows grow as ``lambda * weight``.
         n_flows: number of flows (default ``flow_idx.max() + 1``).
+        levels: optional [n_links] output, filled with the filling level ``lambda`` at which each resource saturated
+            (``inf`` for resources that never did): a flow bottlenecked at resource l gets ``levels[l] * weight``.
 
     Returns:
         [n_flows] rates. A flow that crosses no resource with a positive coefficient gets ``inf``.
@@ -45,6 +48,8 @@ def maxmin_rates(
     w = np.ones(n_flows) if weight is None else np.asarray(weight, dtype=np.float64)
     n_links = capacity.shape[0]
     rate = np.full(n_flows, np.inf)
+    if levels is not None:
+        levels[:] = np.inf
     if n_flows == 0:
         return rate
     if np.any(capacity <= 0):
@@ -70,6 +75,8 @@ def maxmin_rates(
         lam = level.min()
         # Every resource saturating at this level (within rounding) is a bottleneck now.
         bottleneck = level <= lam * (1 + 1e-9) + 1e-300
+        if levels is not None:
+            levels[bottleneck] = lam
         newly = np.zeros(n_flows, dtype=bool)
         newly[flow_idx[bottleneck[link_idx]]] = True
         rate[newly] = lam * w[newly]

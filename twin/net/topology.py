@@ -171,6 +171,18 @@ def clients_of(graph: nx.DiGraph) -> list[str]:
     return sorted((n for n, r in graph.nodes(data="role") if r == "client"), key=key)
 
 
+def routes_from(graph: nx.DiGraph, src: str) -> dict[str, list[tuple[str, str]]]:
+    """Latency-weighted shortest routes from ``src`` to every reachable node (one Dijkstra), as directed edges."""
+    paths = nx.single_source_dijkstra_path(graph, src, weight="latency_s")
+    return {node: list(zip(p[:-1], p[1:], strict=True)) for node, p in paths.items()}
+
+
+def routes_to(graph: nx.DiGraph, dst: str) -> dict[str, list[tuple[str, str]]]:
+    """Latency-weighted shortest routes from every node that can reach ``dst`` to it (one Dijkstra on the reverse)."""
+    paths = nx.single_source_dijkstra_path(graph.reverse(copy=False), dst, weight="latency_s")
+    return {node: list(zip(p[::-1][:-1], p[::-1][1:], strict=True)) for node, p in paths.items()}
+
+
 def shortest_route(graph: nx.DiGraph, src: str, dst: str) -> list[tuple[str, str]]:
     """The latency-weighted shortest path from ``src`` to ``dst`` as a list of directed edges."""
     try:

@@ -28,10 +28,13 @@ EVENT_SCHEMA: dict[str, tuple[str, ...]] = {
     "aggregate": ("n_completed",),
     "evaluate": ("accuracy", "loss"),
     "round_end": ("n_completed", "n_dropped"),
+    "handover": ("client", "cell", "from_cell", "interruption_s"),
+    "stall": ("client", "cell", "reason"),
+    "resume": ("client", "cell", "stalled_s"),
 }
 
 # Column dtypes of the timeline; every column not listed is float64.
-_STRING_COLUMNS = ("entity", "client", "flow", "src", "dst", "direction", "reason", "cell", "phase")
+_STRING_COLUMNS = ("entity", "client", "flow", "src", "dst", "direction", "reason", "cell", "from_cell", "phase")
 _INT_COLUMNS = ("round", "slot", "n_selected", "n_completed", "n_dropped", "n_clients")
 
 

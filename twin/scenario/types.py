@@ -26,3 +26,6 @@ PositiveSeconds = Annotated[float, _quantity("time"), Field(gt=0, description="s
 Bytes = Annotated[float, _quantity("size"), Field(gt=0, description="bytes; accepts '5 MB'")]
 FlopRate = Annotated[float, _quantity("flops"), Field(gt=0, description="FLOP/s; accepts '10 GFLOP/s'")]
 Flops = Annotated[float, _quantity("work"), Field(ge=0, description="floating-point operations")]
+Metres = Annotated[float, _quantity("distance"), Field(gt=0, description="m; accepts '1.5 km'")]
+NonNegativeMetres = Annotated[float, _quantity("distance"), Field(ge=0, description="m; accepts '1.5 km'")]
+Speed = Annotated[float, Field(gt=0, description="m/s")]

@@ -58,6 +58,9 @@ class TwinEnv(simpy.Environment):
         self.stop_rule = StopRule(max_rounds=config.fl.rounds)
         self.reachable = np.zeros(0, dtype=bool)
         self._selection_rng = self.rng("selection")
+        self.access = None  # twin.sim.access.Access with radio, else None
+        self.extra_tables: dict = {}  # more run-folder tables (radio: cells, roads, coverage)
+        self.cleanups: list = []  # called once the run is over (SUMO processes, temporary files)
 
     def rng(self, component: str) -> np.random.Generator:
         """An independent random stream per named component: adding a component never shifts another's stream."""
@@ -154,20 +157,37 @@ def build(config: S.ScenarioConfig, *, base_dir: Path | None = None) -> TwinEnv:
     for u, v, data in graph.edges(data=True):
         links[(u, v)] = env.network.add_resource(
             LinkDirection(f"{u}->{v}", data["bandwidth_bps"], data["latency_s"], overhead=overhead))
+    if isinstance(config.radio, S.CellularRadio):
+        from twin.sim.access_build import build_access  # radio access network, vehicles, clients on vehicles
+
+        build_access(env, links, overhead)
+    else:
+        _wired_clients(env, links)
+    try:
+        env.workload = build_workload(env)
+        env.cohort_sizes = build_schedule(config.fl)
+        env.stop_rule = build_stop_rule(config.fl)
+    except BaseException:
+        for cleanup in env.cleanups:  # a live SUMO, temporary files
+            cleanup()
+        raise
+    if env.access is None:
+        env.reachable = np.ones(len(env.clients), dtype=bool)
+    return env
+
+
+def _wired_clients(env: TwinEnv, links: dict[tuple[str, str], LinkDirection]) -> None:
+    graph = env.graph
     names = topo.clients_of(graph)
     if not names:
         raise InputError("topology: it has no client nodes (role 'client')")
-    flops = _device_flops(config.clients.device, len(names), env.rng("devices"))
+    flops = _device_flops(env.config.clients.device, len(names), env.rng("devices"))
+    down_routes = topo.routes_from(graph, env.server)
+    up_routes = topo.routes_to(graph, env.server)
     for i, node in enumerate(names):
-        try:
-            down = [links[e] for e in topo.shortest_route(graph, env.server, node)]
-            up = [links[e] for e in topo.shortest_route(graph, node, env.server)]
-        except topo.NoRouteError:
+        if node not in down_routes or node not in up_routes:
             raise topo.NoRouteError(f"topology: client {node!r} cannot reach server {env.server!r} "
-                                    "(no path in both directions)") from None
+                                    "(no path in both directions)")
+        down = [links[e] for e in down_routes[node]]
+        up = [links[e] for e in up_routes[node]]
         env.clients.append(Client(i, node, node, float(flops[i]), down, up))
-    env.workload = build_workload(env)
-    env.cohort_sizes = build_schedule(config.fl)
-    env.stop_rule = build_stop_rule(config.fl)
-    env.reachable = np.ones(len(env.clients), dtype=bool)
-    return env

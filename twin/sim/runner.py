@@ -53,19 +53,28 @@ def simulate(config: ScenarioConfig, *, base_dir: Path | None = None,
     wall0 = time.perf_counter()
     env = build(config, base_dir=base_dir)
     build_s = time.perf_counter() - wall0
-    server = env.process(run_server(env, on_round))
-    if config.output.sample_period_s > 0:
-        env.process(sample_network(env, config.output.sample_period_s))
-    run0 = time.perf_counter()
-    failure = None
     try:
-        env.run(until=server)
-    except Exception as exc:  # a bug or a numerical failure mid-run: keep what was recorded, say what happened
-        failure = exc
-        env.finished_reason = "failed"
-    run_s = time.perf_counter() - run0
+        server = env.process(run_server(env, on_round))
+        if env.access is not None:
+            env.process(env.access.run())
+            if config.output.sample_period_s > 0:
+                env.process(env.access.sample(config.output.sample_period_s,
+                                              config.radio.sample_vehicles == "all"))
+        if config.output.sample_period_s > 0:
+            env.process(sample_network(env, config.output.sample_period_s))
+        run0 = time.perf_counter()
+        failure = None
+        try:
+            env.run(until=server)
+        except Exception as exc:  # a bug or a numerical failure mid-run: keep what was recorded, say what happened
+            failure = exc
+            env.finished_reason = "failed"
+        run_s = time.perf_counter() - run0
+    finally:
+        for cleanup in env.cleanups:
+            cleanup()
     tables = {"timeline": env.recorder.timeline(), "rounds": env.recorder.rounds(), "samples": env.recorder.samples(),
-              "clients": clients_table(env)}
+              "clients": clients_table(env), **env.extra_tables}
     summary = make_summary(env, tables["rounds"], wall_s=time.perf_counter() - wall0, build_s=build_s, run_s=run_s)
     if failure is not None:
         summary["status"] = "failed"
@@ -113,6 +122,8 @@ def make_summary(env: TwinEnv, rounds: pd.DataFrame, *, wall_s: float, build_s: 
         "n_clients": len(env.clients),
         "engine": {"flow_events": env.network.n_flow_events, "rate_recomputations": env.network.n_recomputes,
                    "timeline_events": env.recorder.n_events},
+        **({"radio": {"cells": len(env.access.cells), "vehicles": env.access.model.n_vehicles,
+                      "handovers": env.access.n_handovers, "stalls": env.access.n_stalls}} if env.access else {}),
         "runtime_s": {"total": wall_s, "build": build_s, "simulate": run_s},
         "peak_rss_mb": _peak_rss_mb(),
         "versions": _versions(),

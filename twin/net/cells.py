@@ -1,0 +1,95 @@
+"""Radio cells as resources of the flow engine: a base station shares its air time among its active users.
+
+A :class:`Cell` has two independent directions, :class:`CellDirection` ``dl`` and ``ul`` (FDD-like: the downlink and
+the uplink each have all their air time). A direction's capacity is 1 (all its air time); a flow of user u uses
+``1 / r_u`` of it per bit/s of goodput, ``r_u`` being u's *full-cell rate*: the rate u would get alone in the cell at
+its current SINR (spectral efficiency x bandwidth x overheads, set by the access layer every mobility step with
+:meth:`CellDirection.set_rate`). The resource is ``time_fair``: users bottlenecked in the cell get equal air time
+(round robin), so n users of equal SINR each get ``r / n`` and a user at the cell edge is slower than one near the
+site; see :mod:`twin.net.fairness` for how this meets wired max-min fairness on the backhaul.
+
+A user without a rate in a cell (no coverage, or a handover in progress) has an infinite coefficient: its flows stall at
+rate 0 until the access layer gives it a rate or re-routes them (:meth:`FlowNetwork.reroute`). A :class:`NoCoverage`
+resource stands in the route while a user has no cell at all (or is between two cells during a handover).
+
+Flows name their user in ``flow.info["client"]`` (the FL round process does).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import Any
+
+USER_KEY = "client"  # the flow.info key that names a flow's user
+
+
+class CellDirection:
+    """One direction (``dl`` or ``ul``) of a cell: capacity 1 (all the air time), shared in equal air time."""
+
+    time_fair = True
+
+    def __init__(self, name: str, *, latency_s: float = 0.0) -> None:
+        if latency_s < 0:
+            raise ValueError(f"cell {name}: latency_s must be non-negative, got {latency_s}")
+        self.name = name
+        self.capacity = 1.0
+        self.latency_s = float(latency_s)
+        self.rates_bps: dict[str, float] = {}
+
+    def set_rate(self, user: str, rate_bps: float) -> None:
+        """The full-cell goodput of ``user`` now (bit/s; 0 = cannot be served: its flows stall)."""
+        if not rate_bps >= 0:
+            raise ValueError(f"cell {self.name}: rate of {user} must be >= 0, got {rate_bps}")
+        self.rates_bps[user] = float(rate_bps)
+
+    def remove(self, user: str) -> None:
+        self.rates_bps.pop(user, None)
+
+    def coefficient(self, flow: Any) -> float:
+        rate = self.rates_bps.get(flow.info.get(USER_KEY), 0.0)
+        return 1.0 / rate if rate > 0 else math.inf
+
+    def __repr__(self) -> str:
+        return f"CellDirection({self.name!r}, {len(self.rates_bps)} users)"
+
+
+class NoCoverage:
+    """A placeholder resource for a user with no cell: every flow on it stalls (infinite coefficient)."""
+
+    time_fair = False
+
+    def __init__(self, name: str = "no-coverage") -> None:
+        self.name = name
+        self.capacity = 1.0
+        self.latency_s = 0.0
+
+    def coefficient(self, flow: Any) -> float:
+        return math.inf
+
+    def __repr__(self) -> str:
+        return f"NoCoverage({self.name!r})"
+
+
+@dataclass
+class Cell:
+    """A base station: its two air-time resources and where it sits (``node``: its node in the wired graph)."""
+
+    index: int
+    name: str
+    node: str
+    dl: CellDirection = field(repr=False)
+    ul: CellDirection = field(repr=False)
+
+    @classmethod
+    def make(cls, index: int, name: str, node: str, *, latency_s: float = 0.0) -> Cell:
+        return cls(index, name, node, CellDirection(f"{name}.dl", latency_s=latency_s),
+                   CellDirection(f"{name}.ul", latency_s=latency_s))
+
+    def set_rates(self, user: str, dl_bps: float, ul_bps: float) -> None:
+        self.dl.set_rate(user, dl_bps)
+        self.ul.set_rate(user, ul_bps)
+
+    def remove(self, user: str) -> None:
+        self.dl.remove(user)
+        self.ul.remove(user)

@@ -1,0 +1,250 @@
+"""Schema of the radio access network (``radio``) and of the vehicles (``mobility``).
+
+Like the rest of the schema this module only describes: presets, road files and SUMO are looked up when the scenario is
+built (``twin.sim.access_build``), which raises :class:`twin.errors.InputError` naming the field. Reference of every
+field: ``docs/scenarios.md``.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from pydantic import Field, PositiveInt, model_validator
+
+from twin.scenario.types import BitRate, Metres, NonNegativeMetres, PositiveSeconds, Seconds, Section, Speed
+
+# ---------------------------------------------------------------------------------------------------------- mobility
+
+
+class VehicleTypeSpec(Section):
+    """A vehicle class of the fleet: top speed and share (shares are normalised)."""
+
+    name: str = Field(min_length=1)
+    max_speed_mps: Speed
+    share: float = Field(default=1.0, ge=0)
+
+
+DRIVE_FLEET = [
+    VehicleTypeSpec(name="passenger", max_speed_mps=10.0, share=0.85),
+    VehicleTypeSpec(name="ambulance", max_speed_mps=20.0, share=0.15),
+]
+
+
+class _Fleet(Section):
+    step_s: PositiveSeconds = 1.0  # mobility (and radio) update period
+    vehicle_types: list[VehicleTypeSpec] = Field(default=DRIVE_FLEET, min_length=1)
+
+
+class NoMobility(Section):
+    """Clients do not move (wired scenarios)."""
+
+    kind: Literal["none"] = "none"
+
+
+class GridMobility(_Fleet):
+    """A generated Manhattan grid of two-way streets; vehicles on seeded random trips."""
+
+    kind: Literal["grid"]
+    rows: int = Field(default=6, ge=2)
+    cols: int = Field(default=6, ge=2)
+    block_length_m: Metres = 200.0
+    speed_mps: Speed = 13.89
+    lanes: PositiveInt = 1
+    n_vehicles: PositiveInt = 100
+
+
+class OsmMobility(_Fleet):
+    """A local OpenStreetMap file (``.osm`` XML, or ``.graphml`` saved by osmnx); random trips. Needs the osm extra."""
+
+    kind: Literal["osm"]
+    path: str = Field(min_length=1)
+    n_vehicles: PositiveInt = 100
+    default_speed_mps: Speed = 13.89
+
+
+class SumoGrid(Section):
+    """``netgenerate --grid``: ``number`` x ``number`` junctions ``length_m`` apart."""
+
+    number: int = Field(default=6, ge=2)
+    length_m: Metres = 200.0
+    speed_mps: Speed = 13.89
+
+
+class SumoTrips(Section):
+    """``randomTrips.py``: one departure every ``period_s`` until ``end_s`` (routed with duarouter), trips at least
+    ``min_distance_m`` long (straight-line, SUMO's ``--min-distance``)."""
+
+    period_s: PositiveSeconds = 1.0
+    end_s: PositiveSeconds = 600.0
+    min_distance_m: NonNegativeMetres = 0.0
+
+
+class SumoMobility(_Fleet):
+    """Vehicles driven by SUMO (the ``sumo`` extra). Files are generated at build time unless given:
+    the road net (``net_file``, else ``netgenerate`` with ``grid``), the routes (``routes_file``, else ``randomTrips``
+    with ``trips``); then ``mode: trace`` runs ``sumo --fcd-output`` for ``duration_s`` and replays the trace (or replays
+    ``fcd_file`` as is), ``mode: traci`` steps a live SUMO over TraCI. The twin's time 0 is SUMO time ``warmup_s``;
+    the first ``max_vehicles`` vehicles to depart (trace: among those still driving at ``warmup_s``) are tracked."""
+
+    kind: Literal["sumo"]
+    net_file: str | None = None
+    grid: SumoGrid = SumoGrid()
+    routes_file: str | None = None
+    trips: SumoTrips = SumoTrips()
+    fcd_file: str | None = None
+    mode: Literal["trace", "traci"] = "trace"
+    duration_s: PositiveSeconds = 900.0
+    warmup_s: Seconds = 0.0
+    max_vehicles: PositiveInt = 500
+    cache_dir: str | None = None  # keep generated SUMO files here (reused when inputs match); None: a temp folder
+
+    @model_validator(mode="after")
+    def _consistent(self) -> SumoMobility:
+        if self.fcd_file is not None and self.mode == "traci":
+            raise ValueError("fcd_file is replayed in mode: trace; mode: traci runs SUMO live (drop one of them)")
+        if self.warmup_s >= self.duration_s and self.mode == "trace" and self.fcd_file is None:
+            raise ValueError(f"warmup_s ({self.warmup_s}) must be below duration_s ({self.duration_s})")
+        return self
+
+
+Mobility = Annotated[NoMobility | GridMobility | OsmMobility | SumoMobility, Field(discriminator="kind")]
+
+# ------------------------------------------------------------------------------------------------ cell placement
+
+
+class HexPlacement(Section):
+    """A hexagonal grid of sites ``isd_m`` apart over the road network's bounding box (grown by ``margin_m``)."""
+
+    kind: Literal["hex"] = "hex"
+    isd_m: Metres = 500.0
+    margin_m: NonNegativeMetres = 0.0
+
+
+class ExplicitPlacement(Section):
+    """Sites at the given (x, y) coordinates in metres (the road network's frame)."""
+
+    kind: Literal["explicit"]
+    sites_m: list[tuple[float, float]] = Field(min_length=1)
+
+
+class RoadsidePlacement(Section):
+    """A site at every junction where ``min_degree`` or more roads meet and/or every ``every_m`` along the roads."""
+
+    kind: Literal["roadside"]
+    at_junctions: bool = True
+    every_m: Metres | None = None
+    min_degree: PositiveInt = 3
+
+    @model_validator(mode="after")
+    def _some(self) -> RoadsidePlacement:
+        if not self.at_junctions and self.every_m is None:
+            raise ValueError("no sites: set at_junctions: true or every_m")
+        return self
+
+
+class GreedyPlacement(Section):
+    """DRIVE's choice: candidates at junctions and every ``every_m``, picked greedily until ``target_fraction`` of the
+    road points (every ``point_spacing_m``) are covered; ``covers: canyon`` = same street (line of sight in an urban
+    canyon of ``street_width_m``) within ``max_range_m``, ``distance`` = within ``max_range_m``."""
+
+    kind: Literal["greedy"]
+    at_junctions: bool = True
+    every_m: Metres | None = 100.0
+    min_degree: PositiveInt = 1
+    target_fraction: float = Field(default=0.9, gt=0, le=1)
+    max_range_m: Metres = 200.0
+    covers: Literal["canyon", "distance"] = "canyon"
+    street_width_m: Metres = 20.0
+    point_spacing_m: Metres = 10.0
+    max_cells: PositiveInt | None = None
+
+
+Placement = Annotated[
+    HexPlacement | ExplicitPlacement | RoadsidePlacement | GreedyPlacement, Field(discriminator="kind")
+]
+
+# ---------------------------------------------------------------------------------------------------------- radio
+
+
+class Backhaul(Section):
+    """The wired link from each base station of a tier to its site node (both directions alike)."""
+
+    bandwidth_bps: BitRate = 10e9
+    latency_s: Seconds = 0.0005
+
+
+class CellTier(Section):
+    """One layer of cells of one technology preset (``nr-macro``, ``nr-mmwave``, ``drive-lte``, ``drive-80211ad``).
+
+    ``p_tx_dbm`` / ``g_bs_dbi`` / ``g_ue_dbi`` / ``h_bs_m`` replace the preset's values; ``min_rx_dbm`` is the
+    sensitivity floor below which a cell is not usable (default: the lowest received power at which the preset gives a
+    rate without interference); ``max_range_m`` makes cells farther than that unusable (default: the preset's, i.e.
+    DRIVE's maxTXDistance, else none); ``bias_db`` is added to this tier's association metric (cell individual offset,
+    the HetNet range-expansion bias that lets small cells win over a stronger macro)."""
+
+    name: str = Field(min_length=1)
+    preset: str = "nr-macro"
+    placement: Placement = HexPlacement()
+    p_tx_dbm: float | None = None
+    g_bs_dbi: float | None = None
+    g_ue_dbi: float | None = None
+    h_bs_m: Metres | None = None
+    min_rx_dbm: float | None = None
+    max_range_m: Metres | None = None
+    bias_db: float = 0.0
+    backhaul: Backhaul = Backhaul()
+
+
+class AssociationSpec(Section):
+    """Best server by received power (or the SINR a cell would give), handover when a neighbour is better by
+    ``hysteresis_db`` for ``time_to_trigger_s``."""
+
+    metric: Literal["rx_power", "sinr"] = "rx_power"
+    hysteresis_db: float = Field(default=3.0, ge=0)
+    time_to_trigger_s: Seconds = 0.16
+
+
+class CoverageSpec(Section):
+    """The best-server downlink rate map written to ``coverage.parquet`` at build time."""
+
+    enabled: bool = True
+    spacing_m: Metres = 20.0
+    margin_m: NonNegativeMetres = 50.0
+
+
+class NoRadio(Section):
+    """No radio access network: clients are wired nodes of the topology."""
+
+    kind: Literal["none"] = "none"
+
+
+class CellularRadio(Section):
+    """Cells over the road network; FL clients ride on vehicles (``clients.vehicles``).
+
+    Each base station hangs off a wired node of the topology by its tier's backhaul: ``attach_to`` names that node, or
+    (null) the cells are split over the nodes of role ``site`` by sector around the centre of the area."""
+
+    kind: Literal["cellular"]
+    tiers: list[CellTier] = Field(min_length=1)
+    attach_to: str | None = None
+    association: AssociationSpec = AssociationSpec()
+    handover_interruption_s: Seconds = 0.05
+    air_latency_s: Seconds = 0.004
+    sharing: Literal["round-robin", "proportional-fair"] = "round-robin"
+    interference: Literal["activity", "full-buffer", "none"] = "activity"
+    los: Literal["random", "los", "nlos"] = "random"
+    shadowing: bool = True
+    penetration_loss: bool = True
+    coverage: CoverageSpec = CoverageSpec()
+    sample_vehicles: Literal["clients", "all"] = "clients"
+
+    @model_validator(mode="after")
+    def _unique_tiers(self) -> CellularRadio:
+        names = [t.name for t in self.tiers]
+        duplicates = sorted({n for n in names if names.count(n) > 1})
+        if duplicates:
+            raise ValueError(f"duplicate tier names: {', '.join(duplicates)}")
+        return self
+
+
+Radio = Annotated[NoRadio | CellularRadio, Field(discriminator="kind")]

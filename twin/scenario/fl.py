@@ -1,0 +1,307 @@
+"""The ``fl`` section of the scenario schema: data, partition, model, local training, strategy, codecs, schedule,
+stopping. Re-exported by :mod:`twin.scenario.schema`."""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from pydantic import Field, PositiveInt, model_validator
+
+from twin.scenario.types import Bytes, FlopRate, Flops, PositiveSeconds, Seconds, Section
+
+# Data sets (all offline). Field names equal the loaders' keyword arguments in twin.fl.data.
+
+
+class DigitsData(Section):
+    """scikit-learn's 8x8 digits (1,797 images, shipped inside the package): the small embedded default."""
+
+    kind: Literal["digits"] = "digits"
+    test_fraction: float = Field(default=0.2, gt=0, lt=1)
+
+
+class FashionMnistData(Section):
+    """Fashion-MNIST idx files; default folder /usr/share/datasets/fashion-mnist (apt-get install dataset-fashion-mnist)."""
+
+    kind: Literal["fashion_mnist"]
+    path: str | None = None
+
+
+class IdxData(Section):
+    """Any MNIST / EMNIST-style idx files in ``path`` (``{prefix}train-images-idx3-ubyte[.gz]`` and friends)."""
+
+    kind: Literal["idx"]
+    path: str
+    prefix: str = ""
+    name: str = "idx"
+    transpose: bool | None = None
+
+
+class LeafData(Section):
+    """LEAF-format JSON (FEMNIST) from a folder with train/ and test/: one client per writer (natural partition)."""
+
+    kind: Literal["femnist", "leaf"]
+    path: str
+    only_digits: bool = False
+    min_samples: PositiveInt = 1
+    test_fraction: float = Field(default=0.1, gt=0, lt=1)
+    invert: bool = False
+
+
+class SyntheticData(Section):
+    """FedProx Synthetic(alpha, beta) (Li et al., MLSys 2020), generated for as many clients as the scenario has."""
+
+    kind: Literal["synthetic"]
+    alpha: float = Field(default=0.5, ge=0)
+    beta: float = Field(default=0.5, ge=0)
+    iid: bool = False
+    n_features: PositiveInt = 60
+    n_classes: int = Field(default=10, ge=2)
+    size_log_mean: float = 4.0
+    size_log_sigma: float = Field(default=2.0, ge=0)
+    min_samples: PositiveInt = 50
+    max_samples: PositiveInt | None = None
+    test_fraction: float = Field(default=0.1, gt=0, lt=1)
+
+
+Data = Annotated[DigitsData | FashionMnistData | IdxData | LeafData | SyntheticData, Field(discriminator="kind")]
+
+
+class IidPartition(Section):
+    kind: Literal["iid"] = "iid"
+
+
+class DirichletPartition(Section):
+    """Label skew: each class spread over clients by Dirichlet(alpha) proportions (small alpha = strong skew)."""
+
+    kind: Literal["dirichlet"]
+    alpha: float = Field(gt=0)
+    min_samples: PositiveInt = 1
+
+
+class ShardsPartition(Section):
+    """McMahan's pathological non-IID split: label-sorted shards, ``shards_per_client`` per client."""
+
+    kind: Literal["shards"]
+    shards_per_client: PositiveInt = 2
+
+
+class QuantityPartition(Section):
+    """Quantity skew: IID labels, unbalanced client sizes (log-normal sigma or power-law exponent)."""
+
+    kind: Literal["quantity"]
+    distribution: Literal["lognormal", "powerlaw"] = "lognormal"
+    sigma: float = Field(default=1.0, gt=0)
+    exponent: float = Field(default=1.5, gt=0)
+    min_samples: PositiveInt = 1
+
+
+class NaturalPartition(Section):
+    """The data set's own clients (LEAF writers, Synthetic's generated clients)."""
+
+    kind: Literal["natural"]
+
+
+Partition = Annotated[
+    IidPartition | DirichletPartition | ShardsPartition | QuantityPartition | NaturalPartition,
+    Field(discriminator="kind"),
+]
+
+
+class FixedModel(Section):
+    """A stand-in model of given size and local work, for communication studies without a data set."""
+
+    kind: Literal["fixed"]
+    size_bytes: Bytes = 1e6
+    update_bytes: Bytes | None = None
+    train_flops: Flops = 1e9
+
+
+class NamedModel(Section):
+    """softmax_regression (the study's 784 -> 10, zero init), mlp_2nn and cnn (McMahan et al.), digits_mlp (64 hidden)."""
+
+    kind: Literal["softmax_regression", "mlp_2nn", "cnn", "digits_mlp"]
+
+
+class MLPModel(Section):
+    kind: Literal["mlp"]
+    hidden: list[PositiveInt] = Field(min_length=1)
+
+
+Model = Annotated[FixedModel | NamedModel | MLPModel, Field(discriminator="kind")]
+
+
+class SGD(Section):
+    kind: Literal["sgd"] = "sgd"
+    lr: float = Field(default=0.02, gt=0)
+    momentum: float = Field(default=0.0, ge=0, lt=1)
+
+
+class Adam(Section):
+    kind: Literal["adam"]
+    lr: float = Field(default=1e-3, gt=0)
+    beta1: float = Field(default=0.9, ge=0, lt=1)
+    beta2: float = Field(default=0.999, ge=0, lt=1)
+    eps: float = Field(default=1e-8, gt=0)
+
+
+Optimizer = Annotated[SGD | Adam, Field(discriminator="kind")]
+
+
+class LocalTraining(Section):
+    epochs: PositiveInt = 5
+    batch_size: PositiveInt = 20
+    optimizer: Optimizer = SGD()
+    shuffle: bool = True
+
+
+class FedAvg(Section):
+    kind: Literal["fedavg"] = "fedavg"
+    weighting: Literal["num_examples", "uniform"] = "num_examples"
+    server_lr: float = Field(default=1.0, gt=0)
+
+
+class FedAvgM(Section):
+    kind: Literal["fedavgm"]
+    weighting: Literal["num_examples", "uniform"] = "num_examples"
+    server_lr: float = Field(default=1.0, gt=0)
+    momentum: float = Field(default=0.9, ge=0, lt=1)
+
+
+class FedAdam(Section):
+    kind: Literal["fedadam"]
+    weighting: Literal["num_examples", "uniform"] = "num_examples"
+    server_lr: float = Field(default=0.1, gt=0)
+    beta1: float = Field(default=0.9, ge=0, lt=1)
+    beta2: float = Field(default=0.99, ge=0, lt=1)
+    tau: float = Field(default=1e-3, gt=0)
+
+
+Strategy = Annotated[FedAvg | FedAvgM | FedAdam, Field(discriminator="kind")]
+
+
+class NoCodec(Section):
+    kind: Literal["none"] = "none"
+
+
+class Fp16Codec(Section):
+    kind: Literal["fp16"]
+
+
+class Int8Codec(Section):
+    """Unbiased stochastic 8-bit quantisation with one float32 scale per chunk (default: one for the whole update)."""
+
+    kind: Literal["int8"]
+    chunk_size: PositiveInt | None = None
+
+
+class QSGDCodec(Section):
+    kind: Literal["qsgd"]
+    s: PositiveInt = 16
+    bucket_size: PositiveInt | None = None
+
+
+class TopKCodec(Section):
+    kind: Literal["topk"]
+    fraction: float = Field(default=0.01, gt=0, le=1)
+    error_feedback: bool = True
+
+
+Codec = Annotated[NoCodec | Fp16Codec | Int8Codec | QSGDCodec | TopKCodec, Field(discriminator="kind")]
+
+
+class ConstantSchedule(Section):
+    """``start`` clients every round (``preset: seed``: the study's 338)."""
+
+    kind: Literal["constant"] = "constant"
+    start: PositiveInt | None = None
+    preset: Literal["seed"] | None = None
+
+    @model_validator(mode="after")
+    def _start_or_preset(self) -> ConstantSchedule:
+        if self.start is None and self.preset is None:
+            raise ValueError("give start (clients per round) or preset: seed")
+        return self
+
+
+class _Reduction(Section):
+    """A reduction from ``start`` to ``end`` clients reached at round ``horizon`` (default: the last round), or the
+    study's exact integers with ``preset: seed`` (338 -> 34 by round 61; then start / end / horizon stay unset)."""
+
+    start: PositiveInt | None = None
+    end: PositiveInt | None = None
+    horizon: int | None = Field(default=None, ge=2)
+    preset: Literal["seed"] | None = None
+
+    @model_validator(mode="after")
+    def _start_end(self):
+        if self.preset is None and (self.start is None or self.end is None):
+            raise ValueError("give start and end (clients in the first and in the last round), or preset: seed")
+        if self.start is not None and self.end is not None and self.end > self.start:
+            raise ValueError(f"end ({self.end}) is above start ({self.start}); a reduction schedule goes down")
+        return self
+
+
+class LinearSchedule(_Reduction):
+    kind: Literal["linear"]
+
+
+class ExponentialSchedule(_Reduction):
+    """Slow at first, steep near the horizon; ``tau`` is the e-folding time in rounds."""
+
+    kind: Literal["exponential"]
+    tau: float | None = Field(default=None, gt=0)
+
+
+class SigmoidSchedule(_Reduction):
+    kind: Literal["sigmoid"]
+    steepness: float | None = Field(default=None, gt=0)
+    midpoint: float | None = None
+
+
+class ReciprocalSchedule(_Reduction):
+    kind: Literal["reciprocal"]
+    knee: float | None = Field(default=None, gt=0)
+
+
+class ListSchedule(Section):
+    """Explicit clients per round; the last value repeats when the list is shorter than the run."""
+
+    kind: Literal["list"]
+    counts: list[PositiveInt] = Field(min_length=1)
+
+
+Schedule = Annotated[
+    ConstantSchedule | LinearSchedule | ExponentialSchedule | SigmoidSchedule | ReciprocalSchedule | ListSchedule,
+    Field(discriminator="kind"),
+]
+
+
+class StopConfig(Section):
+    """Stop before ``fl.rounds`` when the test accuracy reaches ``target_accuracy`` (with ``floor_decimals: 2``, the
+    study's rule: the first round whose accuracy floored to 2 decimals reaches it) or simulated time ``max_time_s``."""
+
+    target_accuracy: float | None = Field(default=None, gt=0, le=1)
+    floor_decimals: int | None = Field(default=None, ge=0)
+    max_time_s: PositiveSeconds | None = None
+
+
+class FLConfig(Section):
+    """The FL job. ``train: false`` keeps selection, bytes and timing but skips the training (fast schedule sweeps)."""
+
+    rounds: PositiveInt = 5
+    train: bool = True
+    data: Data = DigitsData()
+    partition: Partition = IidPartition()
+    validation_fraction: float = Field(default=0.0, ge=0, lt=1)
+    model: Model = NamedModel(kind="digits_mlp")
+    local: LocalTraining = LocalTraining()
+    strategy: Strategy = FedAvg()
+    schedule: Schedule = ConstantSchedule(start=10)
+    replacement: bool = False
+    upload_codec: Codec = NoCodec()
+    broadcast_codec: Codec = NoCodec()
+    evaluate_every: PositiveInt = 1
+    stop: StopConfig = StopConfig()
+    deadline_s: PositiveSeconds | None = None
+    aggregation_s: Seconds = 0.0
+    server_flops_per_s: FlopRate = 1e11

@@ -1,0 +1,212 @@
+"""The access layer in simulated time: vehicles move, the radio is updated, clients attach, hand over and stall.
+
+Every ``mobility.step_s`` the :class:`Access` process steps the mobility, the radio state (LOS, shadowing, received
+power), the association (best server with hysteresis and time-to-trigger), the SINR with interference weighted by
+each cell's current air-time use, and the full-cell rates; it hands each client's rates to its cell
+(:meth:`twin.net.cells.CellDirection.set_rate`) and tells the flow engine (``resources_changed``).
+
+A client's flows follow its cell. On a handover its live flows stall for ``radio.handover_interruption_s`` (they are
+moved onto a :class:`~twin.net.cells.NoCoverage` placeholder), then continue on the new cell (``reroute``): bytes
+already sent stay sent. A client with no cell above the sensitivity floor stalls the same way until it finds one; the
+FL round deadline decides whether it is dropped. Clients that have no cell (and are not between two cells) are not
+reachable: ``env.reachable`` is False and ``env.select`` skips them. Timeline events: ``handover`` (client, cell,
+from_cell, interruption_s), ``stall`` (client, cell, reason ``handover`` / ``coverage``), ``resume`` (client, cell,
+stalled_s). A client out of coverage from the start is simply unreachable (no stall event until it had a cell).
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Generator
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import simpy
+
+import twin.radio as radio
+from twin.net.cells import Cell, NoCoverage
+from twin.net.engine import LinkDirection
+from twin.sim.radio_model import RadioModel
+
+if TYPE_CHECKING:
+    from twin.sim.build import TwinEnv
+
+
+class Access:
+    """Mobility + radio + association of a scenario's vehicles, and the routes of the clients riding on them."""
+
+    def __init__(self, env: TwinEnv, *, mobility: Any, model: RadioModel, cells: list[Cell],
+                 wired_down: list[list[LinkDirection]], wired_up: list[list[LinkDirection]], void: NoCoverage,
+                 client_vehicle: np.ndarray, vehicle_names: list[str], step_s: float, interruption_s: float,
+                 hysteresis_db: float, time_to_trigger_s: float, resource_index: list[int]) -> None:
+        self.env, self.mobility, self.model, self.cells, self.void = env, mobility, model, cells, void
+        self.routes_down = [wired + [c.dl] for wired, c in zip(wired_down, cells, strict=True)]
+        self.routes_up = [[c.ul] + wired for wired, c in zip(wired_up, cells, strict=True)]
+        self.client_vehicle = np.asarray(client_vehicle, dtype=np.int64)
+        self.vehicle_names = vehicle_names  # sample entity of each vehicle (its client's name, or vehicle.<id>)
+        self.step_s, self.interruption_s = float(step_s), float(interruption_s)
+        n, v = len(self.client_vehicle), model.n_vehicles
+        self.cell = np.full(n, -1)  # the cell a client's routes use (-1: none)
+        self.target = np.full(n, -1)  # handover target while interrupted
+        self.stalled_since = np.full(n, np.nan)
+        self._gen = np.zeros(n, dtype=np.int64)
+        self.assoc = radio.Association(v, hysteresis_db=hysteresis_db, time_to_trigger_s=time_to_trigger_s)
+        self.serving = np.full(v, -1)
+        self.sinr_dl, self.sinr_ul = np.full(v, -np.inf), np.full(v, -np.inf)
+        self.rate_dl, self.rate_ul = np.zeros(v), np.zeros(v)
+        self.resources = [c.dl for c in cells] + [c.ul for c in cells]
+        self._air_index = {id(r): k for k, r in enumerate(self.resources)}
+        self._dl_idx = np.asarray(resource_index[: len(cells)])
+        self._ul_idx = np.asarray(resource_index[len(cells):])
+        self._flows: dict[str, list] | None = None
+        self.n_handovers = 0
+        self.n_stalls = 0
+
+    # -------------------------------------------------------------------------------------------- processes
+
+    def run(self) -> Generator[simpy.Event, Any, None]:
+        """Process: step mobility and radio every ``step_s`` until the mobility source ends."""
+        while not getattr(self.mobility, "finished", False):
+            yield self.env.timeout(self.step_s)
+            self.mobility.step(self.step_s)
+            self.update(self.step_s)
+
+    def sample(self, period_s: float, all_vehicles: bool) -> Generator[simpy.Event, Any, None]:
+        """Process: every ``period_s``, per vehicle (clients, or all) ``x``, ``y`` (m), ``cell`` (serving cell index,
+        -1: none), ``sinr_dl`` / ``sinr_ul`` (dB, NaN without a cell), ``rate_dl`` / ``rate_ul`` (full-cell rate, bit/s);
+        per cell ``attached`` (vehicles served) and ``users_dl`` / ``users_ul`` (clients with traffic). The cells' air-time
+        utilisation is the ``utilisation`` sample of ``cell.K.dl`` / ``cell.K.ul`` (``sample_network``)."""
+        rec = self.env.recorder
+        rows = np.arange(self.model.n_vehicles) if all_vehicles else self.client_vehicle
+        names = [self.vehicle_names[i] for i in rows]
+        cell_names = [c.name for c in self.cells]
+        while True:
+            t = self.env.now
+            xy = self.mobility.positions_m[rows]
+            serving = self.serving[rows]
+            with np.errstate(invalid="ignore"):
+                for name, values in (("x", xy[:, 0]), ("y", xy[:, 1]), ("cell", serving),
+                                     ("sinr_dl", np.where(serving >= 0, self.sinr_dl[rows], np.nan)),
+                                     ("sinr_ul", np.where(serving >= 0, self.sinr_ul[rows], np.nan)),
+                                     ("rate_dl", self.rate_dl[rows]), ("rate_ul", self.rate_ul[rows])):
+                    rec.samples_many(t, name, names, values)
+            attached = np.bincount(self.serving[self.serving >= 0], minlength=len(self.cells))
+            rec.samples_many(t, "attached", cell_names, attached)
+            users_dl, users_ul = self._users()
+            rec.samples_many(t, "users_dl", cell_names, users_dl)
+            rec.samples_many(t, "users_ul", cell_names, users_ul)
+            yield self.env.timeout(period_s)
+
+    # ------------------------------------------------------------------------------------------------ update
+
+    def update(self, dt_s: float, *, initial: bool = False) -> None:
+        """One radio step at ``env.now`` (``initial``: the attachment at build time, no events)."""
+        mob = self.mobility
+        active = np.asarray(mob.active, dtype=bool)
+        rx_dl, rx_ul = self.model.step(mob.positions_m, active, mob.step_distance_m)
+        load = self.env.network.resource_load()
+        act_dl, act_ul = load[self._dl_idx], load[self._ul_idx]
+        self.serving = self.assoc.step(self.model.association_metric(rx_dl, act_dl), dt_s)
+        users = self._users() if self.model.sharing == "proportional-fair" else (None, None)
+        self.sinr_dl, self.sinr_ul, self.rate_dl, self.rate_ul = self.model.link_quality(
+            rx_dl, rx_ul, self.serving, act_dl, act_ul, *users)
+        self._flows = None
+        for i in range(len(self.client_vehicle)):
+            self._client(i, int(self.serving[self.client_vehicle[i]]), initial)
+        self.env.network.resources_changed(self.resources)
+        self.env.reachable = (self.cell >= 0) | (self.target >= 0)
+
+    def _client(self, i: int, new: int, initial: bool) -> None:
+        name = self.env.clients[i].name
+        if self.target[i] >= 0:  # between two cells
+            if new == self.target[i]:
+                return
+            self._gen[i] += 1  # the pending completion no longer applies
+            if new < 0:
+                self.target[i] = -1
+            else:
+                self._handover(i, name, int(self.target[i]), new)
+            return
+        cur = int(self.cell[i])
+        if new != cur:
+            if cur >= 0:
+                self.cells[cur].remove(name)
+            if cur < 0:
+                self._switch(i, new)
+                if not np.isnan(self.stalled_since[i]):
+                    self._resume(i, name, new)
+            elif new < 0:
+                self._switch(i, -1)
+                if not initial:
+                    self._stall(i, name, cur, "coverage")
+            else:
+                self._handover(i, name, cur, new)
+        if self.cell[i] >= 0:
+            v = self.client_vehicle[i]
+            self.cells[self.cell[i]].set_rates(name, self.rate_dl[v], self.rate_ul[v])
+
+    def _handover(self, i: int, name: str, old: int, new: int) -> None:
+        self.n_handovers += 1
+        self.env.recorder.emit("handover", self.env.now, name, client=name, cell=self.cells[new].name,
+                               from_cell=self.cells[old].name, interruption_s=self.interruption_s)
+        if self.interruption_s <= 0:
+            self._switch(i, new)
+            return
+        self._switch(i, -1)
+        if np.isnan(self.stalled_since[i]):
+            self._stall(i, name, old, "handover")
+        self.target[i] = new
+        gen = int(self._gen[i])
+        self.env.timeout(self.interruption_s).callbacks.append(lambda _event: self._complete(i, gen))
+
+    def _complete(self, i: int, gen: int) -> None:
+        if gen != self._gen[i] or self.target[i] < 0:
+            return
+        cell, name = int(self.target[i]), self.env.clients[i].name
+        self.target[i] = -1
+        self._flows = None
+        self._switch(i, cell)
+        v = self.client_vehicle[i]
+        self.cells[cell].set_rates(name, self.rate_dl[v], self.rate_ul[v])
+        self.env.network.resources_changed([self.cells[cell].dl, self.cells[cell].ul])
+        self._resume(i, name, cell)
+
+    def _stall(self, i: int, name: str, cell: int, reason: str) -> None:
+        self.n_stalls += 1
+        self.stalled_since[i] = self.env.now
+        self.env.recorder.emit("stall", self.env.now, name, client=name, cell=self.cells[cell].name, reason=reason)
+
+    def _resume(self, i: int, name: str, cell: int) -> None:
+        self.env.recorder.emit("resume", self.env.now, name, client=name, cell=self.cells[cell].name,
+                               stalled_s=self.env.now - self.stalled_since[i])
+        self.stalled_since[i] = np.nan
+
+    def _switch(self, i: int, cell: int) -> None:
+        """Point client i's routes at ``cell`` (-1: the no-coverage placeholder) and move its live flows there."""
+        client = self.env.clients[i]
+        self.cell[i] = cell
+        client.route_down = self.routes_down[cell] if cell >= 0 else [self.void]
+        client.route_up = self.routes_up[cell] if cell >= 0 else [self.void]
+        if self._flows is None:
+            self._flows = defaultdict(list)
+            for flow in self.env.network.live_flows:
+                self._flows[flow.info.get("client")].append(flow)
+        for flow in self._flows.get(client.name, ()):
+            route = client.route_up if flow.info.get("direction") == "up" else client.route_down
+            self.env.network.reroute(flow, route)
+
+    def _users(self) -> tuple[np.ndarray, np.ndarray]:
+        """Clients with live flows per cell, downlink and uplink."""
+        n = len(self.cells)
+        counts = np.zeros(2 * n, dtype=np.int64)  # DL resources first, then UL (as self.resources)
+        seen: set[tuple[Any, int]] = set()
+        for flow in self.env.network.live_flows:
+            air = flow.route[0] if flow.info.get("direction") == "up" else flow.route[-1]
+            k = self._air_index.get(id(air))
+            if k is not None and (flow.info.get("client"), k) not in seen:
+                seen.add((flow.info.get("client"), k))
+                counts[k] += 1
+        return counts[:n], counts[n:]
+
+    def close(self) -> None:
+        self.mobility.close()

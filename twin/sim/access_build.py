@@ -1,0 +1,238 @@
+"""Building the radio access network of a scenario: cells, their backhaul, the vehicles and the clients riding on them.
+
+Called by :func:`twin.sim.build.build` when ``radio.kind`` is ``cellular``. Steps: road network and mobility
+(:mod:`twin.sim.mobility_build`) -> base stations per tier (placement from the road network) -> one node ``bs.K`` per
+base station, linked to a wired site node by the tier's backhaul -> cell resources (DL / UL air time) in the flow
+engine -> clients on the chosen vehicles -> the radio model and the :class:`~twin.sim.access.Access` layer, attached
+once at t = 0 -> the map tables (``cells``, ``roads``, ``coverage``) for the run folder.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from typing import TYPE_CHECKING
+
+import networkx as nx
+import numpy as np
+import pandas as pd
+
+import twin.radio as radio
+from twin import mobility as mob
+from twin.errors import InputError
+from twin.net import topology as topo
+from twin.net.cells import Cell, NoCoverage
+from twin.net.engine import LinkDirection
+from twin.scenario import access as A
+from twin.scenario import schema as S
+from twin.sim.access import Access
+from twin.sim.mobility_build import build_mobility
+from twin.sim.radio_model import RadioModel, Tier, sensitivity_floor_dbm
+
+if TYPE_CHECKING:
+    from twin.sim.build import TwinEnv
+
+O2I_MEAN_DB = 9.0  # mean in-car penetration loss (TR 38.901 7.4.3.2), used for the coverage map
+
+
+def build_access(env: TwinEnv, links: dict[tuple[str, str], LinkDirection], overhead: float) -> None:
+    """Add cells, vehicles and clients to ``env`` (whose wired graph and links are built)."""
+    cfg = env.config
+    wired_clients = topo.clients_of(env.graph)
+    if wired_clients:
+        raise InputError(f"topology: with radio the FL clients ride on vehicles, but the topology has client nodes "
+                         f"({', '.join(wired_clients[:3])}{', ...' if len(wired_clients) > 3 else ''}); use a "
+                         f"topology without clients (kind: explicit, with nodes of role 'site')")
+    road, mobility, cleanup = build_mobility(cfg.mobility, env.base_dir, env.rng("mobility"))
+    env.cleanups += [cleanup, mobility.close]
+    try:
+        _build(env, links, overhead, road, mobility)
+    except BaseException:
+        for fn in env.cleanups:
+            fn()
+        raise
+
+
+def _build(env: TwinEnv, links: dict[tuple[str, str], LinkDirection], overhead: float, road: mob.RoadNetwork,
+           mobility) -> None:
+    from twin.sim.build import Client, _device_flops  # the composition root imports us lazily
+
+    cfg, rcfg = env.config, env.config.radio
+    graph = env.graph
+    tiers, cell_xy = _tiers(rcfg, road)
+    sites = _attach_nodes(rcfg, graph, cell_xy)
+    net = env.network
+    cells: list[Cell] = []
+    tier_of = np.empty(len(cell_xy), dtype=np.int64)
+    for t, tier in enumerate(tiers):
+        tier_of[tier.cells] = t
+    for k in range(len(cell_xy)):
+        spec = rcfg.tiers[tier_of[k]].backhaul
+        node = f"bs.{k}"
+        graph.add_node(node, role="router")
+        topo.add_link(graph, sites[k], node, topo.Link(spec.bandwidth_bps, spec.latency_s))
+        for u, v in ((sites[k], node), (node, sites[k])):
+            d = graph.edges[u, v]
+            links[(u, v)] = net.add_resource(LinkDirection(f"{u}->{v}", d["bandwidth_bps"], d["latency_s"],
+                                                           overhead=overhead))
+        cells.append(Cell.make(k, f"cell.{k}", node, latency_s=rcfg.air_latency_s))
+    index = []
+    for res in [c.dl for c in cells] + [c.ul for c in cells]:
+        index.append(len(net.resources))
+        net.add_resource(res)
+    void = net.add_resource(NoCoverage())
+    down = [[links[e] for e in topo.shortest_route(graph, env.server, c.node)] for c in cells]
+    up = [[links[e] for e in topo.shortest_route(graph, c.node, env.server)] for c in cells]
+
+    ids = np.asarray(mobility.vehicle_ids, dtype=object)
+    types = np.asarray(mobility.vehicle_types, dtype=object)
+    chosen = pick_vehicles(cfg.clients.vehicles, ids, types, np.asarray(mobility.active, dtype=bool),
+                           env.rng("clients"))
+    flops = np.empty(chosen.size)
+    for name, profile in [(None, cfg.clients.device), *cfg.clients.vehicles.device_by_type.items()]:
+        mask = np.ones(chosen.size, dtype=bool) if name is None else types[chosen] == name
+        if name is not None and name not in set(types):
+            raise InputError(f"clients.vehicles.device_by_type: no vehicle of type {name!r} "
+                             f"(types: {', '.join(sorted(set(types)))})")
+        flops[mask] = _device_flops(profile, int(mask.sum()), env.rng("devices" if name is None else f"devices.{name}"))
+    env.clients = [Client(i, f"client.{i}", str(ids[v]) or f"slot.{v}", float(flops[i]), [void], [void])
+                   for i, v in enumerate(chosen)]
+    names = [f"vehicle.{ids[v] or v}" for v in range(len(ids))]
+    for i, v in enumerate(chosen):
+        names[v] = env.clients[i].name
+
+    model = RadioModel(tiers, cell_xy, len(ids), rng=env.rng("radio"), los=rcfg.los, shadowing=rcfg.shadowing,
+                       penetration_loss=rcfg.penetration_loss, interference=rcfg.interference,
+                       sharing=rcfg.sharing, metric=rcfg.association.metric)
+    assoc = rcfg.association
+    env.access = Access(env, mobility=mobility, model=model, cells=cells, wired_down=down, wired_up=up, void=void,
+                        client_vehicle=chosen, vehicle_names=names, step_s=cfg.mobility.step_s,
+                        interruption_s=rcfg.handover_interruption_s, hysteresis_db=assoc.hysteresis_db,
+                        time_to_trigger_s=assoc.time_to_trigger_s, resource_index=index)
+    env.access.update(0.0, initial=True)
+    env.extra_tables.update(map_tables(rcfg, road, model, tiers, cells, sites))
+
+
+# ------------------------------------------------------------------------------------------------------- cells
+
+
+def _tiers(rcfg: A.CellularRadio, road: mob.RoadNetwork) -> tuple[list[Tier], np.ndarray]:
+    tiers, xy, start = [], [], 0
+    for i, spec in enumerate(rcfg.tiers):
+        where = f"radio.tiers[{i}]"
+        try:
+            preset = radio.get_preset(spec.preset)
+        except ValueError:
+            raise InputError(f"{where}.preset: unknown preset {spec.preset!r}; expected one of "
+                             f"{', '.join(radio.PRESETS)}") from None
+        changes = {k: getattr(spec, k) for k in ("p_tx_dbm", "g_bs_dbi", "g_ue_dbi", "h_bs_m")
+                   if getattr(spec, k) is not None}
+        preset = dataclasses.replace(preset, **changes)
+        sites = _placement(spec.placement, road, f"{where}.placement")
+        if len(sites) == 0:
+            raise InputError(f"{where}.placement: no site falls in the area of the road network")
+        floor = spec.min_rx_dbm if spec.min_rx_dbm is not None else sensitivity_floor_dbm(preset)
+        reach = spec.max_range_m if spec.max_range_m is not None else getattr(preset, "max_tx_distance_m", np.inf)
+        tiers.append(Tier(spec.name, preset, np.arange(start, start + len(sites)), floor, spec.bias_db, reach))
+        xy.append(sites.xy_m)
+        start += len(sites)
+    return tiers, np.vstack(xy)
+
+
+def _placement(p, road: mob.RoadNetwork, where: str) -> mob.Sites:
+    try:
+        if isinstance(p, A.HexPlacement):
+            return mob.hex_grid(road.bbox_m, p.isd_m, margin_m=p.margin_m)
+        if isinstance(p, A.ExplicitPlacement):
+            return mob.explicit_sites(p.sites_m)
+        cand = mob.small_cell_candidates(road, at_junctions=p.at_junctions, every_m=p.every_m,
+                                         min_degree=p.min_degree)
+        if isinstance(p, A.RoadsidePlacement):
+            return cand
+        covers = (mob.canyon_los_covers(road, max_range_m=p.max_range_m, street_width_m=p.street_width_m)
+                  if p.covers == "canyon" else None)
+        return mob.greedy_small_cells(cand, road.sample_points(p.point_spacing_m), target_fraction=p.target_fraction,
+                                      max_range_m=p.max_range_m, covers=covers, max_cells=p.max_cells).sites
+    except ValueError as exc:
+        raise InputError(f"{where}: {exc}") from None
+
+
+def _attach_nodes(rcfg: A.CellularRadio, graph: nx.DiGraph, cell_xy: np.ndarray) -> list[str]:
+    """The wired node each base station hangs off: ``attach_to``, or the ``site`` nodes by sector."""
+    if rcfg.attach_to is not None:
+        if rcfg.attach_to not in graph:
+            raise InputError(f"radio.attach_to: the topology has no node {rcfg.attach_to!r}")
+        return [rcfg.attach_to] * len(cell_xy)
+    sites = sorted((n for n, r in graph.nodes(data="role") if r == "site"), key=_natural)
+    if not sites:
+        raise InputError("radio.attach_to: the topology has no node of role 'site' for the base stations; add site "
+                         "nodes or name the node they hang off")
+    centre = cell_xy.mean(axis=0)
+    angle = np.mod(np.arctan2(cell_xy[:, 1] - centre[1], cell_xy[:, 0] - centre[0]), 2 * math.pi)
+    sector = np.minimum((angle / (2 * math.pi) * len(sites)).astype(int), len(sites) - 1)
+    return [sites[s] for s in sector]
+
+
+def _natural(name: str) -> tuple:
+    head, _, tail = name.rpartition(".")
+    return (head, int(tail)) if tail.isdigit() else (name, -1)
+
+
+# ----------------------------------------------------------------------------------------------------- clients
+
+
+def pick_vehicles(cfg: S.VehicleClients, ids: np.ndarray, types: np.ndarray, active: np.ndarray,
+                  rng: np.random.Generator) -> np.ndarray:
+    """Indices (sorted) of the vehicles that carry a client (``active``: on the road at the start)."""
+    pool = np.flatnonzero(active) if cfg.active_at_start else np.arange(len(ids))
+    if cfg.vehicle_types is not None:
+        unknown = sorted(set(cfg.vehicle_types) - set(types))
+        if unknown:
+            raise InputError(f"clients.vehicles.vehicle_types: no vehicle of type {unknown[0]!r} "
+                             f"(types: {', '.join(sorted(set(types)))})")
+        pool = pool[np.isin(types, cfg.vehicle_types)]
+    if cfg.ids is not None:
+        where = {str(v): i for i, v in enumerate(ids)}
+        missing = [v for v in cfg.ids if v not in where or where[v] not in set(pool)]
+        if missing:
+            raise InputError(f"clients.vehicles.ids: no vehicle {missing[0]!r} among the {len(pool)} that can carry "
+                             f"a client")
+        return np.array(sorted({where[v] for v in cfg.ids}), dtype=np.int64)
+    if cfg.count is not None or cfg.fraction is not None:
+        n = cfg.count if cfg.count is not None else max(1, round(cfg.fraction * pool.size))
+        if n > pool.size:
+            raise InputError(f"clients.vehicles.count: {n} clients, but only {pool.size} vehicles to carry them")
+        return np.sort(rng.choice(pool, size=n, replace=False)).astype(np.int64)
+    if pool.size == 0:
+        raise InputError("clients.vehicles: no vehicle carries a client")
+    return pool.astype(np.int64)
+
+
+# --------------------------------------------------------------------------------------------------- map tables
+
+
+def map_tables(rcfg: A.CellularRadio, road: mob.RoadNetwork, model: RadioModel, tiers: list[Tier],
+               cells: list[Cell], sites: list[str]) -> dict[str, pd.DataFrame]:
+    """``cells`` (id, x, y, tier, preset, site), ``roads`` (segments) and ``coverage`` (best-server DL rate)."""
+    xy = model.cell_xy_m
+    tier_names = np.empty(len(cells), dtype=object)
+    presets = np.empty(len(cells), dtype=object)
+    for t in tiers:
+        tier_names[t.cells] = t.name
+        presets[t.cells] = t.preset.name
+    out = {"cells": pd.DataFrame({"id": [c.name for c in cells], "index": np.arange(len(cells)), "x": xy[:, 0],
+                                  "y": xy[:, 1], "tier": tier_names.astype(str), "preset": presets.astype(str),
+                                  "site": sites, "node": [c.node for c in cells]})}
+    keep = np.isin(road.seg_edge, road.road_edges())
+    a, b = road.seg_a_m[keep], road.seg_b_m[keep]
+    out["roads"] = pd.DataFrame({"x0": a[:, 0], "y0": a[:, 1], "x1": b[:, 0], "y1": b[:, 1]})
+    cov = rcfg.coverage
+    if cov.enabled:
+        xmin, ymin, xmax, ymax = road.bbox_m
+        gx = np.arange(xmin - cov.margin_m, xmax + cov.margin_m + 1e-9, cov.spacing_m)
+        gy = np.arange(ymin - cov.margin_m, ymax + cov.margin_m + 1e-9, cov.spacing_m)
+        px, py = (m.ravel() for m in np.meshgrid(gx, gy))
+        rate, best = model.coverage(np.column_stack([px, py]),
+                                    penetration_db=O2I_MEAN_DB if rcfg.penetration_loss else 0.0)
+        out["coverage"] = pd.DataFrame({"x": px, "y": py, "rate_dl_bps": rate, "cell": best})
+    return out

@@ -1,0 +1,207 @@
+"""The radio state of a scenario: cells of one or more tiers seen from every vehicle, stepped with the mobility.
+
+Composes the pure physics of :mod:`twin.radio` (no SimPy here): per tier, LOS state (``LosProcess``, TR 38.901 LOS
+probability, correlated along each trajectory) and shadowing (``ShadowingProcess``, correlated along the trajectory),
+path loss, an in-car penetration loss drawn once per vehicle, received power on both links; then, given the serving
+cells and each cell's activity, SINR with co-channel interference (cells of the same preset share a channel) and the
+full-cell rate of each vehicle. All random draws come from the generator given to the constructor (``env.rng("radio")``).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+import twin.radio as radio
+from twin.radio.presets import NrPreset, Preset, TablePreset
+
+# LOS-probability / shadowing model of the DRIVE presets (their path-loss models have no LOS probability of their own):
+# the LTE macro layer is an urban macro, the 802.11ad small cells stand in street canyons.
+_DRIVE_LOS_MODEL = {"drive-lte": "uma", "drive-80211ad": "umi"}
+_FAR_M = 1e7  # distance given to inactive vehicles (their powers are masked anyway)
+
+
+@dataclass
+class Tier:
+    """The cells ``cells`` (global indices) of one technology preset."""
+
+    name: str
+    preset: Preset
+    cells: np.ndarray
+    floor_dbm: float  # sensitivity floor: below it a cell is not usable
+    bias_db: float = 0.0  # added to the association metric of these cells
+    max_range_m: float = np.inf  # farther cells are unusable
+
+    @property
+    def los_model(self) -> str:
+        p = self.preset
+        return p.pathloss_model if isinstance(p, NrPreset) else _DRIVE_LOS_MODEL.get(p.name, "uma")
+
+    @property
+    def shadow_model(self) -> str:
+        p = self.preset
+        return p.pathloss_model if isinstance(p, NrPreset) else p.los_model
+
+
+def sensitivity_floor_dbm(preset: Preset) -> float:
+    """Lowest received power (dBm) at which ``preset`` gives a positive rate without interference."""
+    if isinstance(preset, TablePreset):
+        return float(min(preset.sensitivity_dbm))
+    sinr = np.arange(-30.0, 30.0, 0.01)
+    ok = np.flatnonzero(preset.rate_bps(sinr, "dl") > 0)
+    return float(preset.noise_dbm("dl") + sinr[ok[0]])
+
+
+def noise_dbm(preset: Preset, link: str) -> float:
+    if isinstance(preset, NrPreset):
+        return preset.noise_dbm(link)
+    nf = radio.UE_NOISE_FIGURE_DB if link == "dl" else radio.GNB_NOISE_FIGURE_DB
+    return float(radio.noise_power_dbm(preset.bandwidth_hz, nf))
+
+
+class RadioModel:
+    """Powers, SINR and rates between ``n_vehicles`` vehicles and the cells at ``cell_xy_m`` [C, 2]."""
+
+    def __init__(self, tiers: list[Tier], cell_xy_m: np.ndarray, n_vehicles: int, *, rng: np.random.Generator,
+                 los: str = "random", shadowing: bool = True, penetration_loss: bool = True,
+                 interference: str = "activity", sharing: str = "round-robin", metric: str = "rx_power") -> None:
+        self.tiers = tiers
+        self.cell_xy_m = np.asarray(cell_xy_m, dtype=float)
+        self.n_cells = len(self.cell_xy_m)
+        self.n_vehicles = int(n_vehicles)
+        self.los_mode, self.interference, self.sharing, self.metric = los, interference, sharing, metric
+        v = self.n_vehicles
+        self._los = [radio.LosProcess.for_model(t.los_model, (v, t.cells.size), rng=rng) if los == "random" else None
+                     for t in tiers]
+        self._shadow = [radio.ShadowingProcess.for_model(t.shadow_model, (v, t.cells.size), rng=rng)
+                        if shadowing and radio.shadow_sigma_db(t.shadow_model, True) + radio.shadow_sigma_db(
+                            t.shadow_model, False) > 0 else None for t in tiers]
+        self.o2i_db = radio.o2i_car_loss_db(v, rng) if penetration_loss else np.zeros(v)
+        self.floor_dbm = np.empty(self.n_cells)
+        self.bias_db = np.empty(self.n_cells)
+        self.tier_of = np.empty(self.n_cells, dtype=np.int64)
+        names = sorted({t.preset.name for t in tiers})
+        self.channels = [np.concatenate([t.cells for t in tiers if t.preset.name == n]) for n in names]
+        self.channel_preset = [next(t.preset for t in tiers if t.preset.name == n) for n in names]
+        for i, t in enumerate(tiers):
+            self.floor_dbm[t.cells] = t.floor_dbm
+            self.bias_db[t.cells] = t.bias_db
+            self.tier_of[t.cells] = i
+
+    # ------------------------------------------------------------------------------------------------- powers
+
+    def _budget(self, tier: Tier, d2d: np.ndarray, los, loss_db) -> tuple[np.ndarray, np.ndarray]:
+        p = tier.preset
+        pl = p.pathloss_db(d2d, los=los)
+        far = d2d > tier.max_range_m
+        if isinstance(p, NrPreset):
+            dl, ul = p.rx_power_dbm(pl, "dl", loss_db=loss_db), p.rx_power_dbm(pl, "ul", loss_db=loss_db)
+            return np.where(far, -np.inf, dl), np.where(far, -np.inf, ul)
+        rx = np.where(far, -np.inf, p.rx_power_dbm(pl, loss_db=loss_db))
+        return rx, rx  # DRIVE uses the same table (in received power) on both links
+
+    def step(self, xy_m: np.ndarray, active: np.ndarray, moved_m: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Advance the LOS / shadowing processes and return received powers (dBm) [V, C] on DL and UL.
+
+        Inactive vehicles (not on the road) get -inf everywhere."""
+        xy = np.where(active[:, None], np.nan_to_num(xy_m, nan=0.0), _FAR_M)
+        moved = np.where(active, np.nan_to_num(moved_m, nan=0.0), 0.0)
+        rx_dl = np.empty((self.n_vehicles, self.n_cells))
+        rx_ul = np.empty((self.n_vehicles, self.n_cells))
+        for t, los_proc, shadow in zip(self.tiers, self._los, self._shadow, strict=True):
+            cxy = self.cell_xy_m[t.cells]
+            d2d = np.hypot(xy[:, 0:1] - cxy[:, 0], xy[:, 1:2] - cxy[:, 1])
+            if los_proc is not None:
+                los = los_proc.step(moved, radio.los_probability(t.los_model, d2d, h_ut_m=t.preset.h_ut_m))
+            else:
+                los = np.full(d2d.shape, self.los_mode == "los")
+            loss = self.o2i_db[:, None] + (shadow.step(moved, los) if shadow is not None else 0.0)
+            rx_dl[:, t.cells], rx_ul[:, t.cells] = self._budget(t, d2d, los, loss)
+        rx_dl[~active] = -np.inf
+        rx_ul[~active] = -np.inf
+        return rx_dl, rx_ul
+
+    def association_metric(self, rx_dl: np.ndarray, activity_dl: np.ndarray) -> np.ndarray:
+        """[V, C] metric for :class:`twin.radio.Association`: received power or candidate SINR, plus the tier
+        bias; -inf below the sensitivity floors."""
+        usable = rx_dl >= self.floor_dbm
+        if self.metric == "rx_power":
+            return np.where(usable, rx_dl + self.bias_db, -np.inf)
+        out = np.full(rx_dl.shape, -np.inf)
+        act = self._activity(activity_dl)
+        for cells, preset in zip(self.channels, self.channel_preset, strict=True):
+            out[:, cells] = radio.candidate_sinr_db(rx_dl[:, cells], noise_dbm(preset, "dl"), act[cells])
+        return np.where(usable, out + self.bias_db, -np.inf)
+
+    def _activity(self, activity: np.ndarray) -> np.ndarray:
+        if self.interference == "full-buffer":
+            return np.ones(self.n_cells)
+        if self.interference == "none":
+            return np.zeros(self.n_cells)
+        return np.clip(activity, 0.0, 1.0)
+
+    # ------------------------------------------------------------------------------------------ SINR and rates
+
+    def link_quality(self, rx_dl: np.ndarray, rx_ul: np.ndarray, serving: np.ndarray, activity_dl: np.ndarray,
+                     activity_ul: np.ndarray, users_dl: np.ndarray | None = None,
+                     users_ul: np.ndarray | None = None) -> tuple[np.ndarray, ...]:
+        """SINR (dB) and full-cell rate (bit/s) of every vehicle towards its serving cell, DL and UL, each [V].
+
+        ``users_*`` [C]: users with traffic per cell, for the proportional-fair multi-user diversity gain."""
+        v = rx_dl.shape[0]
+        sinr_dl, sinr_ul = np.full(v, -np.inf), np.full(v, -np.inf)
+        rate_dl, rate_ul = np.zeros(v), np.zeros(v)
+        a_dl, a_ul = self._activity(activity_dl), self._activity(activity_ul)
+        for cells, preset in zip(self.channels, self.channel_preset, strict=True):
+            local = np.full(self.n_cells, -1)
+            local[cells] = np.arange(cells.size)
+            loc = np.where(serving >= 0, local[np.maximum(serving, 0)], -1)
+            mine = loc >= 0
+            if not mine.any():
+                continue
+            s_dl = radio.sinr_db(rx_dl[:, cells], loc, noise_dbm(preset, "dl"), a_dl[cells])
+            s_ul = radio.uplink_sinr_db(rx_ul[:, cells], loc, noise_dbm(preset, "ul"), a_ul[cells])
+            sinr_dl[mine], sinr_ul[mine] = s_dl[mine], s_ul[mine]
+            if isinstance(preset, NrPreset):
+                g_dl = self._pf_gain_db(users_dl, serving[mine])
+                g_ul = self._pf_gain_db(users_ul, serving[mine])
+                rate_dl[mine] = preset.rate_bps(s_dl[mine] + g_dl, "dl")
+                rate_ul[mine] = preset.rate_bps(s_ul[mine] + g_ul, "ul")
+            else:
+                r = preset.rate_bps(rx_dl[mine, serving[mine]])
+                rate_dl[mine], rate_ul[mine] = r, r
+        return sinr_dl, sinr_ul, rate_dl, rate_ul
+
+    def _pf_gain_db(self, users: np.ndarray | None, cells: np.ndarray) -> np.ndarray | float:
+        """Proportional fair: the scheduled user's SINR is boosted by the selection gain ``H_n`` (the mean of the
+        largest of n unit exponentials: Rayleigh fading, n users with traffic in the cell)."""
+        if self.sharing != "proportional-fair" or users is None:
+            return 0.0
+        n = np.maximum(users[cells], 1)
+        harmonic = np.cumsum(1.0 / np.arange(1, int(n.max()) + 1))
+        return 10.0 * np.log10(harmonic[n - 1])
+
+    # -------------------------------------------------------------------------------------------- coverage map
+
+    def coverage(self, points_xy: np.ndarray, *, penetration_db: float) -> tuple[np.ndarray, np.ndarray]:
+        """Best-server DL rate (bit/s) and cell at each point [P, 2]: mean received power over the LOS state
+        (``p_LOS`` P_LOS + (1 - p_LOS) P_NLOS, no shadowing), co-channel interference from every cell at full
+        activity (unless ``interference: none``), server by the association metric."""
+        pts = np.asarray(points_xy, dtype=float)
+        rx = np.empty((len(pts), self.n_cells))
+        for t in self.tiers:
+            cxy = self.cell_xy_m[t.cells]
+            d2d = np.hypot(pts[:, 0:1] - cxy[:, 0], pts[:, 1:2] - cxy[:, 1])
+            if self.los_mode == "random":
+                p = radio.los_probability(t.los_model, d2d, h_ut_m=t.preset.h_ut_m)
+                los_dbm, _ = self._budget(t, d2d, True, penetration_db)
+                nlos_dbm, _ = self._budget(t, d2d, False, penetration_db)
+                with np.errstate(divide="ignore"):
+                    rx[:, t.cells] = radio.mw_to_dbm(p * radio.dbm_to_mw(los_dbm) + (1 - p) * radio.dbm_to_mw(nlos_dbm))
+            else:
+                rx[:, t.cells], _ = self._budget(t, d2d, self.los_mode == "los", penetration_db)
+        ones = np.ones(self.n_cells)
+        best, _ = radio.best_server(self.association_metric(rx, ones))
+        _, _, rate, _ = self.link_quality(rx, rx, best, ones, ones)
+        return rate, best
