@@ -88,7 +88,7 @@ def target_line(ax: plt.Axes, target: float | None) -> None:
 
 def percent_axis(ax: plt.Axes) -> None:
     """Accuracy axes read as fractions: keep 0..1 but show a % suffix in the label."""
-    ax.yaxis.set_major_formatter(matplotlib.ticker.PercentFormatter(xmax=1.0, decimals=None))
+    ax.yaxis.set_major_formatter(matplotlib.ticker.FuncFormatter(lambda v, _: f"{100 * v:.4g}%"))
 
 
 def save(fig: Figure, out: str | Path) -> Path:

@@ -32,21 +32,30 @@ from twin.analysis.plots.common import (
 
 
 def reduction_functions(runs: RunSet, opts: Options) -> Figure:
-    """Clients selected per round, one step line per strategy (the longest run of each)."""
+    """Clients selected per round, one step line per strategy (the longest run of each). Strategies whose curves
+    coincide (they differ in something else, e.g. the weighting) share one line and one legend entry."""
     rounds = runs.rounds()
     if rounds.empty:
         raise PlotUnavailable(f"{runs.root}: no complete runs")
     fig, ax = new_figure()
-    labels = ordered(runs.ok["strategy"])
-    colour = colours(labels)
-    for i, label in enumerate(labels):
+    curves: list[tuple[np.ndarray, list[str]]] = []
+    for label in ordered(runs.ok["strategy"]):
         own = rounds[rounds["strategy"] == label]
         longest = own.groupby("run_id", observed=True)["round"].max().idxmax()
-        curve = own[own["run_id"] == longest]
-        r = curve["round"].to_numpy(dtype=float)
-        ax.stairs(curve["n_selected"].to_numpy(dtype=float), np.append(r - 0.5, r[-1] + 0.5), color=colour[label],
+        counts = own.loc[own["run_id"] == longest, "n_selected"].to_numpy(dtype=float)
+        for i, (other, names) in enumerate(curves):
+            n = min(len(other), len(counts))
+            if np.array_equal(other[:n], counts[:n]):
+                curves[i] = (counts if len(counts) > len(other) else other, [*names, label])
+                break
+        else:
+            curves.append((counts, [label]))
+    colour = colours([names[0] for _, names in curves])
+    for i, (counts, names) in enumerate(curves):
+        r = np.arange(1, len(counts) + 1, dtype=float)
+        ax.stairs(counts, np.append(r - 0.5, r[-1] + 0.5), color=colour[names[0]],
                   linestyle=LINESTYLES[i // 10 % len(LINESTYLES)], linewidth=1.8, baseline=None,
-                  label=f"{label} ({int(curve['n_selected'].sum()):,} updates in {len(curve)} rounds)")
+                  label=f"{_merged(names)} ({int(counts.sum()):,} updates in {len(counts)} rounds)")
     ax.set_xlabel("round")
     ax.set_ylabel("clients selected per round")
     ax.set_ylim(bottom=0, top=rounds["n_selected"].max() * 1.08)
@@ -56,6 +65,14 @@ def reduction_functions(runs: RunSet, opts: Options) -> Figure:
     ax.grid(alpha=0.3)
     legend(ax, title="schedule (pushed updates)", outside=True)
     return fig
+
+
+def _merged(names: list[str]) -> str:
+    """One legend label for strategies sharing a curve: what they have in common, and how many they are."""
+    if len(names) == 1:
+        return names[0]
+    common = [p for p in names[0].split(", ") if all(p in n.split(", ") for n in names[1:])]
+    return f"{', '.join(common) or ' | '.join(names)}, {len(names)} strategies"
 
 
 def data_distribution(runs: RunSet, opts: Options) -> Figure:
@@ -78,6 +95,7 @@ def data_distribution(runs: RunSet, opts: Options) -> Figure:
     left.set_xlabel("clients, by number of samples (rank)")
     left.set_ylabel("training samples per client")
     left.set_xlim(0.5, len(n) + 0.5)
+    left.set_ylim(bottom=0)
     for ax in (left, right):
         ax.xaxis.set_major_locator(matplotlib.ticker.MaxNLocator(integer=True))
     left.set_title(f"{len(n):,} clients, {int(n.sum()):,} samples")
@@ -102,7 +120,7 @@ def data_distribution(runs: RunSet, opts: Options) -> Figure:
 
 
 def _lines_by(runs: RunSet, opts: Options, key: str, key_name: str, fmt, title: str, x: str = "round",
-              covers: tuple[str, ...] = ()) -> Figure:
+              covers: tuple[str, ...] = (), note: str = "") -> Figure:
     """Accuracy against ``x``: colour per value of the run column ``key``, line style per combination of the swept
     fields that ``key`` does not cover (those whose name contains none of ``covers``); each line the mean over seeds
     with the range shaded."""
@@ -131,11 +149,14 @@ def _lines_by(runs: RunSet, opts: Options, key: str, key_name: str, fmt, title: 
                            marker="o" if part[x].nunique() <= 30 else None)
     target_line(ax, common_target(runs, opts.target))
     ax.set_xlabel("round" if x == "round" else "simulated time (s)")
+    if x == "round":
+        ax.xaxis.set_major_locator(matplotlib.ticker.MaxNLocator(integer=True))
     ax.set_ylabel("test accuracy")
     percent_axis(ax)
     ax.grid(alpha=0.3)
-    ax.set_title(title + (" (mean over seeds, range shaded; thin: single runs)" if rounds.groupby("_key")["run_id"].nunique().max() > 1
-                          and runs.ok["seed"].nunique() > 1 else ""))
+    several = rounds.groupby("_key")["run_id"].nunique().max() > 1
+    ax.set_title(title + (" (mean over runs, range shaded)" if several else "") + (f"\n{note}" if note else ""),
+                 fontsize="medium")
     others = ", ".join(_short(c) for c in rest_cols) if len(rests) > 1 else ""
     legend(ax, title=key_name + (f" (line style: {others})" if others else ""), n=len(values) * len(rests))
     return fig
@@ -161,9 +182,11 @@ def accuracy_vs_clients(runs: RunSet, opts: Options) -> Figure:
     if fixed.nunique() < 1:
         raise PlotUnavailable(f"{runs.root}: no run selects a fixed number of clients per round (a constant "
                               "schedule); this plot compares those")
+    left_out = len(runs.ok) - len(fixed)
+    note = f"{left_out} of {len(runs.ok)} runs left out: their clients per round vary" if left_out else ""
     return _lines_by(runs, opts, "clients_per_round", "clients per round",
                      lambda v: f"{int(v)} clients/round", "Accuracy per round by clients per round",
-                     covers=("schedule",))
+                     covers=("schedule",), note=note)
 
 
 def reduction_functions_comparison(runs: RunSet, opts: Options) -> Figure:
