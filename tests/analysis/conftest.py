@@ -106,3 +106,9 @@ def wired_sweep(tmp_path_factory) -> Path:
 def sweep_maker():
     """``make_sweep`` for tests that build their own sweep folder."""
     return make_sweep
+
+
+@pytest.fixture
+def study_settings() -> tuple[list[str], list[str]]:
+    """(schedules, fixed --set arguments) of ``study_sweep``."""
+    return SCHEDULES, QUICK
