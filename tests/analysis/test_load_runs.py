@@ -61,17 +61,21 @@ def test_damaged_run_folders_are_reported_and_skipped(study_sweep, tmp_path):
     data = (truncated / "rounds.parquet").read_bytes()
     (truncated / "rounds.parquet").write_bytes(data[: len(data) // 2])
     (unsummarised / "summary.json").unlink()
+    crashed = root / index["path"][3]
+    summary = json.loads((crashed / "summary.json").read_text())
+    (crashed / "summary.json").write_text(json.dumps({**summary, "status": "failed", "exception": "ValueError: boom"}))
     with pytest.warns(RunFolderWarning) as caught:
         runs = load_runs(root)
     messages = " ".join(str(w.message) for w in caught)
-    assert truncated.name in messages and unsummarised.name in messages
+    assert truncated.name in messages and unsummarised.name in messages and crashed.name in messages
     status = runs.set_index("run_id")["status"]
     assert status[index["run_id"][1]] == "corrupt" and status[index["run_id"][2]] == "incomplete"
+    assert status[index["run_id"][3]] == "failed" and "boom" in runs["problem"].iloc[3]
     assert "rounds.parquet" in runs.set_index("run_id").loc[index["run_id"][1], "problem"]
     assert runs.loc[runs["status"] != "ok", "sim_time_s"].isna().all()
     with pytest.warns(RunFolderWarning):
         rounds = load_rounds(root)
-    assert set(rounds["run_id"]) == set(index["run_id"]) - {index["run_id"][1], index["run_id"][2]}
+    assert set(rounds["run_id"]) == set(index["run_id"][[0, 4, 5]])
 
 
 def test_pending_and_failed_runs(tmp_path, sweep_maker):
