@@ -46,13 +46,15 @@ def ordered(values: pd.Series) -> list:
 
 
 def mean_and_range(ax: plt.Axes, data: pd.DataFrame, x: str, y: str, *, label: str, colour, linestyle: str = "-",
-                   marker: str | None = None) -> None:
+                   marker: str | None = None) -> bool:
     """One line: the mean of ``y`` over the runs (``run_id``) in ``data`` at each ``x``, with the min-max range
     over runs shaded. The mean stops where a run stops (a run that reached its target early); the runs that go on
-    are drawn from there as thin lines, so the mean never silently changes which runs it averages."""
+    are drawn from there as thin lines, so the mean never silently changes which runs it averages. Returns whether
+    it drew such thin lines."""
     data = data.dropna(subset=[y])
+    thin = False
     if data.empty:
-        return
+        return thin
     n_runs = data["run_id"].nunique()
     stats = data.groupby(x)[y].agg(["mean", "min", "max", "count"])
     full = stats[stats["count"] == n_runs]
@@ -67,6 +69,8 @@ def mean_and_range(ax: plt.Axes, data: pd.DataFrame, x: str, y: str, *, label: s
             tail = run[run[x] >= last]
             if len(tail) > 1:
                 ax.plot(tail[x], tail[y], linestyle=linestyle, color=colour, linewidth=0.9, alpha=0.6)
+                thin = True
+    return thin
 
 
 def legend(ax: plt.Axes, title: str | None = None, n: int | None = None, outside: bool = False, **kw) -> None:

@@ -137,6 +137,7 @@ def _lines_by(runs: RunSet, opts: Options, key: str, key_name: str, fmt, title: 
     rounds = rounds[rounds["run_id"].isin(keys.index)].copy()
     rounds["_key"] = rounds["run_id"].map(keys)
     rounds["_rest"] = rounds["run_id"].map(rest)
+    thin = False
     for value in values:
         for j, other in enumerate(rests):
             part = rounds[(rounds["_key"] == value) & (rounds["_rest"] == other)]
@@ -144,7 +145,7 @@ def _lines_by(runs: RunSet, opts: Options, key: str, key_name: str, fmt, title: 
                 continue
             label = fmt(value) + (f", {other}" if len(rests) > 1 and other else "")
             n_runs = part["run_id"].nunique()
-            mean_and_range(ax, part, x, "accuracy", label=label + (f" ({n_runs} runs)" if n_runs > 1 else ""),
+            thin |= mean_and_range(ax, part, x, "accuracy", label=label + (f" ({n_runs} runs)" if n_runs > 1 else ""),
                            colour=colour[str(value)], linestyle=LINESTYLES[j % len(LINESTYLES)],
                            marker="o" if part[x].nunique() <= 30 else None)
     target_line(ax, common_target(runs, opts.target))
@@ -154,8 +155,10 @@ def _lines_by(runs: RunSet, opts: Options, key: str, key_name: str, fmt, title: 
     ax.set_ylabel("test accuracy")
     percent_axis(ax)
     ax.grid(alpha=0.3)
-    several = rounds.groupby("_key")["run_id"].nunique().max() > 1
-    ax.set_title(title + (" (mean over runs, range shaded)" if several else "") + (f"\n{note}" if note else ""),
+    several = rounds.groupby(["_key", "_rest"])["run_id"].nunique().max() > 1
+    how = ("mean over runs, range shaded" + ("; thin: runs that went on after others stopped" if thin else "")
+           if several else "")
+    ax.set_title(title + (f" ({how})" if how else "") + (f"\n{note}" if note else ""),
                  fontsize="medium")
     others = ", ".join(_short(c) for c in rest_cols) if len(rests) > 1 else ""
     legend(ax, title=key_name + (f" (line style: {others})" if others else ""), n=len(values) * len(rests))
@@ -191,7 +194,7 @@ def accuracy_vs_clients(runs: RunSet, opts: Options) -> Figure:
 
 def reduction_functions_comparison(runs: RunSet, opts: Options) -> Figure:
     """Accuracy per round, one line per strategy (schedule)."""
-    return _lines_by(runs, opts, "strategy", "strategy", str, "Accuracy per round by schedule")
+    return _lines_by(runs, opts, "strategy", "strategy", str, "Accuracy per round by strategy")
 
 
 def updates_comparison(runs: RunSet, opts: Options) -> Figure:
