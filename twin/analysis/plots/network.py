@@ -199,8 +199,20 @@ def _time_axis(ax, t_max: float, what: str) -> None:
     """The x axis in the unit :func:`_time_unit` picks, named in the label."""
     scale, unit = _time_unit(t_max)
     if scale != 1.0:
+        ax.xaxis.set_major_locator(_ScaledLocator(scale))
         ax.xaxis.set_major_formatter(matplotlib.ticker.FuncFormatter(lambda v, _: f"{v / scale:.6g}"))
     ax.set_xlabel(f"{what} ({unit})")
+
+
+class _ScaledLocator(matplotlib.ticker.MaxNLocator):
+    """Ticks at round values of the displayed unit (minutes: 0, 2, 4 ...), for an axis whose data are in seconds."""
+
+    def __init__(self, scale: float) -> None:
+        super().__init__(nbins="auto", steps=[1, 2, 2.5, 5, 10])
+        self.scale = scale
+
+    def tick_values(self, vmin: float, vmax: float):
+        return super().tick_values(vmin / self.scale, vmax / self.scale) * self.scale
 
 
 def _load_heatmap(runs: RunSet, opts: Options, select, what: str, quantity: str, missing: str) -> Figure:
