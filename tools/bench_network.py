@@ -14,14 +14,19 @@ from __future__ import annotations
 
 import argparse
 import statistics
+import sys
 import time
+from pathlib import Path
 
 import numpy as np
 import simpy
 
-from twin.net import topology as topo
-from twin.net.cells import Cell
-from twin.net.engine import FlowNetwork, LinkDirection
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # this checkout's twin, from any directory
+
+from twin.net import topology as topo  # noqa: E402
+from twin.net import kernels  # noqa: E402
+from twin.net.cells import Cell  # noqa: E402
+from twin.net.engine import FlowNetwork, LinkDirection  # noqa: E402
 
 
 def burst(n_clients: int, seed: int) -> tuple[int, float, int]:
