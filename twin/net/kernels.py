@@ -89,6 +89,37 @@ def _pop(hk, hv, size):  # pragma: no cover - compiled
 
 
 @njit(cache=True, nogil=True)
+def _one_step(tl, tf, tc, m, capacity, w, n_flows, frozen, rate):  # pragma: no cover - compiled
+    """The first filling step alone; True (and ``rate`` set) when it freezes every flow, as when all share one
+    bottleneck. The arithmetic is that of the first step of the full filling."""
+    demand = np.empty(capacity.size)
+    for t in range(m):
+        demand[tl[t]] = 0.0
+    for t in range(m):
+        demand[tl[t]] += tc[t] * w[tf[t]]
+    lam = np.inf
+    for t in range(m):
+        li = tl[t]
+        lv = (capacity[li] if capacity[li] > 0.0 else 0.0) / demand[li] if demand[li] > 0 else np.inf
+        if lv < lam:
+            lam = lv
+    thresh = lam * (1 + 1e-9) + 1e-300
+    hit = np.zeros(n_flows, dtype=np.bool_)
+    for t in range(m):
+        li = tl[t]
+        lv = (capacity[li] if capacity[li] > 0.0 else 0.0) / demand[li] if demand[li] > 0 else np.inf
+        if lv <= thresh:
+            hit[tf[t]] = True
+    for f in range(n_flows):
+        if not frozen[f] and not hit[f]:
+            return False
+    for f in range(n_flows):
+        if not frozen[f]:
+            rate[f] = lam * w[f]
+    return True
+
+
+@njit(cache=True, nogil=True)
 def maxmin_triplets(t_link, t_flow, t_coef, n_trip, capacity, w, n_flows, rate, loc):  # pragma: no cover
     """``rate[:n_flows]`` = weighted max-min rates of flow-major triplets, bit-identical to ``maxmin_rates``.
 
@@ -113,6 +144,8 @@ def maxmin_triplets(t_link, t_flow, t_coef, n_trip, capacity, w, n_flows, rate, 
     if m == 0:
         return
     tl, tf, tc = t_link[keep[:m]], t_flow[keep[:m]], t_coef[keep[:m]]
+    if _one_step(tl, tf, tc, m, capacity, w, n_flows, frozen, rate):
+        return
     f_start = np.full(n_flows + 1, m, dtype=np.int64)
     for t in range(m - 1, -1, -1):
         f_start[tf[t]] = t
@@ -149,7 +182,6 @@ def maxmin_triplets(t_link, t_flow, t_coef, n_trip, capacity, w, n_flows, rate, 
     cap_heap = 2 * m + n_res + 1  # every push follows a triplet's freezing, plus the first ones
     hk = np.empty(cap_heap)
     hv = np.empty(cap_heap, dtype=np.int64)
-    size = 0
     for r in range(n_res):
         residual[r] = capacity[res[r]]
         acc = 0.0
@@ -162,14 +194,36 @@ def maxmin_triplets(t_link, t_flow, t_coef, n_trip, capacity, w, n_flows, rate, 
         demand[r] = acc
         left[r] = start[r + 1] - start[r]
         level[r] = (residual[r] if residual[r] > 0.0 else 0.0) / acc if acc > 0 else np.inf
-        size = _push(hk, hv, size, level[r], r)
+        hk[r] = level[r]
+        hv[r] = r
+    size = n_res
+    for i in range((n_res - 2) // 2, -1, -1):  # heapify
+        key, val = hk[i], hv[i]
+        j = i
+        while True:
+            child = 2 * j + 1
+            if child >= size:
+                break
+            if child + 1 < size and hk[child + 1] < hk[child]:
+                child += 1
+            if hk[child] >= key:
+                break
+            hk[j] = hk[child]
+            hv[j] = hv[child]
+            j = child
+        hk[j] = key
+        hv[j] = val
+    n_open = 0  # flows still unfrozen
+    for f in range(n_flows):
+        if not frozen[f]:
+            n_open += 1
     charge = np.zeros(n_res)
     taken = np.zeros(n_res, dtype=np.bool_)
     newly = np.empty(n_flows, dtype=np.int64)
     touched = np.empty(n_res, dtype=np.int64)
     is_new = np.zeros(n_flows, dtype=np.bool_)
     bott = np.empty(n_res, dtype=np.int64)
-    while size > 0:
+    while size > 0 and n_open > 0:
         lv, r = hk[0], hv[0]
         size = _pop(hk, hv, size)
         if left[r] == 0 or lv != level[r]:
@@ -217,6 +271,7 @@ def maxmin_triplets(t_link, t_flow, t_coef, n_trip, capacity, w, n_flows, rate, 
                     n_t += 1
                 charge[rr] += tc[t] * rate[f]
                 left[rr] -= 1
+        n_open -= n_new
         for f in nw:
             frozen[f] = True
             is_new[f] = False
@@ -242,58 +297,125 @@ def maxmin_triplets(t_link, t_flow, t_coef, n_trip, capacity, w, n_flows, rate, 
 
 
 @njit(cache=True, nogil=True)
-def lazy_recompute(links, coef, weight, active, seed, seq, rate, capacity, saturated, dirty, full):  # pragma: no cover
-    """Recompute the rates of the flows connected to the ``dirty`` resources through saturated resources.
+def link(slot, links, coef, head, nxt, prv):  # pragma: no cover - compiled
+    """Insert the slot's crossings (``slot * k + hop``) into their resources' lists."""
+    k = links.shape[1]
+    for j in range(k):
+        if coef[slot, j] != 0:
+            x = slot * k + j
+            li = links[slot, j]
+            nxt[x] = head[li]
+            prv[x] = -1
+            if head[li] >= 0:
+                prv[head[li]] = x
+            head[li] = x
 
-    The component grows from the ``seed`` flows (new or re-routed) and the dirty resources (changed ones, saturated
-    ones a flow left): every active flow crossing it joins, and so does every saturated
+
+@njit(cache=True, nogil=True)
+def unlink(slot, links, coef, use, head, nxt, prv, load, saturated, dirty):  # pragma: no cover - compiled
+    """Remove the slot's crossings from the lists and its ``use`` from ``load``; its saturated resources re-share."""
+    k = links.shape[1]
+    for j in range(k):
+        c = coef[slot, j]
+        if c != 0:
+            x = slot * k + j
+            li = links[slot, j]
+            if prv[x] >= 0:
+                nxt[prv[x]] = nxt[x]
+            else:
+                head[li] = nxt[x]
+            if nxt[x] >= 0:
+                prv[nxt[x]] = prv[x]
+            if saturated[li]:
+                dirty[li] = True
+        load[links[slot, j]] -= use[slot, j]
+        use[slot, j] = 0.0
+
+
+@njit(cache=True, nogil=True)
+def lazy_recompute(links, coef, weight, active, seed, seq, rate, capacity, saturated, dirty, load, use, head, nxt):
+    """Recompute the rates of the flows connected to the change, in place; returns how many were recomputed.
+
+    The component grows from the ``seed`` flows (new or re-routed) and the ``dirty`` resources (changed ones,
+    saturated ones a flow left): every active flow crossing a component resource joins, and so does every saturated
     resource such a flow crosses. The flows are solved (max-min on the component's resources only, in admission
-    order), then every resource they cross outside the component is checked: one that would now be (nearly) full
-    joins the component and the solve is redone. The result is the global max-min allocation (see docs).
-    ``saturated`` is refreshed from the new loads; ``dirty`` and ``seed`` are cleared. Returns the number of flows recomputed.
-    """
+    order; a resource they cross outside the component enters with what the other flows leave of it), then every such
+    boundary resource is checked: one the new rates would fill joins and the solve is redone. ``load`` (capacity in use per resource, the sum of the flows' ``use`` [slot, hop]) and
+    ``saturated`` are kept up to date;
+    ``dirty`` and ``seed`` are cleared. ``head``/``nxt``: each resource's list of crossings (see :func:`link`).
+    """  # pragma: no cover - compiled
     cap, k = links.shape
     n_res = capacity.size
     in_r = np.zeros(n_res, dtype=np.bool_)
-    for li in range(n_res):
-        in_r[li] = full or dirty[li]
-        dirty[li] = False
     in_f = np.zeros(cap, dtype=np.bool_)
-    load = np.zeros(n_res)
-    loc = np.full(n_res, -1, dtype=np.int64)
+    stack_r = np.empty(n_res, dtype=np.int64)
+    n_stack = 0
+    for li in range(n_res):
+        if dirty[li]:
+            dirty[li] = False
+            in_r[li] = True
+            stack_r[n_stack] = li
+            n_stack += 1
+    members = np.empty(cap, dtype=np.int64)
     n_f = 0
+    for s in range(cap):
+        if seed[s]:
+            seed[s] = False
+            if active[s]:
+                in_f[s] = True
+                members[n_f] = s
+                n_f += 1
+    done = 0  # members whose resources were visited
+    loc = np.full(n_res, -1, dtype=np.int64)
+    cap_eff = np.empty(n_res)
     while True:
-        grew = True
-        while grew:  # closure: flows crossing R, and the saturated resources they cross
-            grew = False
-            for s in range(cap):
-                if not active[s] or in_f[s]:
-                    continue
-                hit = seed[s] or full
+        while n_stack > 0 or done < n_f:  # closure through the lists
+            while n_stack > 0:
+                n_stack -= 1
+                x = head[stack_r[n_stack]]
+                while x >= 0:
+                    s = x // k
+                    if not in_f[s]:
+                        in_f[s] = True
+                        members[n_f] = s
+                        n_f += 1
+                    x = nxt[x]
+            while done < n_f:
+                s = members[done]
+                done += 1
                 for j in range(k):
-                    if coef[s, j] != 0 and in_r[links[s, j]]:
-                        hit = True
-                        break
-                if hit:
-                    in_f[s] = True
-                    n_f += 1
-                    for j in range(k):
-                        li = links[s, j]
-                        if coef[s, j] != 0 and saturated[li] and not in_r[li]:
-                            in_r[li] = True
-                            grew = True
+                    li = links[s, j]
+                    if coef[s, j] != 0 and saturated[li] and not in_r[li]:
+                        in_r[li] = True
+                        stack_r[n_stack] = li
+                        n_stack += 1
         if n_f == 0:
-            break
-        slots = np.empty(n_f, dtype=np.int64)
+            for li in range(n_res):
+                if in_r[li] and head[li] < 0:
+                    load[li] = 0.0
+                    saturated[li] = False
+            return 0
+        slots = np.empty(n_f, dtype=np.int64)  # slot order, usually admission order too
         i = 0
         for s in range(cap):
             if in_f[s]:
                 slots[i] = s
                 i += 1
         for i in range(1, n_f):
-            if seq[slots[i]] < seq[slots[i - 1]]:  # admission order (the slots usually are in it already)
+            if seq[slots[i]] < seq[slots[i - 1]]:
                 slots = slots[np.argsort(seq[slots])]
                 break
+        for i in range(n_f):  # take the component's old use off the loads: what is left is the outside's
+            s = slots[i]
+            for j in range(k):
+                li = links[s, j]
+                load[li] -= use[s, j]
+                use[s, j] = 0.0
+                if coef[s, j] != 0 and not in_r[li]:  # a resource crossed by component flows only is in it
+                    x = head[li]
+                    while x >= 0 and in_f[x // k]:
+                        x = nxt[x]
+                    in_r[li] = x < 0
         t_link = np.empty(n_f * k, dtype=np.int64)
         t_flow = np.empty(n_f * k, dtype=np.int64)
         t_coef = np.empty(n_f * k)
@@ -304,41 +426,44 @@ def lazy_recompute(links, coef, weight, active, seed, seq, rate, capacity, satur
             w[i] = weight[s]
             for j in range(k):
                 c = coef[s, j]
-                if c != 0 and (in_r[links[s, j]] or np.isinf(c)):  # an infinite one stalls the flow anywhere
-                    t_link[n_trip] = links[s, j]
+                if c != 0:
+                    li = links[s, j]
+                    t_link[n_trip] = li
                     t_flow[n_trip] = i
-                    t_coef[n_trip] = coef[s, j]
+                    t_coef[n_trip] = c
                     n_trip += 1
+                    # a boundary resource keeps what the outside flows leave (it must not become a bottleneck)
+                    cap_eff[li] = capacity[li] if in_r[li] else max(capacity[li] - load[li], 0.0)
         sub_rate = np.empty(n_f)
-        maxmin_triplets(t_link, t_flow, t_coef, n_trip, capacity, w, n_f, sub_rate, loc)
-        for i in range(n_f):
-            rate[slots[i]] = sub_rate[i]
-        # loads now; a resource outside R that the component's flows would fill joins R
-        for li in range(n_res):
-            load[li] = 0.0
-        for s in range(cap):
-            r = rate[s]
-            if active[s] and r > 0:
-                for j in range(k):
-                    c = coef[s, j]
-                    if c > 0 and np.isfinite(c):
-                        load[links[s, j]] += c * r
+        maxmin_triplets(t_link, t_flow, t_coef, n_trip, cap_eff, w, n_f, sub_rate, loc)
         again = False
+        for i in range(n_f):
+            s = slots[i]
+            r = sub_rate[i]
+            rate[s] = r
+            for j in range(k):
+                c = coef[s, j]
+                if c > 0 and np.isfinite(c) and r > 0:
+                    use[s, j] = c * r
+                    load[links[s, j]] += use[s, j]
         for i in range(n_f):
             s = slots[i]
             for j in range(k):
                 li = links[s, j]
-                if coef[s, j] != 0 and not in_r[li] and load[li] >= capacity[li] * (1 - SAT_TOL):
+                full = load[li] >= capacity[li] * (1 - SAT_TOL)
+                if coef[s, j] != 0 and not in_r[li] and full:  # filled by the new rates: solve again with it
                     in_r[li] = True
+                    stack_r[n_stack] = li
+                    n_stack += 1
                     again = True
+                saturated[li] = full
         if not again:
-            break
-    for s in range(cap):
-        seed[s] = False
-    if n_f > 0:
-        for li in range(n_res):
-            saturated[li] = load[li] >= capacity[li] * (1 - SAT_TOL)
-    return n_f
+            for li in range(n_res):
+                if in_r[li]:
+                    if head[li] < 0:
+                        load[li] = 0.0  # no flow left: no rounding residue
+                    saturated[li] = load[li] >= capacity[li] * (1 - SAT_TOL)
+            return n_f
 
 
 @njit(cache=True, nogil=True)

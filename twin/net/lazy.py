@@ -43,6 +43,7 @@ class FlowRates:
         self._k = 1
         self._links = np.zeros((0, 1), dtype=np.int64)
         self._coef = np.zeros((0, 1))
+        self._use = np.zeros((0, 1))  # [slot, hop] capacity in use, as counted in _load
         self._remaining = np.zeros(0)
         self._rate = np.zeros(0)
         self._weight = np.zeros(0)
@@ -53,8 +54,12 @@ class FlowRates:
         self._capacity = np.zeros(0)
         self._time_fair = np.zeros(0, dtype=bool)
         self._any_time_fair = False
-        self._dirty = np.zeros(0, dtype=bool)
+        self._dirty = np.zeros(0, dtype=bool)  # resources to re-share at the next recomputation
         self._saturated = np.zeros(0, dtype=bool)
+        self._load = np.zeros(0)  # capacity in use per resource (kept by the lazy path)
+        self._head = np.zeros(0, dtype=np.int64)  # per resource: its first crossing (slot * k + hop), -1 if none
+        self._nxt = np.zeros(0, dtype=np.int64)  # per crossing: the next and previous one on the same resource
+        self._prv = np.zeros(0, dtype=np.int64)
         self._last_update = self.env.now
         self.n_recomputes = 0
         self.n_flows_recomputed = 0
@@ -76,6 +81,8 @@ class FlowRates:
         self._any_time_fair = bool(self._time_fair.any())
         self._dirty = np.append(self._dirty, False)
         self._saturated = np.append(self._saturated, False)
+        self._load = np.append(self._load, 0.0)
+        self._head = np.append(self._head, -1)
         return resource
 
     def resources_changed(self, resources: Sequence[Any]) -> None:
@@ -98,9 +105,11 @@ class FlowRates:
         k = max(self._k, need_k)
         links = np.zeros((cap, k), dtype=np.int64)
         coef = np.zeros((cap, k))
+        use = np.zeros((cap, k))
         links[: self._cap, : self._k] = self._links
         coef[: self._cap, : self._k] = self._coef
-        self._links, self._coef, self._k = links, coef, k
+        use[: self._cap, : self._k] = self._use
+        self._links, self._coef, self._use, self._k = links, coef, use, k
         if cap > self._cap:
             extra = cap - self._cap
             self._remaining = np.concatenate([self._remaining, np.zeros(extra)])
@@ -111,11 +120,16 @@ class FlowRates:
             self._seed = np.concatenate([self._seed, np.zeros(extra, dtype=bool)])
             self._free.extend(range(cap - 1, self._cap - 1, -1))
             self._cap = cap
+        self._nxt = np.full(cap * k, -1, dtype=np.int64)  # crossing numbers changed: relink every flow
+        self._prv = np.full(cap * k, -1, dtype=np.int64)
+        self._head[:] = -1
+        for slot in self._flows:
+            kernels.link(slot, self._links, self._coef, self._head, self._nxt, self._prv)
 
     def _set_route(self, slot: int, flow: Any) -> None:
         if len(flow.route) > self._k:
             self._grow(len(flow.route))
-        self._mark_dirty(slot)  # the old route: saturated resources it leaves
+        self._unlink(slot)
         self._seed[slot] = True
         self._links[slot] = 0
         self._coef[slot] = 0.0
@@ -125,11 +139,12 @@ class FlowRates:
                 raise ValueError(f"flow {flow.name} crosses {res.name}, which is not part of this network")
             self._links[slot, j] = idx
             self._coef[slot, j] = res.coefficient(flow)
+        kernels.link(slot, self._links, self._coef, self._head, self._nxt, self._prv)
 
-    def _mark_dirty(self, slot: int) -> None:
-        """A flow leaves its route: the saturated resources on it re-share (unsaturated ones limit nobody)."""
-        links = self._links[slot][self._coef[slot] != 0]
-        self._dirty[links] |= self._saturated[links]
+    def _unlink(self, slot: int) -> None:
+        """The flow leaves its route: the saturated resources on it re-share (unsaturated ones limit nobody)."""
+        kernels.unlink(slot, self._links, self._coef, self._use, self._head, self._nxt, self._prv, self._load,
+                       self._saturated, self._dirty)
 
     def _occupy(self, flow: Any, weight: float) -> int:
         """Give ``flow`` a free slot (growing the arrays if needed) and return it."""
@@ -140,6 +155,8 @@ class FlowRates:
         self._flows[slot] = flow
         self._remaining[slot] = flow.size_bytes
         self._rate[slot] = 0.0
+        self._links[slot] = 0
+        self._coef[slot] = 0.0
         self._weight[slot] = weight
         self._seq[slot] = self._n_admitted
         self._n_admitted += 1
@@ -150,7 +167,7 @@ class FlowRates:
     def _release(self, slot: int) -> Any:
         """Free a slot (the flow finished or was cancelled); its resources are re-shared at the next recomputation."""
         flow = self._flows.pop(slot)
-        self._mark_dirty(slot)
+        self._unlink(slot)
         self._remaining[slot] = 0.0
         self._rate[slot] = 0.0
         self._active[slot] = False
@@ -189,7 +206,7 @@ class FlowRates:
         if self._lazy:
             self.n_flows_recomputed += kernels.lazy_recompute(
                 self._links, self._coef, self._weight, self._active, self._seed, self._seq, self._rate, self._capacity,
-                self._saturated, self._dirty, False)
+                self._saturated, self._dirty, self._load, self._use, self._head, self._nxt)
             first = kernels.first_finish(self._remaining, self._rate, self._active)
         else:
             first = self._recompute_all()
