@@ -11,8 +11,8 @@ from hypothesis import strategies as st
 import twin.radio as radio
 from twin.net.cells import Cell, NoCoverage
 from twin.net.engine import FlowNetwork
-from twin.net.flow import LinkDirection
 from twin.net.fairness import _Problem, mixed_maxmin_rates
+from twin.net.flow import LinkDirection
 
 MB = 1e6
 

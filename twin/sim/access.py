@@ -18,8 +18,7 @@ stalled_s). A client out of coverage from the start is simply unreachable (no st
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Generator
-from collections.abc import Sequence
+from collections.abc import Generator, Sequence
 from typing import Any
 
 import numpy as np
