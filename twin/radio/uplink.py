@@ -84,11 +84,15 @@ class UplinkConfig:
     def __post_init__(self):
         max_rbs(self.bandwidth_hz, self.scs_hz)  # validates the pair
         if not any(abs(self.alpha - a) < 1e-9 for a in ALPHAS):
-            raise ValueError(f"alpha must be one of {', '.join(map(str, ALPHAS))} (TS 38.213 / 38.331), got {self.alpha!r}")
+            raise ValueError(
+                f"alpha must be one of {', '.join(map(str, ALPHAS))} (TS 38.213 / 38.331), got {self.alpha!r}"
+            )
         if not (P0_RANGE_DBM[0] <= self.p0_dbm <= P0_RANGE_DBM[1]):
             raise ValueError(f"p0_dbm must lie in [-202, 24] dBm (TS 38.331 p0-NominalWithGrant), got {self.p0_dbm!r}")
         if not math.isfinite(self.p_cmax_dbm) or not math.isfinite(self.noise_figure_db):
-            raise ValueError(f"p_cmax_dbm and noise_figure_db must be finite, got {self.p_cmax_dbm}, {self.noise_figure_db}")
+            raise ValueError(
+                f"p_cmax_dbm and noise_figure_db must be finite, got {self.p_cmax_dbm}, {self.noise_figure_db}"
+            )
         choice("spectral-efficiency method", self.se_method, SE_METHODS)
         choice("CQI table", self.cqi_table, CQI_TABLES)
         if self.layers < 1 or not (0.0 <= self.overhead < 1.0):
@@ -143,8 +147,7 @@ class UplinkAllocation(NamedTuple):
     @property
     def p_tx_per_rb_dbm(self) -> np.ndarray:
         """Transmit power per RB (dBm; -inf where M = 0): the input of ``uplink_interference_dbm``."""
-        with np.errstate(divide="ignore"):
-            return self.p_tx_dbm - 10.0 * np.log10(self.n_rb)
+        return np.where(self.n_rb > 0, self.p_tx_dbm - 10.0 * np.log10(np.maximum(self.n_rb, 1)), -np.inf)
 
 
 def pusch_power_dbm(coupling_loss_db, n_rb, *, mu: int, p_cmax_dbm=P_CMAX_DBM, p0_dbm=P0_DBM, alpha=ALPHA):
