@@ -251,6 +251,8 @@ def test_interference_against_scalar_sum():
     for k in range(n_cell):
         ref = sum(f[u] * 10 ** ((p[u] - cl[u, k]) / 10) for u in range(n_ue) if serving[u] not in (-1, k))
         assert got[k] == pytest.approx(10 * math.log10(ref))
+    got32 = uplink_interference_dbm(p, cl.astype(np.float32), serving, f)
+    assert got32.dtype == np.float32 and np.allclose(got32, got, atol=1e-3)
 
 
 def test_interference_lowers_the_rate_through_the_link_adaptation():
@@ -299,3 +301,25 @@ def test_bad_arguments():
         uplink_interference_dbm([0.0], [[100.0]], [0], 1.5)
     with pytest.raises(ValueError, match="serving"):
         uplink_interference_dbm([0.0], [[100.0]], [1], 1.0)
+
+
+@pytest.mark.parametrize("name", ["nr-macro", "nr-mmwave"])
+@pytest.mark.parametrize(
+    "changes",
+    [{}, {"se_method": "attenuated-shannon"}, {"alpha": 1.0, "p0_dbm": -100.0}, {"alpha": 0.7, "p0_dbm": -120.0}],
+)
+def test_exact_optimum_against_every_rb_count_vectorised(name, changes):
+    # the same exhaustive search on many more UEs: the rate of every M in 1..N_RB as one [n_ue, N_RB] array
+    cfg = UplinkConfig.for_preset(get_preset(name), **changes)
+    rng = np.random.default_rng(7)
+    n = 2000
+    pl = rng.uniform(40.0, 160.0, n)
+    i_dbm = np.where(rng.random(n) < 0.3, -np.inf, rng.uniform(-130.0, -90.0, n))
+    m_max = rng.integers(0, cfg.n_rb + 1, n)
+    a = uplink_link_adaptation(pl, cfg, interference_per_rb_dbm=i_dbm, n_rb_max=m_max)
+    m = np.arange(1, cfg.n_rb + 1)
+    rate, _ = uplink_rate_bps(pl[:, None], m, cfg, interference_per_rb_dbm=i_dbm[:, None])
+    rate = np.where(m <= m_max[:, None], rate, 0.0)
+    best = rate.max(axis=1)
+    assert np.array_equal(a.n_rb, np.where(best > 0, rate.argmax(axis=1) + 1, 0))
+    assert np.allclose(a.rate_bps, best, rtol=1e-12, atol=0.0)

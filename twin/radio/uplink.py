@@ -20,14 +20,17 @@ Model, per UE with coupling loss ``CL`` (dB) to its serving cell:
 ``CL`` is what the UE's path-loss estimate measures (TS 38.213: referenceSignalPower minus the filtered RSRP): path
 loss plus shadowing, penetration and other losses, minus both antenna gains; the gNB receives ``P - CL``.
 
-The optimum is exact, not a grid search: for ``M`` up to ``M_pc = 10^((P_CMAX - P0 - alpha CL) / 10) / 2^mu`` the
-power per RB is the power-control target, the SINR is constant and the rate grows with ``M``; beyond ``M_pc`` the UE is
-at ``P_CMAX`` and the SINR falls as ``1 / M``, so the rate, ``M * SE`` with SE a non-decreasing function of the SINR,
-grows with ``M`` while the SINR stays within one SE level (a CQI, or the continuous attenuated-Shannon range) and
-drops where it crosses a level's threshold. The best ``M`` is therefore the largest ``M`` (capped at ``M_max``) that
-keeps the SINR above one of the thresholds, or ``floor(M_pc)``, or ``M_max``: those ~50 candidates (each +-1 against
-rounding) are evaluated with the real mapping and the best kept. ``tests/radio/test_uplink.py`` checks it against
-an exhaustive search over every ``M``.
+The optimum is exact, not a grid search. The SINR per RB is ``min(S_pc, S0 / M)`` (linear): ``S_pc`` the
+power-control target's SINR (constant while ``P(M) < P_CMAX``), ``S0`` the SINR of ``P_CMAX`` on one RB. SE is a
+non-decreasing step function of the SINR (CQI levels with thresholds ``t_k``), so the SE level at ``M`` is
+``min(L_pc, #{k: M <= S0 / t_k})``, ``L_pc`` the level of ``S_pc``, and within a level the rate ``M * SE`` grows with
+``M``: the best ``M`` is the right end of a level, ``M_k = min(M_max, floor(S0 / t_k))``, at SE level
+``min(k, L_pc)`` (a lower bound of its true level, exact for the level whose right end it is). So the best rate is
+``max_k M_k SE_min(k, L_pc)``: 15 candidates per UE, no evaluation of the mapping on them. Attenuated Shannon is
+continuous, ``M * 0.4 log2(1 + S0 / M)`` grows with ``M``: the best ``M`` is the last one above SINR_min. The chosen
+``M`` and its neighbours ``M +- 1`` (against rounding at a threshold) are then evaluated with the real mapping
+(``spectral_efficiency``). ``tests/radio/test_uplink.py`` checks the result against an exhaustive search over every
+``M``.
 """
 
 from __future__ import annotations
@@ -47,6 +50,7 @@ from .spectral import (
     GNB_NOISE_FIGURE_DB,
     SE_METHODS,
     THERMAL_NOISE_DBM_PER_HZ,
+    cqi_from_sinr,
     cqi_gamma,
     cqi_table,
     noise_power_dbm,
@@ -236,26 +240,36 @@ def uplink_link_adaptation(
     ni_dbm = _noise_plus_interference_dbm(config, interference_per_rb_dbm)
     cl, m_max, ni_dbm = np.broadcast_arrays(cl, m_max.astype(np.int64), ni_dbm)
     cl = np.where(np.isnan(cl), np.inf, cl)
-    # In dB: the SINR per RB at P_CMAX on one RB, and the RB count at which power control reaches P_CMAX.
-    s0_db = config.p_cmax_dbm - cl - ni_dbm
-    m_pc_db = config.p_cmax_dbm - config.p0_dbm - 10.0 * math.log10(2**config.mu) - config.alpha * cl
-    thresholds_db = sinr_thresholds_db(config.se_method, config.cqi_table)
-    edges_db = np.concatenate([s0_db[..., None] - thresholds_db, m_pc_db[..., None]], axis=-1)
-    with np.errstate(over="ignore", invalid="ignore"):
-        base = np.floor(10.0 ** (np.minimum(edges_db, 90.0) / 10.0))  # largest M keeping the SINR >= a threshold
-    base = np.where(np.isnan(base), 1.0, base)
-    top = np.maximum(m_max, 1)[..., None]
-    cand = np.concatenate([base - 1.0, base, base + 1.0, top.astype(np.float64)], axis=-1)
-    cand = np.clip(cand, 1.0, top).astype(np.int64)  # [..., K] candidate RB counts
+    s0_db = config.p_cmax_dbm - cl - ni_dbm  # SINR per RB at P_CMAX on one RB
+    s_pc_db = config.p0_dbm + 10.0 * math.log10(2**config.mu) + (config.alpha - 1.0) * cl - ni_dbm  # PC target
+    s_pc_db = np.where(np.isnan(s_pc_db), -np.inf, s_pc_db)  # alpha 1 with no link
+    t_db = sinr_thresholds_db(config.se_method, config.cqi_table)
+    if config.se_method == "attenuated-shannon":
+        t_db = t_db[:1]  # continuous above SINR_min: one level
+        level_se = np.array([0.0, 1.0])  # any increasing positive values: selection only
+        l_pc = (spectral_efficiency(s_pc_db, config.se_method, "ul") > 0).astype(np.int64)
+    else:
+        level_se = np.concatenate(([0.0], cqi_table(config.cqi_table)["spectral_efficiency"]))
+        l_pc = cqi_from_sinr(s_pc_db, config.cqi_table)
+    with np.errstate(over="ignore"):
+        x = 10.0 ** (np.minimum(s0_db[..., None] - t_db, 90.0) / 10.0)  # S0 / t_k
+    m_k = np.minimum(np.floor(x), m_max[..., None]).astype(np.int64)  # right end of level k, [..., K]
+    level = np.minimum(np.arange(1, t_db.size + 1), l_pc[..., None])
+    nominal = m_k * level_se[level]
+    best = nominal.max(axis=-1)
+    m_star = np.where(nominal == best[..., None], m_k, np.iinfo(np.int64).max).min(axis=-1)  # smallest M on a tie
+    m_star = np.where(best > 0, m_star, 0)
+    # the real mapping on M* and its neighbours (a threshold met to the last bit can move the right end by one)
+    cand = np.clip(m_star[..., None] + np.array([0, -1, 1]), 1, np.maximum(m_max, 1)[..., None])
     rate, _ = _rate_and_sinr(cl[..., None], cand, config, ni_dbm[..., None])
-    best = rate.max(axis=-1)
-    n_rb = np.where(rate == best[..., None], cand, np.iinfo(np.int64).max).min(axis=-1)  # smallest M on a tie
-    n_rb = np.where((best > 0) & (m_max > 0), n_rb, 0)
+    rate = np.where(m_star[..., None] > 0, rate, 0.0)
+    top = rate.max(axis=-1)
+    n_rb = np.where(top > 0, np.where(rate == top[..., None], cand, np.iinfo(np.int64).max).min(axis=-1), 0)
     m_eval = np.maximum(n_rb, 1)
-    rate_out, sinr = _rate_and_sinr(cl, m_eval, config, ni_dbm)
+    rate_bps, sinr = _rate_and_sinr(cl, m_eval, config, ni_dbm)  # at M = 1 where no M gives a rate
     p = np.minimum(config.p_cmax_dbm, config.p0_dbm + 10.0 * np.log10((2**config.mu) * m_eval) + config.alpha * cl)
     return UplinkAllocation(
-        rate_bps=np.where(n_rb > 0, rate_out, 0.0),
+        rate_bps=np.where(n_rb > 0, rate_bps, 0.0),
         n_rb=n_rb,
         p_tx_dbm=np.where(n_rb > 0, p, -np.inf),
         sinr_per_rb_db=sinr,
@@ -270,7 +284,8 @@ def uplink_interference_dbm(p_tx_per_rb_dbm, coupling_loss_db, serving, rb_fract
     received at cell k, weighted by ``f_u``, the fraction of the carrier's RBs x time that u occupies (e.g.
     ``n_rb_u / N_RB`` times its share of air time), i.e. the probability that u transmits on a given RB of cell k's
     band. A cell's own users are orthogonal (never interfere with each other). Cells on different carriers do not
-    interfere: call this per co-channel group of cells. -inf where nothing interferes.
+    interfere: call this per co-channel group of cells. -inf where nothing interferes. A float32 loss matrix is
+    processed in float32 (10,000 UEs x 100 cells: about 1.5 ms against 11 ms in float64).
 
     Args:
         p_tx_per_rb_dbm: [n_ue] transmit power per RB (dBm), e.g. ``UplinkAllocation.p_tx_per_rb_dbm``
@@ -279,22 +294,20 @@ def uplink_interference_dbm(p_tx_per_rb_dbm, coupling_loss_db, serving, rb_fract
         serving: [n_ue] int serving cell, -1 for none (not transmitting).
         rb_fraction: [n_ue] or scalar in [0, 1].
     """
-    cl = float_array("coupling_loss_db", coupling_loss_db).astype(np.float64)
+    cl = float_array("coupling_loss_db", coupling_loss_db)  # float32 stays float32
     if cl.ndim != 2:
         raise ValueError(f"coupling_loss_db must have shape [n_ue, n_cell], got {cl.shape}")
     n_ue, n_cell = cl.shape
     s = np.asarray(serving)
     if s.shape != (n_ue,) or s.dtype.kind not in "iu" or (s.size and (s.min() < -1 or s.max() >= n_cell)):
         raise ValueError(f"serving must be an int array of shape ({n_ue},) with cells 0..{n_cell - 1} or -1")
-    p = np.broadcast_to(float_array("p_tx_per_rb_dbm", p_tx_per_rb_dbm).astype(np.float64), (n_ue,))
+    p = np.broadcast_to(float_array("p_tx_per_rb_dbm", p_tx_per_rb_dbm).astype(cl.dtype), (n_ue,))
     f = np.broadcast_to(float_array("rb_fraction", rb_fraction).astype(np.float64), (n_ue,))
     if f.size and not (f.min() >= 0 and f.max() <= 1):
         raise ValueError("rb_fraction must lie in [0, 1]")
-    w = np.where((s >= 0) & (f > 0) & (p > -np.inf), f, 0.0)  # only UEs that transmit
-    with np.errstate(invalid="ignore"):
-        rx_mw = 10.0 ** ((p[:, None] - cl) / 10.0)
-    rx_mw = np.where(w[:, None] > 0, np.nan_to_num(rx_mw, nan=0.0, posinf=0.0), 0.0)
-    rows = np.flatnonzero(s >= 0)
-    rx_mw[rows, s[rows]] = 0.0  # a cell's own users are orthogonal
+    tx = np.flatnonzero((s >= 0) & (f > 0) & (p > -np.inf))  # only UEs that transmit
+    # f_u 10^((p_u - CL[u, k]) / 10) for the transmitting UEs, as exp (faster than power), own cell zeroed
+    g = np.exp((p[tx, None] - cl[tx]) * cl.dtype.type(math.log(10.0) / 10.0))
+    g[np.arange(tx.size), s[tx]] = 0.0  # a cell's own users are orthogonal
     with np.errstate(divide="ignore"):
-        return 10.0 * np.log10(np.einsum("uc,u->c", rx_mw, w))
+        return 10.0 * np.log10(np.einsum("uc,u->c", g, f[tx].astype(cl.dtype)))  # einsum: no BLAS threads (see sinr.py)
