@@ -323,3 +323,24 @@ def test_exact_optimum_against_every_rb_count_vectorised(name, changes):
     best = rate.max(axis=1)
     assert np.array_equal(a.n_rb, np.where(best > 0, rate.argmax(axis=1) + 1, 0))
     assert np.allclose(a.rate_bps, best, rtol=1e-12, atol=0.0)
+
+
+def test_docs_example_table_is_what_the_function_computes():
+    from pathlib import Path
+
+    text = (Path(__file__).resolve().parents[2] / "docs" / "radio.md").read_text(encoding="utf-8")
+    lines = text[text.index("| coupling loss (dB) |") :].splitlines()[2:]
+    rows = [[c.strip() for c in ln.strip("|").split("|")] for ln in lines if ln.startswith("|")][:20]
+    rows = rows[: next((i for i, r in enumerate(rows) if not r[0].replace(".", "").isdigit()), len(rows))]
+    assert len(rows) >= 8
+    cl = np.array([float(r[0]) for r in rows])
+    a = uplink_link_adaptation(cl, MACRO)
+    old = user_rate_bps("nr-macro", sinr_db=a.fullband_snr_db, link="ul")
+    for r, snr, m, p, sinr, rate, full in zip(
+        rows, a.fullband_snr_db, a.n_rb, a.p_tx_dbm, a.sinr_per_rb_db, a.rate_bps, old, strict=True
+    ):
+        assert float(r[1]) == pytest.approx(snr, abs=0.05) and int(r[2]) == m
+        assert (r[3] == "-" and m == 0) or float(r[3]) == pytest.approx(p, abs=0.05)
+        assert float(r[4]) == pytest.approx(sinr, abs=0.005)
+        assert float(r[5]) == pytest.approx(rate / 1e6, rel=0.01, abs=1e-9)
+        assert float(r[6]) == pytest.approx(full / 1e6, rel=0.01, abs=1e-9)
