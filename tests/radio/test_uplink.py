@@ -34,6 +34,7 @@ def test_config_from_presets():
     assert MACRO.rate_per_rb_bps == pytest.approx(MACRO_RB_BPS)
     assert MMWAVE.rate_per_rb_bps == pytest.approx(MMWAVE_RB_BPS)
     assert UplinkConfig.for_preset(get_preset("nr-macro"), alpha=1.0, p0_dbm=-90).alpha == 1.0
+    assert UplinkConfig(100e6, 30e3, se_method="Attenuated-Shannon").se_method == "attenuated-shannon"
 
 
 def test_pusch_power_ts38213():

@@ -97,7 +97,7 @@ class UplinkConfig:
             raise ValueError(
                 f"p_cmax_dbm and noise_figure_db must be finite, got {self.p_cmax_dbm}, {self.noise_figure_db}"
             )
-        choice("spectral-efficiency method", self.se_method, SE_METHODS)
+        object.__setattr__(self, "se_method", choice("spectral-efficiency method", self.se_method, SE_METHODS))
         choice("CQI table", self.cqi_table, CQI_TABLES)
         if self.layers < 1 or not (0.0 <= self.overhead < 1.0):
             raise ValueError(f"need layers >= 1 and 0 <= overhead < 1, got {self.layers}, {self.overhead}")
@@ -192,8 +192,12 @@ def _noise_plus_interference_dbm(config: UplinkConfig, interference_per_rb_dbm) 
     return 10.0 * np.log10(10.0 ** (config.rb_noise_dbm / 10.0) + 10.0 ** (i_dbm / 10.0))
 
 
+def _power_dbm(cl: np.ndarray, m: np.ndarray, config: UplinkConfig) -> np.ndarray:
+    return np.minimum(config.p_cmax_dbm, config.p0_dbm + 10.0 * np.log10((2**config.mu) * m) + config.alpha * cl)
+
+
 def _rate_and_sinr(cl: np.ndarray, m: np.ndarray, config: UplinkConfig, ni_dbm) -> tuple[np.ndarray, np.ndarray]:
-    p = np.minimum(config.p_cmax_dbm, config.p0_dbm + 10.0 * np.log10((2**config.mu) * m) + config.alpha * cl)
+    p = _power_dbm(cl, m, config)
     sinr = p - 10.0 * np.log10(m) - cl - ni_dbm
     sinr = np.where(np.isnan(sinr), -np.inf, sinr)  # inf - inf: no link
     se = spectral_efficiency(sinr, config.se_method, "ul", config.cqi_table)
@@ -267,7 +271,7 @@ def uplink_link_adaptation(
     n_rb = np.where(top > 0, np.where(rate == top[..., None], cand, np.iinfo(np.int64).max).min(axis=-1), 0)
     m_eval = np.maximum(n_rb, 1)
     rate_bps, sinr = _rate_and_sinr(cl, m_eval, config, ni_dbm)  # at M = 1 where no M gives a rate
-    p = np.minimum(config.p_cmax_dbm, config.p0_dbm + 10.0 * np.log10((2**config.mu) * m_eval) + config.alpha * cl)
+    p = _power_dbm(cl, m_eval, config)
     return UplinkAllocation(
         rate_bps=np.where(n_rb > 0, rate_bps, 0.0),
         n_rb=n_rb,
