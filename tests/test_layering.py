@@ -195,3 +195,9 @@ def test_private_names_across_modules_are_caught(tmp_path):
 def test_third_party_rules_are_caught(tmp_path):
     root = _tree(tmp_path, {"twin/fl/model.py": "import simpy\n"})
     assert any("imports simpy" in b for b in violations(root))
+
+
+def test_no_module_over_400_lines():
+    long = {str(p.relative_to(ROOT)): n for p in (ROOT / "twin").rglob("*.py")
+            if (n := len(p.read_text().splitlines())) > 400}
+    assert not long, f"split these modules (400 lines at most): {long}"

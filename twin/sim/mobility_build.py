@@ -20,7 +20,6 @@ import numpy as np
 
 from twin import mobility as mob
 from twin.errors import InputError
-from twin.mobility._extras import sumo_binary
 from twin.mobility.base import Mobility
 from twin.scenario import access as A
 
@@ -80,7 +79,7 @@ def _sumo(cfg: A.SumoMobility, base_dir: Path, rng: np.random.Generator
           ) -> tuple[mob.RoadNetwork, Mobility, Callable[[], None]]:
     _require("sumo", "sumolib")
     try:
-        sumo_binary("sumo")
+        mob.sumo_binary("sumo")
     except mob.MissingExtraError as exc:
         raise InputError(f"mobility.kind: sumo: {exc}") from None
     net = _file(base_dir, cfg.net_file, "net_file", "SUMO network file") if cfg.net_file else None
