@@ -30,7 +30,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # this checkout's 
 from twin.net import kernels  # noqa: E402
 from twin.net import topology as topo  # noqa: E402
 from twin.net.cells import Cell  # noqa: E402
-from twin.net.engine import FlowNetwork, LinkDirection  # noqa: E402
+from twin.net.engine import FlowNetwork  # noqa: E402
+from twin.net.flow import LinkDirection  # noqa: E402
 
 
 def burst(n_clients: int, seed: int) -> tuple[int, float, int]:
@@ -88,7 +89,7 @@ def cells(n_clients: int, seed: int, n_cells: int = 30) -> tuple[int, float, int
     home = rng.integers(n_cells, size=n_clients)
     for i in range(n_clients):
         cell_list[home[i]].ul.set_rate(f"c{i}", float(rng.uniform(5e6, 500e6)))
-        net.start([cell_list[home[i]].ul, server], float(rng.uniform(1e6, 20e6)), info={"client": f"c{i}"})
+        net.start([cell_list[home[i]].ul, server], float(rng.uniform(1e6, 20e6)), user=f"c{i}")
 
     def fading():
         while net.active_flows:

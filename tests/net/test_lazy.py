@@ -10,9 +10,10 @@ import simpy
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from twin.net import kernels
+from twin.net import filling, kernels
 from twin.net.cells import Cell
-from twin.net.engine import FlowNetwork, LinkDirection
+from twin.net.engine import FlowNetwork
+from twin.net.flow import LinkDirection
 from twin.net.sharing import maxmin_rates
 
 
@@ -55,12 +56,12 @@ def run(case, incremental: bool) -> dict[str, tuple[float, float]]:
     def job(i, spec):
         yield env.timeout(spec["t0"])
         route = [links[j] for j in sorted(spec["route"])]
-        info = None
+        user = None
         if cells:
-            info = {"client": f"u{i}"}
+            user = f"u{i}"
             cells[spec["cell"]].ul.set_rate(f"u{i}", float(rng.uniform(1e6, 1e8)))
             route = [cells[spec["cell"]].ul, *route]
-        flow = net.start(route, spec["size"], name=f"f{i}", weight=spec["weight"], info=info)
+        flow = net.start(route, spec["size"], name=f"f{i}", weight=spec["weight"], user=user)
         events = sorted((t, kind) for t, kind in ((spec["cancel_at"], "cancel"), (spec["reroute_at"], "reroute"))
                         if t is not None and t > spec["t0"])
         for t, kind in events:
@@ -153,7 +154,7 @@ def test_compiled_filling_is_bit_identical_to_maxmin_rates(problem):
     n = weight.size
     want = maxmin_rates(link, flow, coef, capacity, weight, n)
     got = np.empty(n)
-    kernels.maxmin_triplets(link.copy(), flow.copy(), coef.copy(), link.size, capacity, weight, n, got,
+    filling.maxmin_triplets(link.copy(), flow.copy(), coef.copy(), link.size, capacity, weight, n, got,
                             np.full(capacity.size, -1))
     assert np.array_equal(got, want)
 

@@ -77,7 +77,7 @@ class FlowRates:
         self._res_index[id(resource)] = len(self._resources)
         self._resources.append(resource)
         self._capacity = np.append(self._capacity, capacity)
-        self._time_fair = np.append(self._time_fair, bool(getattr(resource, "time_fair", False)))
+        self._time_fair = np.append(self._time_fair, bool(resource.time_fair))
         self._any_time_fair = bool(self._time_fair.any())
         self._dirty = np.append(self._dirty, False)
         self._saturated = np.append(self._saturated, False)
