@@ -90,6 +90,8 @@ class FlowRates:
         changed = set()
         for resource in resources:
             index = self._res_index[id(resource)]
+            if not resource.capacity > 0:
+                raise ValueError(f"resource {resource.name}: capacity must be positive, got {resource.capacity}")
             self._capacity[index] = float(resource.capacity)
             self._dirty[index] = True
             changed.add(id(resource))
