@@ -17,7 +17,6 @@ from twin.fl.strategies import (
     make_strategy,
     weighted_average,
 )
-
 from twin.scenario.loading import ScenarioError, validate  # noqa: E402
 
 G = torch.tensor([1.0, 2.0, 3.0])

@@ -29,7 +29,6 @@ import numpy as np
 from twin.fl.data.base import FederatedDataset
 from twin.fl.errors import FLConfigError, check_fraction, check_positive_int
 
-
 MAX_TRIES = 100  # draws of a Dirichlet partition before giving up on min_samples
 
 
