@@ -102,7 +102,7 @@ def bytes_vs_accuracy(runs: RunSet, opts: Options) -> Figure:
         # the front as a staircase between its members only: right from each to the next one's cost, then up
         xs = np.repeat(fm["mb"].to_numpy(), 2)[1:]
         ys = np.repeat(fm["acc"].to_numpy(), 2)[:-1]
-        ax.plot(xs, ys, color="0.2", linestyle="--", linewidth=1, zorder=2,
+        ax.plot(xs, ys, color="black", linestyle="-", linewidth=1.1, alpha=0.7, zorder=2,
                 label="Pareto front (ringed: no strategy has\nfewer bytes and higher accuracy)")
     target = common_target(runs, opts.target)
     target_line(ax, target)
