@@ -11,6 +11,7 @@ from .base import Mobility
 from .network import RoadNetwork
 from .osm import load_graphml, load_osm
 from .placement import (
+    PLACEMENTS,
     GreedyPlacement,
     Sites,
     canyon_los_covers,
@@ -57,4 +58,5 @@ __all__ = [
     "canyon_los_covers",
     "GreedyPlacement",
     "greedy_small_cells",
+    "PLACEMENTS",
 ]

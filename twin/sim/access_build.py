@@ -140,18 +140,7 @@ def _tiers(rcfg: A.CellularRadio, road: mob.RoadNetwork) -> tuple[list[Tier], np
 
 def _placement(p, road: mob.RoadNetwork, where: str) -> mob.Sites:
     try:
-        if isinstance(p, A.HexPlacement):
-            return mob.hex_grid(road.bbox_m, p.isd_m, margin_m=p.margin_m)
-        if isinstance(p, A.ExplicitPlacement):
-            return mob.explicit_sites(p.sites_m)
-        cand = mob.small_cell_candidates(road, at_junctions=p.at_junctions, every_m=p.every_m,
-                                         min_degree=p.min_degree)
-        if isinstance(p, A.RoadsidePlacement):
-            return cand
-        covers = (mob.canyon_los_covers(road, max_range_m=p.max_range_m, street_width_m=p.street_width_m)
-                  if p.covers == "canyon" else None)
-        return mob.greedy_small_cells(cand, road.sample_points(p.point_spacing_m), target_fraction=p.target_fraction,
-                                      max_range_m=p.max_range_m, covers=covers, max_cells=p.max_cells).sites
+        return mob.PLACEMENTS[p.kind](road, **p.model_dump(exclude={"kind"}))
     except ValueError as exc:
         raise InputError(f"{where}: {exc}") from None
 

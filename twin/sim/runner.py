@@ -19,6 +19,7 @@ from twin.scenario.loading import resolved_yaml
 from twin.scenario.schema import ScenarioConfig
 from twin.sim.access import Access
 from twin.sim.build import build
+from twin.sim.derived import derive
 from twin.sim.env import TwinEnv
 from twin.sim.rounds import run_server, sample_network
 
@@ -80,7 +81,7 @@ def simulate(config: ScenarioConfig, *, base_dir: Path | None = None,
         summary["status"] = "failed"
         summary["exception"] = "".join(traceback.format_exception_only(failure)).strip()
         summary["traceback"] = "".join(traceback.format_exception(failure))
-    return RunResult(config, tables, summary, resolved_yaml(config), env)
+    return RunResult(config, tables, summary, resolved_yaml(config, derive(config)), env)
 
 
 def clients_table(env: TwinEnv) -> pd.DataFrame:
