@@ -34,6 +34,9 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--validate", action="store_true", help="only check the scenario, run nothing")
     p.add_argument("--print-resolved", action="store_true", help="print the scenario with every default filled in")
     p.add_argument("--overwrite", action="store_true", help="replace an existing --out folder")
+    p.add_argument("--threads", type=int, metavar="N",
+                   help="math threads for training (default: TWIN_THREADS, else 1 for small models, 4 for large ones; "
+                        "see docs/performance.md)")
     p.add_argument("--baseline", type=Path, metavar="RUN_DIR",
                    help="a finished run to compare with (normally the constant schedule): savings go into the summary")
     return p
@@ -90,6 +93,9 @@ def _main(argv: list[str] | None) -> int:
     out = args.out or (Path(config.output.dir) if config.output.dir else
                        Path("runs") / f"{config.name}-{time.strftime('%Y%m%d-%H%M%S')}")
     check_target(out, overwrite=args.overwrite)
+    from twin.threads import resolve_threads
+
+    args.threads = resolve_threads(config, args.threads)  # (count, source), checked before anything runs
     baseline = _read_baseline(args.baseline) if args.baseline else None
     return _run(config, out, base_dir, args, baseline)
 
@@ -117,18 +123,33 @@ def scenario_base_dir(path_or_name: str) -> Path:
 
 def run_scenario(config, out: Path, *, base_dir: Path, overwrite: bool = False,
                  on_round: Callable[[int, dict], None] | None = None,
-                 before_write: Callable[[Any], None] | None = None):
+                 before_write: Callable[[Any], None] | None = None, threads: tuple[int, str] | int | None = None):
     """Simulate one validated scenario and write its run folder atomically; returns the ``RunResult``.
 
     The one way a run becomes a run folder, shared by ``twin.run`` and the sweep workers (``twin.sweeps``).
-    ``before_write(result)`` may add to ``result.summary`` before it is written.
+    ``before_write(result)`` may add to ``result.summary`` before it is written. ``threads``: the math thread count
+    (``(count, source)`` or a count; None: :func:`twin.threads.resolve_threads`), set before torch starts and recorded
+    in the summary.
     """
-    from twin.sim.runner import simulate  # heavy imports only once the input is known to be good
-
-    result = simulate(config, base_dir=base_dir, on_round=on_round)
+    result = simulate_with_threads(config, base_dir=base_dir, on_round=on_round, threads=threads)
     if before_write is not None:
         before_write(result)
     write_run_folder(out, result.tables, result.resolved_yaml, result.summary, overwrite=overwrite)
+    return result
+
+
+def simulate_with_threads(config, *, base_dir: Path, on_round: Callable[[int, dict], None] | None = None,
+                          threads: tuple[int, str] | int | None = None):
+    """``twin.sim.runner.simulate`` under the thread policy (``twin.threads``); the count goes into the summary."""
+    from twin.threads import apply_threads, needs_torch, resolve_threads, torch_threads
+
+    count, source = resolve_threads(config) if threads is None else \
+        (threads if isinstance(threads, tuple) else (threads, "--threads"))
+    apply_threads(count, load_torch=needs_torch(config))
+    from twin.sim.runner import simulate  # heavy imports only once the input is known to be good
+
+    result = simulate(config, base_dir=base_dir, on_round=on_round)
+    result.summary["threads"] = {"count": count, "source": source, "torch": torch_threads()}
     return result
 
 
@@ -156,7 +177,7 @@ def _run(config, out: Path, base_dir: Path, args, baseline=None) -> int:
 
     try:
         result = run_scenario(config, out, base_dir=base_dir, overwrite=args.overwrite, on_round=on_round,
-                              before_write=add_baseline)
+                              before_write=add_baseline, threads=args.threads)
     finally:
         if bar is not None:
             bar.close()
