@@ -93,17 +93,19 @@ class FlowRates:
 
     def resources_changed(self, resources: Sequence[Any]) -> None:
         """Like :meth:`resource_changed` for several resources at once (one pass over the flows)."""
-        changed = set()
+        hit: set[int] = set()
         for resource in resources:
             index = self._res_index[id(resource)]
             if not resource.capacity > 0:
                 raise ValueError(f"resource {resource.name}: capacity must be positive, got {resource.capacity}")
             self._capacity[index] = float(resource.capacity)
             self._dirty[index] = True
-            changed.add(id(resource))
-        for slot, flow in self._flows.items():
-            if any(id(r) in changed for r in flow.route):
-                self._set_route(slot, flow)
+            crossing = int(self._head[index])  # the flows on it, from its crossing list (not a scan of every flow)
+            while crossing >= 0:
+                hit.add(crossing // self._k)
+                crossing = int(self._nxt[crossing])
+        for slot in sorted(hit, key=self._seq.__getitem__):  # admission order, as a scan of the flows would visit them
+            self._set_route(slot, self._flows[slot])
         self._schedule_recompute()
 
     # ---------------------------------------------------------------------------------------------- flow slots
