@@ -26,7 +26,7 @@ import simpy
 import twin.radio as radio
 from twin.net.cells import Cell, NoCoverage
 from twin.net.engine import LinkDirection
-from twin.sim.radio_model import RadioModel
+from twin.radio.model import RadioModel
 
 if TYPE_CHECKING:
     from twin.sim.build import TwinEnv

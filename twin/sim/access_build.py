@@ -23,11 +23,11 @@ from twin.errors import InputError
 from twin.net import topology as topo
 from twin.net.cells import Cell, NoCoverage
 from twin.net.engine import LinkDirection
+from twin.radio.model import RadioModel, Tier, sensitivity_floor_dbm
 from twin.scenario import access as A
 from twin.scenario import schema as S
 from twin.sim.access import Access
 from twin.sim.mobility_build import build_mobility
-from twin.sim.radio_model import RadioModel, Tier, sensitivity_floor_dbm
 
 if TYPE_CHECKING:
     from twin.sim.build import TwinEnv
