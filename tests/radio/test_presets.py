@@ -173,6 +173,7 @@ def test_interface_values_of_the_presets():
     pl = lte.pathloss_db(300.0, los=False)
     assert float(lte.rx_power_dbm(pl, "ul")) == float(lte.rx_power_dbm(pl, "dl"))
     assert float(lte.rate_bps(LinkQuality(rx_power_dbm=-80.0), "ul")) == pytest.approx(30.576e6)
+    np.testing.assert_allclose(user_rate_bps(macro, sinr_db=[0.0, 10.0, 20.0]) / 1e6, [12.0, 116.5, 307.8], atol=0.1)
     boosted = macro.rate_bps(LinkQuality(sinr_db=5.0, gain_db=3.0))
     assert float(boosted) == float(macro.rate_bps(LinkQuality(sinr_db=8.0)))
     with pytest.raises(ValueError, match="sinr_db is required"):

@@ -222,7 +222,7 @@ class NrPreset(_PresetBase):
     def rate_bps(self, quality: LinkQuality, link: str = "dl") -> np.ndarray:
         """Full-cell rate (bit/s): full-band allocation at the SINR plus the scheduler's gain (both links today;
         uplink link adaptation replaces the ``ul`` branch, reading ``quality.rx_power_dbm`` for the coupling loss)."""
-        sinr = _need(quality.sinr_db, "sinr_db", self.name)
+        sinr = float_array("sinr_db", _need(quality.sinr_db, "sinr_db", self.name))
         return self.sinr_rate_bps(sinr + quality.gain_db, link)
 
     def sensitivity_floor_dbm(self) -> float:
