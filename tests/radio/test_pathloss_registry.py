@@ -142,7 +142,9 @@ def test_every_preset_matches_the_tier_schema(name):
     assert isinstance(preset, radio.Preset)
     fields = {f.name: f for f in dataclasses.fields(preset)}
     hints = typing.get_type_hints(type(preset))
-    assert _override_fields() == ["p_tx_dbm", "g_bs_dbi", "g_ue_dbi", "h_bs_m"]
+    assert _override_fields() == ["p_tx_dbm", "g_bs_dbi", "g_ue_dbi", "h_bs_m"], (
+        "CellTier's fields changed: a field that configures the tier itself goes into tier_only in _override_fields, "
+        "one that overrides a preset field must exist (same name, float) in every preset")
     for field in _override_fields():
         assert field in fields, f"{name}: the tier override {field} is not a preset field"
         assert hints[field] is float
