@@ -100,7 +100,7 @@ class RadioModel:
         return rx_dl, rx_ul
 
     def association_metric(self, rx_dl: np.ndarray, activity_dl: np.ndarray) -> np.ndarray:
-        """[V, C] metric for :class:`twin.radio.association.Association`: received power or candidate SINR, plus the tier
+        """[V, C] metric for :class:`twin.radio.Association`: received power or candidate SINR, plus the tier
         bias; -inf below the sensitivity floors."""
         usable = rx_dl >= self.floor_dbm
         if self.metric == "rx_power":
