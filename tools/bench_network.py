@@ -21,7 +21,8 @@ import simpy
 
 from twin.net import topology as topo
 from twin.net.cells import Cell
-from twin.net.engine import FlowNetwork, LinkDirection
+from twin.net.engine import FlowNetwork
+from twin.net.flow import LinkDirection
 
 
 def burst(n_clients: int, seed: int) -> tuple[int, float, int]:
@@ -79,7 +80,7 @@ def cells(n_clients: int, seed: int, n_cells: int = 30) -> tuple[int, float, int
     home = rng.integers(n_cells, size=n_clients)
     for i in range(n_clients):
         cell_list[home[i]].ul.set_rate(f"c{i}", float(rng.uniform(5e6, 500e6)))
-        net.start([cell_list[home[i]].ul, server], float(rng.uniform(1e6, 20e6)), info={"client": f"c{i}"})
+        net.start([cell_list[home[i]].ul, server], float(rng.uniform(1e6, 20e6)), user=f"c{i}")
 
     def fading():
         while net.active_flows:

@@ -7,23 +7,16 @@ schedule, with the reduction it achieves (pushed updates, bytes, simulated time)
 
 from __future__ import annotations
 
-import argparse
 import sys
 import warnings
 from pathlib import Path
 
+from twin.cli import EXIT_INPUT, ArgumentParser, main_of  # noqa: F401 - EXIT_INPUT is part of the command's API
 from twin.errors import InputError
 
-EXIT_INPUT = 2
 
-
-class _Parser(argparse.ArgumentParser):
-    def error(self, message: str) -> None:
-        raise InputError(message)
-
-
-def _parser() -> argparse.ArgumentParser:
-    p = _Parser(prog="python -m twin.compare", description=__doc__.splitlines()[2].strip())
+def _parser() -> ArgumentParser:
+    p = ArgumentParser(prog="python -m twin.compare", description=__doc__.splitlines()[2].strip())
     p.add_argument("sweep", type=Path, help="sweep folder (python -m twin.sweep ... --out DIR)")
     p.add_argument("--target", type=float, help="accuracy to reach (default: the runs' fl.stop.target_accuracy, "
                                                 "else 0.8)")
@@ -37,27 +30,27 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    return main_of(lambda: _main(argv))
+
+
+def _main(argv: list[str] | None) -> int:
     from twin.analysis.loading import SWEEP_MARKER, RunFolderWarning, open_runs
     from twin.analysis.ranking import compare
 
-    try:
-        args = _parser().parse_args(argv)
-        if args.target is not None and not 0 < args.target <= 1:
-            raise InputError(f"--target: an accuracy between 0 and 1, got {args.target:g}")
-        if args.within < 0:
-            raise InputError(f"--within: a percentage >= 0, got {args.within:g}")
-        if args.sweep.is_dir() and not (args.sweep / SWEEP_MARKER).is_file():
-            raise InputError(f"{args.sweep}: not a sweep folder (no {SWEEP_MARKER}); twin.compare ranks the "
-                             "strategies of a sweep made by python -m twin.sweep")
-        with warnings.catch_warnings(record=True) as caught:
-            warnings.simplefilter("always", RunFolderWarning)
-            runs = open_runs(args.sweep)
-        for w in caught:
-            print(f"warning: {w.message}", file=sys.stderr)
-        result = compare(runs, target=args.target, within=args.within, baseline=args.baseline)
-    except InputError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return EXIT_INPUT
+    args = _parser().parse_args(argv)
+    if args.target is not None and not 0 < args.target <= 1:
+        raise InputError(f"--target: an accuracy between 0 and 1, got {args.target:g}")
+    if args.within < 0:
+        raise InputError(f"--within: a percentage >= 0, got {args.within:g}")
+    if args.sweep.is_dir() and not (args.sweep / SWEEP_MARKER).is_file():
+        raise InputError(f"{args.sweep}: not a sweep folder (no {SWEEP_MARKER}); twin.compare ranks the "
+                         "strategies of a sweep made by python -m twin.sweep")
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", RunFolderWarning)
+        runs = open_runs(args.sweep)
+    for w in caught:
+        print(f"warning: {w.message}", file=sys.stderr)
+    result = compare(runs, target=args.target, within=args.within, baseline=args.baseline)
     print(result.text())
     if args.csv is not None:
         result.table.to_csv(args.csv)

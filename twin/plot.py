@@ -12,18 +12,12 @@ import sys
 import warnings
 from pathlib import Path
 
+from twin.cli import EXIT_INPUT, ArgumentParser, main_of  # noqa: F401 - EXIT_INPUT is part of the command's API
 from twin.errors import InputError
 
-EXIT_INPUT = 2
 
-
-class _Parser(argparse.ArgumentParser):
-    def error(self, message: str) -> None:
-        raise InputError(message)
-
-
-def _parser(modes: dict) -> argparse.ArgumentParser:
-    p = _Parser(prog="python -m twin.plot", description="Draw one plot of saved runs as a PNG.",
+def _parser(modes: dict) -> ArgumentParser:
+    p = ArgumentParser(prog="python -m twin.plot", description="Draw one plot of saved runs as a PNG.",
                 formatter_class=argparse.RawDescriptionHelpFormatter,
                 epilog="modes:\n" + "\n".join(f"  {m:<34} {d}" for m, (_, d) in modes.items()))
     p.add_argument("mode", nargs="?", help="what to draw (see below)")
@@ -38,27 +32,27 @@ def _parser(modes: dict) -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    return main_of(lambda: _main(argv), input_errors=(FileNotFoundError,))
+
+
+def _main(argv: list[str] | None) -> int:
     from twin.analysis.loading import RunFolderWarning
     from twin.analysis.plots import MODES, make_plot
 
-    try:
-        args = _parser(MODES).parse_args(argv)
-        if args.list:
-            print("\n".join(f"{m:<34} {d}" for m, (_, d) in MODES.items()))
-            return 0
-        if args.mode is None or args.dir is None:
-            raise InputError("give a MODE and a DIR (python -m twin.plot --list names the modes)")
-        with warnings.catch_warnings(record=True) as caught:
-            warnings.simplefilter("always", RunFolderWarning)
-            try:
-                path = make_plot(args.mode, args.dir, args.out, run=args.run, round=args.round, target=args.target,
-                                 t=args.t)
-            finally:
-                for w in caught:
-                    print(f"warning: {w.message}", file=sys.stderr)
-    except (InputError, FileNotFoundError) as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return EXIT_INPUT
+    args = _parser(MODES).parse_args(argv)
+    if args.list:
+        print("\n".join(f"{m:<34} {d}" for m, (_, d) in MODES.items()))
+        return 0
+    if args.mode is None or args.dir is None:
+        raise InputError("give a MODE and a DIR (python -m twin.plot --list names the modes)")
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", RunFolderWarning)
+        try:
+            path = make_plot(args.mode, args.dir, args.out, run=args.run, round=args.round, target=args.target,
+                             t=args.t)
+        finally:
+            for w in caught:
+                print(f"warning: {w.message}", file=sys.stderr)
     print(path)
     return 0
 

@@ -6,35 +6,27 @@ of runs; default ``DIR/report.html``. Bad input: one line, exit 2.
 
 from __future__ import annotations
 
-import argparse
 import sys
 from pathlib import Path
 
-from twin.errors import InputError
-
-EXIT_INPUT = 2
-
-
-class _Parser(argparse.ArgumentParser):
-    def error(self, message: str) -> None:
-        raise InputError(message)
+from twin.cli import EXIT_INPUT, ArgumentParser, main_of  # noqa: F401 - EXIT_INPUT is part of the command's API
 
 
 def main(argv: list[str] | None = None) -> int:
+    return main_of(lambda: _main(argv))
+
+
+def _main(argv: list[str] | None) -> int:
     from twin.analysis.report import write_report
 
-    p = _Parser(prog="python -m twin.report", description="Write a self-contained HTML report of runs.")
+    p = ArgumentParser(prog="python -m twin.report", description="Write a self-contained HTML report of runs.")
     p.add_argument("dir", type=Path, help="run folder, sweep folder, or folder of runs")
     p.add_argument("--out", type=Path, help="HTML file to write (default: DIR/report.html)")
     p.add_argument("--target", type=float, help="accuracy target (default: the runs' own, else 0.8)")
     p.add_argument("--within", type=float, default=10.0, metavar="PCT",
                    help="the ranking's time allowance after the constant schedule, in percent (default: 10)")
-    try:
-        args = p.parse_args(argv)
-        path = write_report(args.dir, args.out, target=args.target, within=args.within)
-    except InputError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return EXIT_INPUT
+    args = p.parse_args(argv)
+    path = write_report(args.dir, args.out, target=args.target, within=args.within)
     print(path)
     return 0
 

@@ -13,16 +13,15 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from twin.cli import EXIT_INPUT, ArgumentParser, main_of  # noqa: F401 - EXIT_INPUT is part of the command's API
 from twin.errors import InputError
 from twin.recording.run_folder import RunFolderExists, check_target, write_run_folder
 from twin.scenario.loading import builtin_names, load_scenario, resolved_yaml
 from twin.scenario.units import format_quantity
 
-EXIT_INPUT = 2
-
 
 def _parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="python -m twin.run",
+    p = ArgumentParser(prog="python -m twin.run",
                                 description="Run a twin scenario: simulate FL on its network and write a run folder.",
                                 formatter_class=argparse.RawDescriptionHelpFormatter,
                                 epilog=f"built-in scenarios: {', '.join(builtin_names())}")
@@ -38,15 +37,6 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--baseline", type=Path, metavar="RUN_DIR",
                    help="a finished run to compare with (normally the constant schedule): savings go into the summary")
     return p
-
-
-class _ArgumentError(Exception):
-    pass
-
-
-class _Parser(argparse.ArgumentParser):
-    def error(self, message: str) -> None:  # one line, exit 2, like every other input error
-        raise _ArgumentError(message)
 
 
 def summary_table(summary: dict, out: Path | None = None) -> str:
@@ -80,33 +70,28 @@ def summary_table(summary: dict, out: Path | None = None) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = _parser()
-    parser.__class__ = _Parser
-    try:
-        args = parser.parse_args(argv)
-    except _ArgumentError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return EXIT_INPUT
-    try:
-        config = load_scenario(args.scenario, args.overrides, seed=args.seed)
+    return main_of(lambda: _main(argv), input_errors=(RunFolderExists,), interrupted="interrupted: nothing was written")
+
+
+def _main(argv: list[str] | None) -> int:
+    args = _parser().parse_args(argv)
+    config = load_scenario(args.scenario, args.overrides, seed=args.seed)
+    if args.print_resolved or args.validate:
+        from twin.sim.derived import derive  # the schedule and radio values the build computes (pure, no build)
+
+        derived = derive(config)
         if args.print_resolved:
-            print(resolved_yaml(config), end="")
-        if args.validate:
-            if not args.quiet:
-                print(f"{args.scenario}: ok ({config.name})")
-            return 0
-        base_dir = scenario_base_dir(args.scenario)
-        out = args.out or (Path(config.output.dir) if config.output.dir else
-                           Path("runs") / f"{config.name}-{time.strftime('%Y%m%d-%H%M%S')}")
-        check_target(out, overwrite=args.overwrite)
-        baseline = _read_baseline(args.baseline) if args.baseline else None
-        return _run(config, out, base_dir, args, baseline)
-    except (InputError, RunFolderExists) as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return EXIT_INPUT
-    except KeyboardInterrupt:
-        print("interrupted: nothing was written", file=sys.stderr)
-        return 130
+            print(resolved_yaml(config, derived), end="")
+    if args.validate:
+        if not args.quiet:
+            print(f"{args.scenario}: ok ({config.name})")
+        return 0
+    base_dir = scenario_base_dir(args.scenario)
+    out = args.out or (Path(config.output.dir) if config.output.dir else
+                       Path("runs") / f"{config.name}-{time.strftime('%Y%m%d-%H%M%S')}")
+    check_target(out, overwrite=args.overwrite)
+    baseline = _read_baseline(args.baseline) if args.baseline else None
+    return _run(config, out, base_dir, args, baseline)
 
 
 def _read_baseline(run_dir: Path):

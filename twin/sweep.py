@@ -11,23 +11,13 @@ import argparse
 import sys
 from pathlib import Path
 
-from twin.errors import InputError
+from twin.cli import EXIT_INPUT, ArgumentParser, main_of  # noqa: F401 - EXIT_INPUT is part of the command's API
 
-EXIT_INPUT = 2
 MAX_ROWS = 20  # the summary table fits one screen; the index has everything
 
 
-class _ArgumentError(Exception):
-    pass
-
-
-class _Parser(argparse.ArgumentParser):
-    def error(self, message: str) -> None:  # one line, exit 2, like every other input error
-        raise _ArgumentError(message)
-
-
-def _parser() -> argparse.ArgumentParser:
-    p = _Parser(prog="python -m twin.sweep", description=__doc__.splitlines()[0],
+def _parser() -> ArgumentParser:
+    p = ArgumentParser(prog="python -m twin.sweep", description=__doc__.splitlines()[0],
                 formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("sweep", help="sweep YAML file")
     p.add_argument("--out", type=Path, help="sweep folder (default: sweeps/NAME); an existing one is resumed")
@@ -51,32 +41,25 @@ def _positive(text: str) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
-    try:
-        args = _parser().parse_args(argv)
-    except _ArgumentError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return EXIT_INPUT
-    try:
-        from twin.sweeps import load_sweep, make_plan
-        from twin.sweeps.backends import make_backend
-        from twin.sweeps.index import check_out
+    return main_of(lambda: _main(argv))
 
-        sweep = load_sweep(args.sweep)
-        plan = make_plan(sweep)
-        if args.dry_run:
-            if not args.quiet:
-                _print_plan(plan)
-            return 0
-        out = args.out or Path("sweeps") / sweep.name
-        check_out(out, sweep.name)
-        backend = make_backend(args.backend, address=args.address, workers=args.workers)
-        return _run(plan, out, backend, args)
-    except InputError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return EXIT_INPUT
-    except KeyboardInterrupt:
-        print("interrupted", file=sys.stderr)
-        return 130
+
+def _main(argv: list[str] | None) -> int:
+    args = _parser().parse_args(argv)
+    from twin.sweeps import load_sweep, make_plan
+    from twin.sweeps.backends import make_backend
+    from twin.sweeps.index import check_out
+
+    sweep = load_sweep(args.sweep)
+    plan = make_plan(sweep)
+    if args.dry_run:
+        if not args.quiet:
+            _print_plan(plan)
+        return 0
+    out = args.out or Path("sweeps") / sweep.name
+    check_out(out, sweep.name)
+    backend = make_backend(args.backend, address=args.address, workers=args.workers)
+    return _run(plan, out, backend, args)
 
 
 def _run(plan, out: Path, backend, args) -> int:

@@ -5,6 +5,7 @@ import pytest
 import torch
 
 from twin.fl.codecs import CODECS, Encoded, make_codec
+from twin.scenario.loading import ScenarioError, validate
 
 
 def vec(n=1000, seed=0):
@@ -188,21 +189,39 @@ def test_cost_estimates_are_positive_and_grow_with_size():
 @pytest.mark.parametrize(
     "kind,params,word",
     [
-        ("zip", {}, "codec kind"),
-        ("topk", {"fraction": 0.0}, "fraction"),
-        ("topk", {"fraction": 1.5}, "fraction"),
-        ("topk", {"fraction": "a lot"}, "fraction"),
-        ("qsgd", {"s": 0}, "s"),
-        ("qsgd", {"s": 2.5}, "s"),
-        ("int8", {"chunk_size": -4}, "chunk_size"),
-        ("qsgd", {"levels": 4}, "levels"),
-        ("fp16", {"error_feedback": "yes"}, "error_feedback"),
+        ("zip", {}, "fl.upload_codec.kind"),
+        ("topk", {"fraction": 0.0}, "fl.upload_codec.fraction"),
+        ("topk", {"fraction": 1.5}, "fl.upload_codec.fraction"),
+        ("topk", {"fraction": "a lot"}, "fl.upload_codec.fraction"),
+        ("qsgd", {"s": 0}, "fl.upload_codec.s"),
+        ("qsgd", {"s": 2.5}, "fl.upload_codec.s"),
+        ("qsgd", {"s": 2**24 + 1}, "fl.upload_codec.s"),
+        ("int8", {"chunk_size": -4}, "fl.upload_codec.chunk_size"),
+        ("qsgd", {"levels": 4}, "fl.upload_codec.levels: unknown field"),
+        ("fp16", {"error_feedback": "sometimes"}, "fl.upload_codec.error_feedback"),
     ],
 )
-def test_bad_parameters(kind, params, word):
-    with pytest.raises(ValueError, match=word) as err:
-        make_codec(kind, **params)
+def test_bad_parameters_are_caught_by_the_schema(kind, params, word):
+    """Codec parameters are checked once, when the scenario is validated; the constructors trust them."""
+    with pytest.raises(ScenarioError, match=word) as err:
+        validate({"fl": {"upload_codec": {"kind": kind, **params}}})
     assert "\n" not in str(err.value)
+
+
+def test_unknown_kind_in_the_registry():
+    with pytest.raises(ValueError, match="codec kind must be one of"):
+        make_codec("zip")
+
+
+@pytest.mark.parametrize("kind", ["none", "fp16", "int8", "qsgd", "topk"])
+def test_every_codec_takes_error_feedback_from_yaml(kind):
+    """docs/fl-algorithms.md: error feedback is optional for any codec (default on for top-k only)."""
+    cfg = validate({"fl": {"upload_codec": {"kind": kind, "error_feedback": kind != "topk"}}}).fl.upload_codec
+    codec = make_codec(cfg.kind, **cfg.model_dump(exclude={"kind"}))
+    assert codec.error_feedback is (kind != "topk")
+    x, state = vec(300), codec.new_state()
+    codec.encode(x, rng=gen(), state=state)
+    assert (state.residual is not None) is codec.error_feedback
 
 
 def test_bad_updates():

@@ -49,11 +49,14 @@ def test_dirichlet_skew_grows_as_alpha_falls():
     assert min(len(p) for p in skewed) >= 1
 
 
-def test_dirichlet_impossible_min_samples_is_clear():
+def test_dirichlet_impossible_min_samples_is_clear(monkeypatch):
+    import twin.fl.partition as partition
+
+    monkeypatch.setattr(partition, "MAX_TRIES", 3)
     with pytest.raises(FLConfigError, match="exceeds"):
         dirichlet_partition(LABELS, n_clients=10, alpha=0.1, min_samples=101, rng=np.random.default_rng(0))
     with pytest.raises(FLConfigError, match="raise alpha"):
-        dirichlet_partition(LABELS, n_clients=100, alpha=0.001, min_samples=10, max_tries=3,
+        dirichlet_partition(LABELS, n_clients=100, alpha=0.001, min_samples=10,
                             rng=np.random.default_rng(0))
 
 

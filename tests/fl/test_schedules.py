@@ -5,7 +5,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from twin.fl.schedules import KINDS, clients_per_round, pushed_updates, seed_head
+from twin.fl.schedules import KINDS, SCHEDULES, clients_per_round, pushed_updates, resolved_shape, seed_head
+from twin.scenario.loading import ScenarioError, validate
 
 REDUCING = ("exponential", "linear", "sigmoid", "reciprocal")
 SEED = ("constant",) + REDUCING
@@ -132,34 +133,64 @@ def test_list_schedule():
 
 
 @pytest.mark.parametrize(
+    "schedule,word",
+    [
+        ({"kind": "cubic", "start": 5, "end": 1}, "fl.schedule.kind"),
+        ({"kind": "linear", "start": 5, "end": 10}, "fl.schedule: end .10. is above start .5."),
+        ({"kind": "linear", "start": 5, "end": 0}, "fl.schedule.end"),
+        ({"kind": "linear", "start": -5, "end": 1}, "fl.schedule.start"),
+        ({"kind": "linear", "start": 5, "end": 1, "horizon": 1}, "fl.schedule.horizon"),
+        ({"kind": "linear", "start": 5, "end": 1, "tau": 2.0}, "fl.schedule.tau: unknown field"),
+        ({"kind": "exponential", "start": 5, "end": 1, "tau": -1.0}, "fl.schedule.tau"),
+        ({"kind": "sigmoid", "start": 5, "end": 1, "steepness": 0}, "fl.schedule.steepness"),
+        ({"kind": "linear", "start": 5, "end": 1, "preset": "paper"}, "fl.schedule.preset"),
+        ({"kind": "linear", "start": 300, "preset": "seed"}, "fl.schedule: start: preset 'seed' fixes"),
+        ({"kind": "linear", "end": 30, "preset": "seed"}, "fl.schedule: end: preset 'seed' fixes"),
+        ({"kind": "linear", "preset": "seed", "horizon": 50}, "fl.schedule: horizon: preset 'seed' fixes"),
+        ({"kind": "sigmoid", "preset": "seed", "steepness": 1.0}, "fl.schedule: steepness: preset 'seed' fixes"),
+        ({"kind": "constant", "preset": "seed", "start": 338}, "fl.schedule: start: preset 'seed' fixes"),
+        ({"kind": "list"}, "fl.schedule.counts"),
+        ({"kind": "list", "counts": [3, -1]}, r"fl.schedule.counts.1"),
+        ({"kind": "list", "counts": []}, "fl.schedule.counts"),
+        ({"kind": "linear", "end": 1}, "fl.schedule: give start and end"),
+        ({"kind": "constant"}, "fl.schedule: give start"),
+    ],
+)
+def test_bad_schedules_are_caught_by_the_schema(schedule, word):
+    """The schema is the one home of the schedule checks it can make; clients_per_round trusts its input."""
+    with pytest.raises(ScenarioError, match=word) as err:
+        validate({"fl": {"rounds": 10, "schedule": schedule}})
+    assert "\n" not in str(err.value)
+
+
+@pytest.mark.parametrize(
     "args,kwargs,word",
     [
         (("cubic", 10, 5, 1), {}, "kind"),
-        (("linear", 10, 5, 10), {}, "start"),
-        (("linear", 0, 5, 1), {}, "rounds"),
-        (("linear", 10, 5, 0), {}, "end"),
-        (("linear", 10, -5, 1), {}, "start"),
-        (("linear", 10, 5, 1), {"horizon": 1}, "horizon"),
-        (("linear", 10, 5, 1), {"tau": 2.0}, "tau"),
-        (("exponential", 10, 5, 1), {"tau": -1.0}, "tau"),
-        (("sigmoid", 10, 5, 1), {"steepness": 0}, "steepness"),
         (("reciprocal", 10, 5, 1), {"knee": 20.0}, "knee"),
-        (("linear", 10, 5, 1), {"preset": "paper"}, "preset"),
-        (("linear", 10, 300, 34), {"preset": "seed"}, "start"),
-        (("linear", 10, 338, 30), {"preset": "seed"}, "end"),
-        (("linear", 10), {"preset": "seed", "horizon": 50}, "horizon"),
-        (("sigmoid", 10), {"preset": "seed", "steepness": 1.0}, "steepness"),
-        (("list", 10), {}, "counts"),
-        (("list", 10), {"counts": [3, -1]}, "counts[1]"),
-        (("list", 10), {"counts": []}, "counts"),
-        (("linear", 10, None, 1), {}, "start"),
+        (("exponential", 10, 5, 1), {"tau": 0.001}, "tau"),
+        (("sigmoid", 10, 5, 1), {"steepness": 1e-14}, "flat sigmoid"),
     ],
 )
-def test_bad_input_names_the_parameter(args, kwargs, word):
-    with pytest.raises(ValueError, match=word.replace("[", r"\[").replace("]", r"\]")) as err:
+def test_checks_that_need_the_computed_shape(args, kwargs, word):
+    """Checks against the horizon-derived defaults live with those defaults (resolved_shape)."""
+    with pytest.raises(ValueError, match=word) as err:
         clients_per_round(*args, **kwargs)
     assert "\n" not in str(err.value)
 
 
+def test_resolved_shape_is_what_the_schedule_runs_with():
+    p = resolved_shape("exponential", 61, start=338, end=34)
+    assert p == {"start": 338, "end": 34, "horizon": 61, "tau": pytest.approx(10.3)}
+    assert (clients_per_round("exponential", 61, 338, 34, tau=p["tau"], horizon=p["horizon"])
+            == clients_per_round("exponential", 61, 338, 34)).all()
+    s = resolved_shape("sigmoid", 61, start=338, end=34)
+    assert s["steepness"] == pytest.approx(0.26) and s["midpoint"] == pytest.approx(20.0)
+    assert resolved_shape("reciprocal", 61, start=338, end=34, horizon=31)["knee"] == pytest.approx(50 / 304 / 2)
+    assert resolved_shape("linear", 1, start=5, end=1)["horizon"] == 2
+    assert resolved_shape("linear", 10, preset="seed") == {"start": 338, "end": 34, "horizon": 61}
+    assert resolved_shape("list", 10, counts=[1]) == {}
+
+
 def test_kinds_listed():
-    assert set(KINDS) == {"constant", "exponential", "linear", "sigmoid", "reciprocal", "list"}
+    assert set(KINDS) == set(SCHEDULES) == {"constant", "exponential", "linear", "sigmoid", "reciprocal", "list"}

@@ -5,7 +5,8 @@ import numpy as np
 import pytest
 import simpy
 
-from twin.net.engine import FlowNetwork, LinkDirection
+from twin.net.engine import FlowNetwork
+from twin.net.flow import LinkDirection
 
 CAPACITY_BPS = 10e6
 MEAN_BYTES = 125_000.0  # 0.1 s of service at full capacity

@@ -10,8 +10,9 @@ from hypothesis import strategies as st
 
 import twin.radio as radio
 from twin.net.cells import Cell, NoCoverage
-from twin.net.engine import FlowNetwork, LinkDirection
+from twin.net.engine import FlowNetwork
 from twin.net.fairness import _Problem, mixed_maxmin_rates
+from twin.net.flow import LinkDirection
 
 MB = 1e6
 
@@ -64,7 +65,7 @@ def test_n_users_of_equal_sinr_get_one_nth_each(n):
     r = 120e6
     for i in range(n):
         cell.set_rates(f"c{i}", r, r / 2)
-    flows = [net.start([backhaul, cell.dl], 5 * MB, name=f"f{i}", info={"client": f"c{i}"}) for i in range(n)]
+    flows = [net.start([backhaul, cell.dl], 5 * MB, name=f"f{i}", user=f"c{i}") for i in range(n)]
     rates = _rates_at(env, net, 1e-6)
     env.run()
     assert list(rates.values()) == pytest.approx([r / n] * n, rel=1e-12)
@@ -83,7 +84,7 @@ def test_user_at_the_cell_edge_is_slower_than_one_near_the_site():
         env, net = _net()
         cell = _cell(net)
         cell.set_rates("ue", float(r), float(r))
-        net.start([cell.dl], 10 * MB, info={"client": "ue"})
+        net.start([cell.dl], 10 * MB, user="ue")
         env.run()
         times.append(env.now)
     assert times[1] > times[0]
@@ -96,8 +97,8 @@ def test_different_sinr_share_equal_air_time_when_the_cell_is_the_bottleneck():
     backhaul = net.add_resource(LinkDirection("backhaul", 10e9, 0.0))
     cell.set_rates("near", 300e6, 0)
     cell.set_rates("edge", 30e6, 0)
-    net.start([backhaul, cell.dl], 50 * MB, name="near", info={"client": "near"})
-    net.start([backhaul, cell.dl], 50 * MB, name="edge", info={"client": "edge"})
+    net.start([backhaul, cell.dl], 50 * MB, name="near", user="near")
+    net.start([backhaul, cell.dl], 50 * MB, name="edge", user="edge")
     rates = _rates_at(env, net, 1e-6)
     env.run(until=0.5)
     assert rates == pytest.approx({"near": 150e6, "edge": 15e6})
@@ -118,7 +119,7 @@ def test_shared_wired_link_splits_equally_not_by_radio_rate():
     for i in range(300):
         cell = cells[i % 30]
         cell.ul.set_rate(f"c{i}", float(rng.uniform(200e6, 2e9)))
-        net.start([cell.ul, server], 10 * MB, name=f"up{i}", info={"client": f"c{i}"})
+        net.start([cell.ul, server], 10 * MB, name=f"up{i}", user=f"c{i}")
     rates = _rates_at(env, net, 1e-6)
     env.run(until=0.01)
     assert list(rates.values()) == pytest.approx([1e9 / 300] * 300, rel=1e-9)
@@ -133,8 +134,8 @@ def test_mixed_hand_solved_example():
     link = net.add_resource(LinkDirection("link", 30e6, 0.0))
     cell.dl.set_rate("u1", 100e6)
     cell.dl.set_rate("u2", 10e6)
-    net.start([link, cell.dl], 100 * MB, name="f1", info={"client": "u1"})
-    net.start([link, cell.dl], 100 * MB, name="f2", info={"client": "u2"})
+    net.start([link, cell.dl], 100 * MB, name="f1", user="u1")
+    net.start([link, cell.dl], 100 * MB, name="f2", user="u2")
     net.start([link], 100 * MB, name="f3")
     rates = _rates_at(env, net, 1e-6)
     env.run(until=1.0)
@@ -155,7 +156,7 @@ def test_handover_mid_transfer_adds_the_interruption_and_the_rate_change():
     backhaul = net.add_resource(LinkDirection("backhaul", 10e9, 0.001))
     size, ra, rb, t_h, interruption = 20 * MB, 80e6, 40e6, 1.0, 0.05
     a.dl.set_rate("ue", ra)
-    flow = net.start([backhaul, a.dl], size, info={"client": "ue"})
+    flow = net.start([backhaul, a.dl], size, user="ue")
     left = {}
 
     def handover():
@@ -181,7 +182,7 @@ def test_handover_mid_transfer_adds_the_interruption_and_the_rate_change():
 def test_no_coverage_stalls_until_cancelled():
     env, net = _net()
     cell = _cell(net)
-    flow = net.start([cell.ul], 1 * MB, info={"client": "ghost"})  # no rate: infinite coefficient
+    flow = net.start([cell.ul], 1 * MB, user="ghost")  # no rate: infinite coefficient
     env.run(until=100.0)
     assert not flow.done.triggered and net.rate_of(flow) == 0.0
     assert net.bytes_left(flow) == pytest.approx(1 * MB)
@@ -194,7 +195,7 @@ def test_rate_change_takes_effect_at_resources_changed():
     env, net = _net()
     cell = _cell(net)
     cell.dl.set_rate("ue", 10e6)
-    flow = net.start([cell.dl], 10 * MB, info={"client": "ue"})
+    flow = net.start([cell.dl], 10 * MB, user="ue")
 
     def faster():
         yield env.timeout(4.0)
@@ -280,7 +281,7 @@ def test_engine_with_cells_conserves_bytes_and_never_exceeds_capacity(n_cells, n
         cell = cells[int(rng.integers(n_cells))]
         cell.dl.set_rate(f"u{i}", float(rng.uniform(1e6, 300e6)))
         flows.append(net.start([server, cell.dl], float(rng.uniform(1e4, 5e6)), name=f"f{i}",
-                               info={"client": f"u{i}"}))
+                               user=f"u{i}"))
 
     def churn():
         for _ in range(5):

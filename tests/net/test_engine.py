@@ -5,7 +5,8 @@ import math
 import pytest
 import simpy
 
-from twin.net.engine import FlowNetwork, LinkDirection
+from twin.net.engine import FlowNetwork
+from twin.net.flow import LinkDirection
 from twin.net.tcp import slow_start_latency_s
 
 
@@ -179,6 +180,7 @@ def test_stalled_flow_resumes_when_resource_recovers():
     class Cell:
         name = "cell"
         latency_s = 0.0
+        time_fair = False
 
         def __init__(self):
             self.capacity = 1.0

@@ -5,7 +5,8 @@ import simpy
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from twin.net.engine import FlowNetwork, LinkDirection
+from twin.net.engine import FlowNetwork
+from twin.net.flow import LinkDirection
 
 
 @st.composite

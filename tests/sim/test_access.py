@@ -19,6 +19,8 @@ MB = 1e6
 class Scripted:
     """Vehicles that jump between given positions: ``path(t) -> [n, 2]`` (NaN: off the road)."""
 
+    finished = False
+
     def __init__(self, path, n):
         self.path, self.n_vehicles, self.t = path, n, 0.0
         self.vehicle_ids = np.array([str(i) for i in range(n)], dtype=object)

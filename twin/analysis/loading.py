@@ -267,6 +267,8 @@ def _read_run(run_id: str, folder: Path, index_row: dict | None, target: float |
     if status == "ok":
         try:
             scenario = yaml.load((folder / "scenario.resolved.yaml").read_text(encoding="utf-8"), Loader=_Loader)
+            if isinstance(scenario, dict):
+                scenario.pop("derived", None)  # values the build computed, not inputs (twin.sim.derived)
             rounds = pd.read_parquet(folder / "rounds.parquet")
         except Exception as exc:
             row.update(status="corrupt", problem=f"cannot read ({str(exc).splitlines()[0]})")

@@ -13,15 +13,10 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from twin.fl.stopping import reached_target  # the stop rule's own test, vectorised (one home for the rule)
 
-def reached_target(accuracy: pd.Series | np.ndarray, target: float, floor_decimals: int | None = None) -> np.ndarray:
-    """Boolean per round: accuracy >= target (after flooring to ``floor_decimals`` when given, the study's rule)."""
-    acc = np.asarray(accuracy, dtype=np.float64)
-    if floor_decimals is not None:
-        scale = 10.0**floor_decimals
-        acc = np.floor(acc * scale + 1e-9) / scale
-    with np.errstate(invalid="ignore"):
-        return np.nan_to_num(acc, nan=-np.inf) >= target - 1e-12
+__all__ = ["dropped_clients", "fixed_cohort", "reached_target", "reduction_pct", "round_times", "run_metrics",
+           "savings", "time_to_target", "totals"]
 
 
 def time_to_target(rounds: pd.DataFrame, target: float, floor_decimals: int | None = None) -> dict[str, Any] | None:

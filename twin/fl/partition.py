@@ -13,6 +13,9 @@ its new partition. The same generator state gives the same partition.
 - ``quantity``: quantity skew with IID labels; sizes proportional to log-normal(0, sigma) or Pareto(exponent) weights,
   each at least min_samples (an unbalanced population like the study's 3,383 FEMNIST writers).
 - ``natural``: the loader's own partition (LEAF writers, Synthetic devices).
+
+Each partitioner's keyword arguments besides ``labels``, ``n_clients`` and ``rng`` are the fields of its schema class
+(``fl.partition``), same names and defaults (``tests/test_registries.py``); the schema checks their values.
 """
 
 from __future__ import annotations
@@ -25,6 +28,8 @@ import numpy as np
 
 from twin.fl.data.base import FederatedDataset
 from twin.fl.errors import FLConfigError, check_fraction, check_positive_int
+
+MAX_TRIES = 100  # draws of a Dirichlet partition before giving up on min_samples
 
 
 def _check(labels: np.ndarray, n_clients: int) -> tuple[np.ndarray, int]:
@@ -48,12 +53,11 @@ def iid_partition(labels: np.ndarray, *, n_clients: int, rng: np.random.Generato
 
 
 def dirichlet_partition(labels: np.ndarray, *, n_clients: int, alpha: float, rng: np.random.Generator,
-                        min_samples: int = 1, max_tries: int = 100) -> list[np.ndarray]:
-    """Label skew by Dirichlet(alpha) proportions per class; retried until every client has ``min_samples`` rows."""
+                        min_samples: int = 1) -> list[np.ndarray]:
+    """Label skew by Dirichlet(alpha) proportions per class; retried (up to :data:`MAX_TRIES` times) until every client
+    has ``min_samples`` rows."""
     labels, n_clients = _check(labels, n_clients)
-    if not alpha > 0:
-        raise FLConfigError(f"alpha must be > 0, got {alpha}")
-    min_samples = check_positive_int("min_samples", min_samples)
+    max_tries = MAX_TRIES
     if min_samples * n_clients > len(labels):
         raise FLConfigError(f"min_samples ({min_samples}) x n_clients ({n_clients}) exceeds the {len(labels)} samples")
     cap = len(labels) / n_clients
@@ -81,7 +85,6 @@ def shard_partition(labels: np.ndarray, *, n_clients: int, rng: np.random.Genera
                     shards_per_client: int = 2) -> list[np.ndarray]:
     """McMahan's pathological non-IID split: label-sorted shards, ``shards_per_client`` random shards per client."""
     labels, n_clients = _check(labels, n_clients)
-    shards_per_client = check_positive_int("shards_per_client", shards_per_client)
     n_shards = n_clients * shards_per_client
     if n_shards > len(labels):
         raise FLConfigError(f"n_clients x shards_per_client ({n_shards}) exceeds the {len(labels)} samples")
@@ -96,17 +99,12 @@ def quantity_sizes(n_total: int, *, n_clients: int, rng: np.random.Generator, di
                    sigma: float = 1.0, exponent: float = 1.5, min_samples: int = 1) -> np.ndarray:
     """Client sizes summing to ``n_total``, each >= min_samples, the rest shared by skewed random weights."""
     n_clients = check_positive_int("n_clients", n_clients)
-    min_samples = check_positive_int("min_samples", min_samples)
     extra = n_total - min_samples * n_clients
     if extra < 0:
         raise FLConfigError(f"min_samples ({min_samples}) x n_clients ({n_clients}) exceeds the {n_total} samples")
     if distribution == "lognormal":
-        if not sigma > 0:
-            raise FLConfigError(f"sigma must be > 0, got {sigma}")
         weights = rng.lognormal(0.0, sigma, n_clients)
     elif distribution == "powerlaw":
-        if not exponent > 0:
-            raise FLConfigError(f"exponent must be > 0, got {exponent}")
         weights = rng.pareto(exponent, n_clients) + 1.0
     else:
         raise FLConfigError(f"distribution: unknown size distribution {distribution!r}; choose lognormal or powerlaw")

@@ -25,8 +25,11 @@ Seed preset (``preset="seed"``): the study's exact integers (docs/fl-algorithms.
 - exponential ``int(338 - exp((x - 1) / 10.3))``, linear ``int(338 - 5.065 x)``,
   sigmoid ``int(338 - 304 / (1 + exp(-0.26 (x - 20))))``, reciprocal ``int(34 + 50 / x)`` for ``x in [0.164, 1, 2, ..., 60]``.
 
-The preset is not clipped: exponential keeps its value 30 at round 61 (below the end, 34), as the study did. It needs
-``start = 338`` and ``end = 34`` (or ``None`` for both) and accepts no shape parameters and no horizon other than 61.
+The preset is not clipped: exponential keeps its value 30 at round 61 (below the end, 34), as the study did. It fixes
+start, end, horizon and shape (the schema rejects them beside ``preset: seed``).
+
+Parameters are checked once, by the schema (``fl.schedule`` in ``twin.scenario.fl``); :func:`resolved_shape` holds the
+defaults computed from the horizon and the checks that need them.
 
 How close the general form with the seed parameters (start 338, end 34, horizon 61, default shapes) is to the preset, as
 max |general - preset| over 150 rounds (checked by tests/fl/test_schedules.py): linear 1, sigmoid 2, reciprocal 1,
@@ -40,22 +43,12 @@ from collections.abc import Sequence
 
 import numpy as np
 
-KINDS = ("constant", "exponential", "linear", "sigmoid", "reciprocal", "list")
+KINDS = ("constant", "exponential", "linear", "sigmoid", "reciprocal", "list")  # the keys of SCHEDULES
 PRESETS = ("seed",)
 
 SEED_START = 338
 SEED_END = 34
 SEED_HORIZON = 61  # head x = 0..60 fills rounds 1..61
-
-# shape parameters each general form accepts (name -> meaning); defaults are computed from the horizon
-SHAPE_PARAMS: dict[str, tuple[str, ...]] = {
-    "constant": (),
-    "linear": (),
-    "exponential": ("tau",),
-    "sigmoid": ("steepness", "midpoint"),
-    "reciprocal": ("knee",),
-    "list": ("counts",),
-}
 
 _GUARD = 1e-9
 
@@ -85,19 +78,6 @@ def _seed_preset(kind: str, rounds: int) -> np.ndarray:
     n = min(rounds, head.size)
     out[:n] = head[:n]
     return out
-
-
-def _shape_value(shape: dict, name: str, default: float, *, positive: bool = True) -> float:
-    value = shape.get(name)
-    if value is None:
-        return default
-    try:
-        value = float(value)
-    except (TypeError, ValueError):
-        raise ValueError(f"{name} must be a number; got {value!r}") from None
-    if not math.isfinite(value) or (positive and value <= 0):
-        raise ValueError(f"{name} must be a finite number > 0; got {value!r}")
-    return value
 
 
 def linear_curve(x: np.ndarray, start: float, end: float, x_end: float) -> np.ndarray:
@@ -132,28 +112,49 @@ def reciprocal_curve(x: np.ndarray, start: float, end: float, x_end: float, knee
     return end + (start - end) * (g - g_end) / (1.0 - g_end)
 
 
-def _as_count(name: str, value, *, minimum: int) -> int:
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
-        if isinstance(value, (float, np.floating)) and float(value).is_integer():
-            value = int(value)
-        else:
-            raise ValueError(f"{name} must be an integer >= {minimum}; got {value!r}")
-    if value < minimum:
-        raise ValueError(f"{name} must be an integer >= {minimum}; got {value!r}")
-    return int(value)
-
-
-def _list_schedule(rounds: int, counts) -> np.ndarray:
-    if counts is None:
-        raise ValueError("counts: schedule kind 'list' needs counts=[n1, n2, ...]")
-    if isinstance(counts, (str, bytes)) or not isinstance(counts, (Sequence, np.ndarray)):
-        raise ValueError(f"counts must be a list of integers; got {counts!r}")
-    if len(counts) == 0:
-        raise ValueError("counts must hold at least one value; got an empty list")
-    vals = [_as_count(f"counts[{i}]", c, minimum=1) for i, c in enumerate(counts)]
+def _list_schedule(rounds: int, counts: Sequence[int]) -> np.ndarray:
+    vals = [int(c) for c in counts]
     out = np.full(rounds, vals[-1], dtype=np.int64)
     n = min(rounds, len(vals))
     out[:n] = vals[:n]
+    return out
+
+
+def resolved_shape(kind: str, rounds: int, *, start: int | None = None, end: int | None = None,
+                   horizon: int | None = None, preset: str | None = None, **shape) -> dict:
+    """The parameters schedule ``kind`` runs with over ``rounds`` rounds: ``start``, ``end``, ``horizon`` and the shape
+    (``tau``; ``steepness``, ``midpoint``; ``knee``), the defaults computed from the horizon filled in. The one home of
+    those defaults; what scenario.resolved.yaml shows under ``derived:``.
+
+    Parameters are those of the schema (``twin.scenario.fl``), which checks them; the checks left here need the
+    computed defaults (a knee beyond the horizon, an overflowing tau, a flat sigmoid) and raise ValueError naming
+    the parameter."""
+    if kind == "list":
+        return {}
+    if preset is not None:
+        out = {"start": SEED_START, "end": None if kind == "constant" else SEED_END}
+        return {**out, "horizon": None if kind == "constant" else SEED_HORIZON}
+    if kind == "constant":
+        return {"start": int(start)}
+    horizon = max(rounds, 2) if horizon is None else int(horizon)
+    x_end = float(horizon - 1)
+    out: dict = {"start": int(start), "end": int(end), "horizon": horizon}
+    if kind == "exponential":
+        tau = 10.3 * x_end / 60.0 if shape.get("tau") is None else float(shape["tau"])
+        if x_end / tau > 700:
+            raise ValueError(f"tau must be >= horizon/700 ({x_end / 700:.4g}) to avoid overflow; got {tau!r}")
+        out["tau"] = tau
+    elif kind == "sigmoid":
+        steep = 0.26 * 60.0 / x_end if shape.get("steepness") is None else float(shape["steepness"])
+        mid = x_end / 3.0 if shape.get("midpoint") is None else float(shape["midpoint"])
+        if abs(np.tanh(0.5 * steep * (x_end - mid)) - np.tanh(-0.5 * steep * mid)) < 1e-12:
+            raise ValueError(f"steepness ({steep}) and midpoint ({mid}) give a flat sigmoid over the horizon")
+        out.update(steepness=steep, midpoint=mid)
+    elif kind == "reciprocal":
+        knee = (50.0 / 304.0) * x_end / 60.0 if shape.get("knee") is None else float(shape["knee"])
+        if knee >= x_end:
+            raise ValueError(f"knee must be < horizon - 1 ({x_end:g}); got {knee!r}")
+        out["knee"] = knee
     return out
 
 
@@ -169,82 +170,81 @@ def clients_per_round(
 ) -> np.ndarray:
     """Clients selected in each round, as an int64 array of length ``rounds`` (entry ``r - 1`` is round ``r``).
 
-    kind: constant | exponential | linear | sigmoid | reciprocal | list. ``start`` (N0) >= ``end`` (N1) >= 1.
+    kind: one of :data:`SCHEDULES`. ``start`` (N0) >= ``end`` (N1) >= 1.
     preset: None (the general form, see the module docstring) or "seed" (the study's exact integers).
     horizon: round at which ``end`` is reached (general forms; default ``rounds``, at least 2).
     shape: tau (exponential), steepness and midpoint (sigmoid), knee (reciprocal), counts (list).
-    Raises ValueError with one line naming the bad parameter.
+    The parameters are checked by the schema (``fl.schedule``); see :func:`resolved_shape` for the rest.
     """
-    if not isinstance(kind, str) or kind not in KINDS:
-        raise ValueError(f"schedule kind must be one of {', '.join(KINDS)}; got {kind!r}")
-    rounds = _as_count("rounds", rounds, minimum=1)
-    allowed = SHAPE_PARAMS[kind]
-    for name in shape:
-        if name not in allowed:
-            hint = f"it takes {', '.join(allowed)}" if allowed else "it takes no shape parameters"
-            raise ValueError(f"{name}: unknown shape parameter for schedule {kind!r} ({hint})")
-
+    if kind not in SCHEDULES:
+        raise ValueError(f"schedule kind must be one of {', '.join(SCHEDULES)}; got {kind!r}")
     if preset is not None:
-        if preset not in PRESETS:
-            raise ValueError(f"preset must be one of {', '.join(PRESETS)} or None; got {preset!r}")
-        if kind == "list":
-            raise ValueError("preset: schedule kind 'list' has no preset")
-        if shape:
-            raise ValueError(f"{next(iter(shape))}: preset 'seed' fixes the shape; remove the shape parameter")
-        if start is not None and start != SEED_START:
-            raise ValueError(f"start: preset 'seed' is the study's {SEED_START} -> {SEED_END}; got start={start!r}")
-        if end is not None and end != SEED_END:
-            raise ValueError(f"end: preset 'seed' is the study's {SEED_START} -> {SEED_END}; got end={end!r}")
-        if horizon is not None and horizon != SEED_HORIZON:
-            raise ValueError(f"horizon: preset 'seed' reaches its end at round {SEED_HORIZON}; got horizon={horizon!r}")
         return _seed_preset(kind, rounds)
-
     if kind == "list":
-        return _list_schedule(rounds, shape.get("counts"))
-
-    if start is None:
-        raise ValueError(f"start: schedule {kind!r} needs start (clients in round 1)")
-    start = _as_count("start", start, minimum=1)
+        return _list_schedule(rounds, shape["counts"])
+    p = resolved_shape(kind, rounds, start=start, end=end, horizon=horizon, **shape)
     if kind == "constant":
-        return np.full(rounds, start, dtype=np.int64)
-    if end is None:
-        raise ValueError(f"end: schedule {kind!r} needs end (clients from the horizon on)")
-    end = _as_count("end", end, minimum=1)
-    if start < end:
-        raise ValueError(f"start ({start}) must be >= end ({end}) for a reduction schedule {kind!r}")
-    horizon = max(rounds, 2) if horizon is None else _as_count("horizon", horizon, minimum=2)
-
+        return np.full(rounds, p["start"], dtype=np.int64)
+    start, end, horizon = p["start"], p["end"], p["horizon"]
     x_end = float(horizon - 1)
     n_head = min(rounds, horizon)
     x = np.arange(n_head, dtype=np.float64)
     if kind == "linear":
         vals = linear_curve(x, start, end, x_end)
     elif kind == "exponential":
-        tau = _shape_value(shape, "tau", 10.3 * x_end / 60.0)
-        if x_end / tau > 700:
-            raise ValueError(f"tau must be >= horizon/700 ({x_end / 700:.4g}) to avoid overflow; got {tau!r}")
-        vals = exponential_curve(x, start, end, x_end, tau)
+        vals = exponential_curve(x, start, end, x_end, p["tau"])
     elif kind == "sigmoid":
-        steep = _shape_value(shape, "steepness", 0.26 * 60.0 / x_end)
-        mid = _shape_value(shape, "midpoint", x_end / 3.0, positive=False)
-        if abs(np.tanh(0.5 * steep * (x_end - mid)) - np.tanh(-0.5 * steep * mid)) < 1e-12:
-            raise ValueError(f"steepness ({steep}) and midpoint ({mid}) give a flat sigmoid over the horizon")
-        vals = sigmoid_curve(x, start, end, x_end, steep, mid)
+        vals = sigmoid_curve(x, start, end, x_end, p["steepness"], p["midpoint"])
     else:  # reciprocal
-        knee = _shape_value(shape, "knee", (50.0 / 304.0) * x_end / 60.0)
-        if knee >= x_end:
-            raise ValueError(f"knee must be < horizon - 1 ({x_end:g}); got {knee!r}")
-        vals = reciprocal_curve(x, start, end, x_end, knee)
-
+        vals = reciprocal_curve(x, start, end, x_end, p["knee"])
     head = np.clip(np.floor(vals + _GUARD), end, start).astype(np.int64)
     out = np.full(rounds, end, dtype=np.int64)
     out[:n_head] = head
     return out
 
 
+# The registry: each kind's parameters with their defaults (None: computed from the horizon, see resolved_shape),
+# equal to the fields of its schema class (tests/test_registries.py). ``rounds`` comes from ``fl.rounds``.
+
+
+def constant(rounds: int, *, start: int | None = None, preset: str | None = None) -> np.ndarray:
+    return clients_per_round("constant", rounds, start, preset=preset)
+
+
+def linear(rounds: int, *, start: int | None = None, end: int | None = None, horizon: int | None = None,
+           preset: str | None = None) -> np.ndarray:
+    return clients_per_round("linear", rounds, start, end, horizon=horizon, preset=preset)
+
+
+def exponential(rounds: int, *, start: int | None = None, end: int | None = None, horizon: int | None = None,
+                preset: str | None = None, tau: float | None = None) -> np.ndarray:
+    return clients_per_round("exponential", rounds, start, end, horizon=horizon, preset=preset, tau=tau)
+
+
+def sigmoid(rounds: int, *, start: int | None = None, end: int | None = None, horizon: int | None = None,
+            preset: str | None = None, steepness: float | None = None, midpoint: float | None = None) -> np.ndarray:
+    return clients_per_round("sigmoid", rounds, start, end, horizon=horizon, preset=preset, steepness=steepness,
+                             midpoint=midpoint)
+
+
+def reciprocal(rounds: int, *, start: int | None = None, end: int | None = None, horizon: int | None = None,
+               preset: str | None = None, knee: float | None = None) -> np.ndarray:
+    return clients_per_round("reciprocal", rounds, start, end, horizon=horizon, preset=preset, knee=knee)
+
+
+def explicit(rounds: int, *, counts: Sequence[int]) -> np.ndarray:
+    return clients_per_round("list", rounds, counts=counts)
+
+
+SCHEDULES = {"constant": constant, "exponential": exponential, "linear": linear, "sigmoid": sigmoid,
+             "reciprocal": reciprocal, "list": explicit}
+
+
 def pushed_updates(counts: np.ndarray, stop_round: int) -> int:
     """The study's "pushed model updates": the sum of clients per round over rounds 1..stop_round."""
-    stop_round = _as_count("stop_round", stop_round, minimum=0)
+    stop_round = int(stop_round)
+    if stop_round < 0:
+        raise ValueError(f"stop_round must be >= 0; got {stop_round}")
     if stop_round > len(counts):
         raise ValueError(f"stop_round ({stop_round}) must be <= the number of rounds in the schedule ({len(counts)})")
     return int(np.asarray(counts[:stop_round], dtype=np.int64).sum())

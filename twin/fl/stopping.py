@@ -5,6 +5,9 @@ test accuracy, floored to 2 decimals, reaches 0.80 (0.7999 -> 0.79 does not; 0.8
 ``floor_decimals`` the raw accuracy is compared (``floor_decimals`` is ignored when there is no target). Flooring uses a 1e-9 guard so that values like 0.29 (stored as
 0.28999999999999998) floor to 0.29. ``should_stop`` is called after each round and checks, in this order, target accuracy,
 max rounds, max simulated time; the first that holds is the reason returned.
+
+:func:`reached_target` is the one home of the target test: vectorised over a whole accuracy column, it also serves
+the analysis (``twin.analysis.metrics.time_to_target``, re-analysing runs with another target).
 """
 
 from __future__ import annotations
@@ -12,20 +15,26 @@ from __future__ import annotations
 import math
 
 import numpy as np
+from numpy.typing import ArrayLike
 
 REASONS = ("target_accuracy", "max_rounds", "max_time_s")
 
 
-def floor_to(value: float, decimals: int) -> float:
-    """``value`` floored to ``decimals`` decimals (with a 1e-9 guard against binary representation error)."""
+def floor_to(value: ArrayLike, decimals: int) -> np.ndarray:
+    """``value`` (a number or an array) floored to ``decimals`` decimals, with a 1e-9 guard against binary
+    representation error; NaN stays NaN."""
     scale = 10.0**decimals
-    return math.floor(value * scale + 1e-9) / scale
+    return np.floor(np.asarray(value, dtype=np.float64) * scale + 1e-9) / scale
 
 
-def reached_target(accuracy: float, target: float, floor_decimals: int | None = None) -> bool:
-    """Whether ``accuracy`` (optionally floored to ``floor_decimals``) equals or exceeds ``target``."""
-    acc = accuracy if floor_decimals is None else floor_to(accuracy, floor_decimals)
-    return acc >= target - 1e-12
+def reached_target(accuracy: ArrayLike, target: float, floor_decimals: int | None = None) -> np.ndarray:
+    """Per value: ``accuracy`` (floored to ``floor_decimals`` when given) equals or exceeds ``target``; NaN (not
+    evaluated) never does. A bool array of the input's shape (0-d for a number)."""
+    acc = np.asarray(accuracy, dtype=np.float64)
+    if floor_decimals is not None:
+        acc = floor_to(acc, floor_decimals)
+    with np.errstate(invalid="ignore"):
+        return np.nan_to_num(acc, nan=-np.inf) >= target - 1e-12
 
 
 def _int_or_none(name: str, value, minimum: int) -> int | None:
@@ -74,7 +83,7 @@ class StopRule:
         """After round ``round`` (1-based) ended at ``sim_time_s`` with ``accuracy`` (None when not evaluated):
         "target_accuracy" | "max_rounds" | "max_time_s", or None to go on."""
         if accuracy is not None and self.target_accuracy is not None and math.isfinite(accuracy):
-            if reached_target(accuracy, self.target_accuracy, self.floor_decimals):
+            if bool(reached_target(accuracy, self.target_accuracy, self.floor_decimals)):
                 return "target_accuracy"
         if self.max_rounds is not None and round >= self.max_rounds:
             return "max_rounds"

@@ -6,11 +6,12 @@ imported when a function that needs them runs. Every mobility source offers the 
 See ``docs/mobility.md``.
 """
 
-from ._extras import MissingExtraError
+from ._extras import MissingExtraError, sumo_binary
 from .base import Mobility
 from .network import RoadNetwork
 from .osm import load_graphml, load_osm
 from .placement import (
+    PLACEMENTS,
     GreedyPlacement,
     Sites,
     canyon_los_covers,
@@ -28,6 +29,7 @@ from .vehicles import DRIVE_VEHICLE_TYPES, RandomTripMobility, VehicleType, assi
 
 __all__ = [
     "MissingExtraError",
+    "sumo_binary",
     "Mobility",
     "RoadNetwork",
     "ROAD_NETWORK_KINDS",
@@ -56,4 +58,5 @@ __all__ = [
     "canyon_los_covers",
     "GreedyPlacement",
     "greedy_small_cells",
+    "PLACEMENTS",
 ]

@@ -14,6 +14,7 @@ attribute         shape/type   meaning
 ``speeds_mps``    [n]          current speed, m/s (0 where inactive)
 ``active``        [n] bool     the vehicle is on the road now (departed and not arrived)
 ``step_distance_m`` [n]        distance driven during the last ``step`` (0 where inactive), for correlated shadowing
+``finished``      bool         the source has nothing more to play (trace ended, SUMO emptied); random trips never
 ``step(dt_s)``    -> None      advance the clock by ``dt_s`` >= 0 seconds
 ``close()``       -> None      release resources (a SUMO process); idempotent; also via ``with``
 ================  ===========  =====================================================================================
@@ -52,6 +53,9 @@ class Mobility(Protocol):
     @property
     def step_distance_m(self) -> np.ndarray: ...
 
+    @property
+    def finished(self) -> bool: ...
+
     def step(self, dt_s: float) -> None: ...
 
     def close(self) -> None: ...
@@ -87,6 +91,11 @@ class MobilityBase:
     @property
     def step_distance_m(self) -> np.ndarray:
         return self._step_distance
+
+    @property
+    def finished(self) -> bool:
+        """False: by default a source never runs out (random trips); traces and SUMO override it."""
+        return False
 
     def close(self) -> None:
         """Nothing to release by default."""

@@ -259,3 +259,41 @@ def greedy_small_cells(
         coverage_fraction=frac,
         reached=reached,
     )
+
+
+# ------------------------------------------------------------------------------------------ placement schemes (registry)
+# One function per ``radio.tiers[].placement.kind``: the road network, then the fields of its schema class with the
+# same names and defaults (tests/test_registries.py). The schema checks the values.
+
+
+def hex_placement(network: RoadNetwork, *, isd_m: float = 500.0, margin_m: float = 0.0) -> Sites:
+    """A hexagonal grid ``isd_m`` apart over the road network's bounding box grown by ``margin_m``."""
+    return hex_grid(network.bbox_m, isd_m, margin_m=margin_m)
+
+
+def explicit_placement(network: RoadNetwork, *, sites_m: Sequence[Sequence[float]]) -> Sites:
+    """Sites at the given (x, y) in metres."""
+    return explicit_sites(sites_m)
+
+
+def roadside_placement(network: RoadNetwork, *, at_junctions: bool = True, every_m: float | None = None,
+                       min_degree: int = 3) -> Sites:
+    """Every junction of ``min_degree`` roads and / or every ``every_m`` along the roads."""
+    return small_cell_candidates(network, at_junctions=at_junctions, every_m=every_m, min_degree=min_degree)
+
+
+def greedy_placement(network: RoadNetwork, *, at_junctions: bool = True, every_m: float | None = 100.0,
+                     min_degree: int = 1, target_fraction: float = 0.9, max_range_m: float = 200.0,
+                     covers: str = "canyon", street_width_m: float = 20.0, point_spacing_m: float = 10.0,
+                     max_cells: int | None = None) -> Sites:
+    """DRIVE's greedy cover of the road points (every ``point_spacing_m``) from the roadside candidates; ``covers``:
+    ``canyon`` (same street, within range) or ``distance`` (within range)."""
+    cand = small_cell_candidates(network, at_junctions=at_junctions, every_m=every_m, min_degree=min_degree)
+    fn = canyon_los_covers(network, max_range_m=max_range_m, street_width_m=street_width_m) if covers == "canyon" \
+        else None
+    return greedy_small_cells(cand, network.sample_points(point_spacing_m), target_fraction=target_fraction,
+                              max_range_m=max_range_m, covers=fn, max_cells=max_cells).sites
+
+
+PLACEMENTS: dict[str, Callable[..., Sites]] = {"hex": hex_placement, "explicit": explicit_placement,
+                                               "roadside": roadside_placement, "greedy": greedy_placement}

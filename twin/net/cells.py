@@ -12,16 +12,15 @@ A user without a rate in a cell (no coverage, or a handover in progress) has an 
 rate 0 until the access layer gives it a rate or re-routes them (:meth:`FlowNetwork.reroute`). A :class:`NoCoverage`
 resource stands in the route while a user has no cell at all (or is between two cells during a handover).
 
-Flows name their user in ``flow.info["client"]`` (the FL round process does).
+Flows name their user in ``flow.user`` (the FL round process sets it to the client's name).
 """
 
 from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
-from typing import Any
 
-USER_KEY = "client"  # the flow.info key that names a flow's user
+from twin.net.flow import Flow
 
 
 class CellDirection:
@@ -46,8 +45,8 @@ class CellDirection:
     def remove(self, user: str) -> None:
         self.rates_bps.pop(user, None)
 
-    def coefficient(self, flow: Any) -> float:
-        rate = self.rates_bps.get(flow.info.get(USER_KEY), 0.0)
+    def coefficient(self, flow: Flow) -> float:
+        rate = self.rates_bps.get(flow.user, 0.0) if flow.user is not None else 0.0
         return 1.0 / rate if rate > 0 else math.inf
 
     def __repr__(self) -> str:
@@ -64,7 +63,7 @@ class NoCoverage:
         self.capacity = 1.0
         self.latency_s = 0.0
 
-    def coefficient(self, flow: Any) -> float:
+    def coefficient(self, flow: Flow) -> float:
         return math.inf
 
     def __repr__(self) -> str:

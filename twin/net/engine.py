@@ -6,84 +6,42 @@ ends, is re-routed or a resource changes. When its last byte has left it still p
 so one flow alone takes ``latency + S / (B * payload fraction)``. Flows that start at the same instant are
 batched into one recomputation.
 
-Resources: anything with ``name``, ``capacity`` and ``coefficient(flow)`` (capacity used per bit/s of the flow's
+Flows, resources and the observer protocol live in :mod:`twin.net.flow` (re-exported here). Resources: anything with
+``name``, ``capacity``, ``latency_s``, ``time_fair`` and ``coefficient(flow)`` (capacity used per bit/s of the flow's
 goodput; ``inf`` = cannot carry it now, the flow stalls). :class:`LinkDirection` is the wired one (its flows share
-rate max-min fairly); a resource with ``time_fair = True`` (a radio cell, :mod:`twin.net.cells`) shares its capacity
-in equal *usage* (air time) instead, and then :func:`twin.net.fairness.mixed_maxmin_rates` computes the shares.
+rate max-min fairly); a ``time_fair`` resource (a radio cell, :mod:`twin.net.cells`) shares its capacity in equal
+*usage* (air time) instead, and then :func:`twin.net.fairness.mixed_maxmin_rates` computes the shares. The engine
+reports each flow's start, arrival and cancellation to its :class:`~twin.net.flow.FlowObserver`, passing the flow's
+opaque ``tag`` along untouched.
 """
 
 from __future__ import annotations
 
 import itertools
 from collections.abc import Generator, Sequence
-from typing import Any, Protocol
+from typing import Any
 
 import numpy as np
 import simpy
 
 from twin.net.fairness import mixed_maxmin_rates
+from twin.net.flow import Flow, FlowObserver, LinkDirection, Resource, SlowStart
 from twin.net.sharing import maxmin_rates
 from twin.net.tcp import slow_start_stall_s
 
+__all__ = ["Flow", "FlowNetwork", "FlowObserver", "LinkDirection", "Resource"]
+
 _EPS_S = 1e-12  # flows whose finish time is this close (relative) are finished together
-
-
-class Resource(Protocol):
-    name: str
-    capacity: float
-    latency_s: float
-
-    def coefficient(self, flow: Flow) -> float: ...
-
-
-class LinkDirection:
-    """One direction of a full-duplex wired link: capacity in bit/s on the wire, one-way latency."""
-
-    def __init__(self, name: str, bandwidth_bps: float, latency_s: float, *, overhead: float = 1.0) -> None:
-        if bandwidth_bps <= 0:
-            raise ValueError(f"link {name}: bandwidth_bps must be positive, got {bandwidth_bps}")
-        if latency_s < 0:
-            raise ValueError(f"link {name}: latency_s must be non-negative, got {latency_s}")
-        self.name = name
-        self.capacity = float(bandwidth_bps)
-        self.latency_s = float(latency_s)
-        self.overhead = float(overhead)  # wire bits per payload bit (frame_bytes / payload_bytes)
-
-    def coefficient(self, flow: Flow) -> float:
-        return self.overhead
-
-    def __repr__(self) -> str:
-        return f"LinkDirection({self.name!r}, {self.capacity:g} bit/s, {self.latency_s:g} s)"
-
-
-class Flow:
-    """A transfer in progress. ``done`` succeeds with the flow when its last byte arrives."""
-
-    def __init__(self, env: simpy.Environment, name: str, route: Sequence[Resource], size_bytes: float,
-                 *, weight: float = 1.0, info: dict[str, Any] | None = None) -> None:
-        self.name = name
-        self.route = list(route)
-        self.size_bytes = float(size_bytes)
-        self.weight = float(weight)
-        self.info = info or {}
-        self.done = env.event()
-        self.start_t = env.now
-        self.tx_end_t: float | None = None
-        self.slot: int | None = None
-        self.cancelled = False
-
-    @property
-    def latency_s(self) -> float:
-        return sum(r.latency_s for r in self.route)
 
 
 class FlowNetwork:
     """All active flows and their fair shares. ``env.process(net.transfer(...))`` moves bytes."""
 
-    def __init__(self, env: simpy.Environment, *, recorder: Any = None, slow_start: Any = None) -> None:
+    def __init__(self, env: simpy.Environment, *, observer: FlowObserver | None = None,
+                 slow_start: SlowStart | None = None) -> None:
         self.env = env
-        self.recorder = recorder
-        self.slow_start = slow_start  # None or an object with mss_bytes, setup_rtts
+        self.observer = observer  # told of every flow's start, end and cancellation
+        self.slow_start = slow_start
         self._resources: list[Resource] = []
         self._res_index: dict[int, int] = {}
         self._flows: dict[int, Flow] = {}  # slot -> flow
@@ -112,7 +70,7 @@ class FlowNetwork:
         self._res_index[id(resource)] = len(self._resources)
         self._resources.append(resource)
         self._capacity = np.append(self._capacity, float(resource.capacity))
-        self._time_fair = np.append(self._time_fair, bool(getattr(resource, "time_fair", False)))
+        self._time_fair = np.append(self._time_fair, bool(resource.time_fair))
         self._any_time_fair = bool(self._time_fair.any())
         return resource
 
@@ -251,7 +209,8 @@ class FlowNetwork:
 
         def arrive(_event: simpy.Event) -> None:
             if not flow.cancelled:
-                self._record_end(flow)
+                if self.observer is not None:
+                    self.observer.flow_ended(flow, self.env.now)
                 flow.done.succeed(flow)
 
         self.env.timeout(flow.latency_s).callbacks.append(arrive)
@@ -259,12 +218,14 @@ class FlowNetwork:
     # ---------------------------------------------------------------------------------------------- public API
 
     def start(self, route: Sequence[Resource], size_bytes: float, *, name: str | None = None, weight: float = 1.0,
-              info: dict[str, Any] | None = None) -> Flow:
-        """Start a flow now and return it; ``yield flow.done`` waits for its last byte to arrive."""
+              tag: object = None, user: str | None = None) -> Flow:
+        """Start a flow now and return it; ``yield flow.done`` waits for its last byte to arrive. ``tag`` is reported
+        to the observer with the flow; ``user`` names the radio user whose air time it uses in a cell."""
         if size_bytes < 0:
             raise ValueError(f"size_bytes must be non-negative, got {size_bytes}")
-        flow = Flow(self.env, name or f"flow.{next(self._ids)}", route, size_bytes, weight=weight, info=info)
-        self._record_start(flow)
+        flow = Flow(self.env, name or f"flow.{next(self._ids)}", route, size_bytes, weight=weight, tag=tag, user=user)
+        if self.observer is not None:
+            self.observer.flow_started(flow, self.env.now)
         self.n_flow_events += 1
         if size_bytes == 0 or not flow.route:
             flow.tx_end_t = self.env.now
@@ -332,10 +293,8 @@ class FlowNetwork:
         elif flow.tx_end_t is None:
             done = 0.0
         self.n_flow_events += 1
-        if self.recorder is not None:
-            self.recorder.emit("flow_cancel", self.env.now, flow.name, flow.info.get("round"), flow=flow.name,
-                               src=flow.info.get("src", ""), dst=flow.info.get("dst", ""), bytes=flow.size_bytes,
-                               direction=flow.info.get("direction", ""), bytes_done=float(done))
+        if self.observer is not None:
+            self.observer.flow_cancelled(flow, self.env.now, float(done))
 
     def reroute(self, flow: Flow, route: Sequence[Resource]) -> None:
         """Move a live flow to a new route (handover); bytes already sent stay sent."""
@@ -386,22 +345,3 @@ class FlowNetwork:
             used = self._coef[slots] != 0
             np.add.at(counts, self._links[slots][used], 1)
         return counts
-
-    # --------------------------------------------------------------------------------------------------- records
-
-    def _record_start(self, flow: Flow) -> None:
-        if self.recorder is not None:
-            i = flow.info
-            self.recorder.emit("flow_start", self.env.now, flow.name, i.get("round"), flow=flow.name,
-                               src=i.get("src", ""), dst=i.get("dst", ""), bytes=flow.size_bytes,
-                               direction=i.get("direction", ""), client=i.get("client"), slot=i.get("slot"))
-
-    def _record_end(self, flow: Flow) -> None:
-        if self.recorder is not None:
-            i = flow.info
-            duration = self.env.now - flow.start_t
-            self.recorder.emit("flow_end", self.env.now, flow.name, i.get("round"), flow=flow.name,
-                               src=i.get("src", ""), dst=i.get("dst", ""), bytes=flow.size_bytes,
-                               direction=i.get("direction", ""), duration_s=duration,
-                               rate_bps=8 * flow.size_bytes / duration if duration > 0 else float("inf"),
-                               client=i.get("client"), slot=i.get("slot"))

@@ -34,8 +34,9 @@ EVENT_SCHEMA: dict[str, tuple[str, ...]] = {
 }
 
 # Column dtypes of the timeline; every column not listed is float64.
-_STRING_COLUMNS = ("entity", "client", "flow", "src", "dst", "direction", "reason", "cell", "from_cell", "phase")
-_INT_COLUMNS = ("round", "slot", "n_selected", "n_completed", "n_dropped", "n_clients")
+_STRING_COLUMNS = ("entity", "client", "flow", "src", "dst", "direction", "reason", "cell", "from_cell", "phase",
+                   "traffic", "traffic_class")
+_INT_COLUMNS = ("round", "slot", "n_selected", "n_completed", "n_dropped", "n_clients", "version")
 
 
 class Recorder:

@@ -12,6 +12,7 @@ from typing import Annotated, Literal
 from pydantic import Field, PositiveInt, model_validator
 
 from twin.scenario.types import BitRate, Metres, NonNegativeMetres, PositiveSeconds, Seconds, Section, Speed
+from twin.scenario.validators import Fraction, Name, NonNegative, require, unique
 
 # ---------------------------------------------------------------------------------------------------------- mobility
 
@@ -19,9 +20,9 @@ from twin.scenario.types import BitRate, Metres, NonNegativeMetres, PositiveSeco
 class VehicleTypeSpec(Section):
     """A vehicle class of the fleet: top speed and share (shares are normalised)."""
 
-    name: str = Field(min_length=1)
+    name: Name
     max_speed_mps: Speed
-    share: float = Field(default=1.0, ge=0)
+    share: NonNegative = 1.0
 
 
 DRIVE_FLEET = [
@@ -100,10 +101,10 @@ class SumoMobility(_Fleet):
 
     @model_validator(mode="after")
     def _consistent(self) -> SumoMobility:
-        if self.fcd_file is not None and self.mode == "traci":
-            raise ValueError("fcd_file is replayed in mode: trace; mode: traci runs SUMO live (drop one of them)")
-        if self.warmup_s >= self.duration_s and self.mode == "trace" and self.fcd_file is None:
-            raise ValueError(f"warmup_s ({self.warmup_s}) must be below duration_s ({self.duration_s})")
+        require(self.fcd_file is None or self.mode != "traci",
+                "fcd_file is replayed in mode: trace; mode: traci runs SUMO live (drop one of them)")
+        require(self.warmup_s < self.duration_s or self.mode != "trace" or self.fcd_file is not None,
+                f"warmup_s ({self.warmup_s}) must be below duration_s ({self.duration_s})")
         return self
 
 
@@ -137,8 +138,7 @@ class RoadsidePlacement(Section):
 
     @model_validator(mode="after")
     def _some(self) -> RoadsidePlacement:
-        if not self.at_junctions and self.every_m is None:
-            raise ValueError("no sites: set at_junctions: true or every_m")
+        require(self.at_junctions or self.every_m is not None, "no sites: set at_junctions: true or every_m")
         return self
 
 
@@ -151,7 +151,7 @@ class GreedyPlacement(Section):
     at_junctions: bool = True
     every_m: Metres | None = 100.0
     min_degree: PositiveInt = 1
-    target_fraction: float = Field(default=0.9, gt=0, le=1)
+    target_fraction: Fraction = 0.9
     max_range_m: Metres = 200.0
     covers: Literal["canyon", "distance"] = "canyon"
     street_width_m: Metres = 20.0
@@ -182,7 +182,7 @@ class CellTier(Section):
     DRIVE's maxTXDistance, else none); ``bias_db`` is added to this tier's association metric (cell individual offset,
     the HetNet range-expansion bias that lets small cells win over a stronger macro)."""
 
-    name: str = Field(min_length=1)
+    name: Name
     preset: str = "nr-macro"
     placement: Placement = HexPlacement()
     p_tx_dbm: float | None = None
@@ -200,7 +200,7 @@ class AssociationSpec(Section):
     ``hysteresis_db`` for ``time_to_trigger_s``."""
 
     metric: Literal["rx_power", "sinr"] = "rx_power"
-    hysteresis_db: float = Field(default=3.0, ge=0)
+    hysteresis_db: NonNegative = 3.0
     time_to_trigger_s: Seconds = 0.16
 
 
@@ -240,10 +240,7 @@ class CellularRadio(Section):
 
     @model_validator(mode="after")
     def _unique_tiers(self) -> CellularRadio:
-        names = [t.name for t in self.tiers]
-        duplicates = sorted({n for n in names if names.count(n) > 1})
-        if duplicates:
-            raise ValueError(f"duplicate tier names: {', '.join(duplicates)}")
+        unique([t.name for t in self.tiers], "tier names")
         return self
 
 

@@ -7,7 +7,22 @@ from typing import Annotated, Literal
 
 from pydantic import Field, PositiveInt, model_validator
 
+from twin.scenario.codecs import CodecSpec
+from twin.scenario.codecs.builtin import Fp16Codec, Int8Codec, NoCodec, QSGDCodec, TopKCodec  # noqa: F401
+from twin.scenario.plugins import kinds_in, tagged_union
+from twin.scenario.strategies import StrategySpec
+from twin.scenario.strategies.builtin import FedAdam, FedAvg, FedAvgM  # noqa: F401
 from twin.scenario.types import Bytes, FlopRate, Flops, PositiveSeconds, Seconds, Section
+from twin.scenario.validators import (
+    Decay,
+    Fraction,
+    NonNegative,
+    OpenFraction,
+    Positive,
+    UnitInterval,
+    not_above,
+    require,
+)
 
 # Data sets (all offline). Field names equal the loaders' keyword arguments in twin.fl.data.
 
@@ -16,7 +31,7 @@ class DigitsData(Section):
     """scikit-learn's 8x8 digits (1,797 images, shipped inside the package): the small embedded default."""
 
     kind: Literal["digits"] = "digits"
-    test_fraction: float = Field(default=0.2, gt=0, lt=1)
+    test_fraction: OpenFraction = 0.2
 
 
 class FashionMnistData(Section):
@@ -43,7 +58,7 @@ class LeafData(Section):
     path: str
     only_digits: bool = False
     min_samples: PositiveInt = 1
-    test_fraction: float = Field(default=0.1, gt=0, lt=1)
+    test_fraction: OpenFraction = 0.1
     invert: bool = False
 
 
@@ -51,16 +66,16 @@ class SyntheticData(Section):
     """FedProx Synthetic(alpha, beta) (Li et al., MLSys 2020), generated for as many clients as the scenario has."""
 
     kind: Literal["synthetic"]
-    alpha: float = Field(default=0.5, ge=0)
-    beta: float = Field(default=0.5, ge=0)
+    alpha: NonNegative = 0.5
+    beta: NonNegative = 0.5
     iid: bool = False
     n_features: PositiveInt = 60
     n_classes: int = Field(default=10, ge=2)
     size_log_mean: float = 4.0
-    size_log_sigma: float = Field(default=2.0, ge=0)
+    size_log_sigma: NonNegative = 2.0
     min_samples: PositiveInt = 50
     max_samples: PositiveInt | None = None
-    test_fraction: float = Field(default=0.1, gt=0, lt=1)
+    test_fraction: OpenFraction = 0.1
 
 
 Data = Annotated[DigitsData | FashionMnistData | IdxData | LeafData | SyntheticData, Field(discriminator="kind")]
@@ -74,7 +89,7 @@ class DirichletPartition(Section):
     """Label skew: each class spread over clients by Dirichlet(alpha) proportions (small alpha = strong skew)."""
 
     kind: Literal["dirichlet"]
-    alpha: float = Field(gt=0)
+    alpha: Positive
     min_samples: PositiveInt = 1
 
 
@@ -90,8 +105,8 @@ class QuantityPartition(Section):
 
     kind: Literal["quantity"]
     distribution: Literal["lognormal", "powerlaw"] = "lognormal"
-    sigma: float = Field(default=1.0, gt=0)
-    exponent: float = Field(default=1.5, gt=0)
+    sigma: Positive = 1.0
+    exponent: Positive = 1.5
     min_samples: PositiveInt = 1
 
 
@@ -132,16 +147,16 @@ Model = Annotated[FixedModel | NamedModel | MLPModel, Field(discriminator="kind"
 
 class SGD(Section):
     kind: Literal["sgd"] = "sgd"
-    lr: float = Field(default=0.02, gt=0)
-    momentum: float = Field(default=0.0, ge=0, lt=1)
+    lr: Positive = 0.02
+    momentum: Decay = 0.0
 
 
 class Adam(Section):
     kind: Literal["adam"]
-    lr: float = Field(default=1e-3, gt=0)
-    beta1: float = Field(default=0.9, ge=0, lt=1)
-    beta2: float = Field(default=0.999, ge=0, lt=1)
-    eps: float = Field(default=1e-8, gt=0)
+    lr: Positive = 1e-3
+    beta1: Decay = 0.9
+    beta2: Decay = 0.999
+    eps: Positive = 1e-8
 
 
 Optimizer = Annotated[SGD | Adam, Field(discriminator="kind")]
@@ -154,59 +169,17 @@ class LocalTraining(Section):
     shuffle: bool = True
 
 
-class FedAvg(Section):
-    kind: Literal["fedavg"] = "fedavg"
-    weighting: Literal["num_examples", "uniform"] = "num_examples"
-    server_lr: float = Field(default=1.0, gt=0)
+# Strategies and codecs: one schema class per kind in twin/scenario/strategies/ and twin/scenario/codecs/, found there
+# (twin.scenario.plugins), so adding one needs no edit here.
+Strategy = tagged_union(kinds_in("twin.scenario.strategies", StrategySpec))
+Codec = tagged_union(kinds_in("twin.scenario.codecs", CodecSpec))
 
 
-class FedAvgM(Section):
-    kind: Literal["fedavgm"]
-    weighting: Literal["num_examples", "uniform"] = "num_examples"
-    server_lr: float = Field(default=1.0, gt=0)
-    momentum: float = Field(default=0.9, ge=0, lt=1)
-
-
-class FedAdam(Section):
-    kind: Literal["fedadam"]
-    weighting: Literal["num_examples", "uniform"] = "num_examples"
-    server_lr: float = Field(default=0.1, gt=0)
-    beta1: float = Field(default=0.9, ge=0, lt=1)
-    beta2: float = Field(default=0.99, ge=0, lt=1)
-    tau: float = Field(default=1e-3, gt=0)
-
-
-Strategy = Annotated[FedAvg | FedAvgM | FedAdam, Field(discriminator="kind")]
-
-
-class NoCodec(Section):
-    kind: Literal["none"] = "none"
-
-
-class Fp16Codec(Section):
-    kind: Literal["fp16"]
-
-
-class Int8Codec(Section):
-    """Unbiased stochastic 8-bit quantisation with one float32 scale per chunk (default: one for the whole update)."""
-
-    kind: Literal["int8"]
-    chunk_size: PositiveInt | None = None
-
-
-class QSGDCodec(Section):
-    kind: Literal["qsgd"]
-    s: PositiveInt = 16
-    bucket_size: PositiveInt | None = None
-
-
-class TopKCodec(Section):
-    kind: Literal["topk"]
-    fraction: float = Field(default=0.01, gt=0, le=1)
-    error_feedback: bool = True
-
-
-Codec = Annotated[NoCodec | Fp16Codec | Int8Codec | QSGDCodec | TopKCodec, Field(discriminator="kind")]
+def _seed_fixes(schedule: Section, fields: tuple[str, ...]) -> None:
+    """``preset: seed`` is the study's exact schedule: nothing else may shape it."""
+    for name in fields:
+        require(getattr(schedule, name, None) is None,
+                f"{name}: preset 'seed' fixes start, end, horizon and the shape of the schedule; remove {name}")
 
 
 class ConstantSchedule(Section):
@@ -218,14 +191,19 @@ class ConstantSchedule(Section):
 
     @model_validator(mode="after")
     def _start_or_preset(self) -> ConstantSchedule:
-        if self.start is None and self.preset is None:
-            raise ValueError("give start (clients per round) or preset: seed")
+        require(self.start is not None or self.preset is not None, "give start (clients per round) or preset: seed")
+        if self.preset is not None:
+            _seed_fixes(self, ("start",))
         return self
+
+
+_SHAPES = ("tau", "steepness", "midpoint", "knee")
 
 
 class _Reduction(Section):
     """A reduction from ``start`` to ``end`` clients reached at round ``horizon`` (default: the last round), or the
-    study's exact integers with ``preset: seed`` (338 -> 34 by round 61; then start / end / horizon stay unset)."""
+    study's exact integers with ``preset: seed`` (338 -> 34 by round 61; then start / end / horizon / shape stay unset).
+    Shape parameters left unset are computed from the horizon (``derived:`` in scenario.resolved.yaml shows them)."""
 
     start: PositiveInt | None = None
     end: PositiveInt | None = None
@@ -234,10 +212,12 @@ class _Reduction(Section):
 
     @model_validator(mode="after")
     def _start_end(self):
-        if self.preset is None and (self.start is None or self.end is None):
-            raise ValueError("give start and end (clients in the first and in the last round), or preset: seed")
-        if self.start is not None and self.end is not None and self.end > self.start:
-            raise ValueError(f"end ({self.end}) is above start ({self.start}); a reduction schedule goes down")
+        if self.preset is not None:
+            _seed_fixes(self, ("start", "end", "horizon", *_SHAPES))
+            return self
+        require(self.start is not None and self.end is not None,
+                "give start and end (clients in the first and in the last round), or preset: seed")
+        not_above(self, "end", "start", hint="a reduction schedule goes down")
         return self
 
 
@@ -249,18 +229,18 @@ class ExponentialSchedule(_Reduction):
     """Slow at first, steep near the horizon; ``tau`` is the e-folding time in rounds."""
 
     kind: Literal["exponential"]
-    tau: float | None = Field(default=None, gt=0)
+    tau: Positive | None = None
 
 
 class SigmoidSchedule(_Reduction):
     kind: Literal["sigmoid"]
-    steepness: float | None = Field(default=None, gt=0)
+    steepness: Positive | None = None
     midpoint: float | None = None
 
 
 class ReciprocalSchedule(_Reduction):
     kind: Literal["reciprocal"]
-    knee: float | None = Field(default=None, gt=0)
+    knee: Positive | None = None
 
 
 class ListSchedule(Section):
@@ -280,7 +260,7 @@ class StopConfig(Section):
     """Stop before ``fl.rounds`` when the test accuracy reaches ``target_accuracy`` (with ``floor_decimals: 2``, the
     study's rule: the first round whose accuracy floored to 2 decimals reaches it) or simulated time ``max_time_s``."""
 
-    target_accuracy: float | None = Field(default=None, gt=0, le=1)
+    target_accuracy: Fraction | None = None
     floor_decimals: int | None = Field(default=None, ge=0)
     max_time_s: PositiveSeconds | None = None
 
@@ -292,7 +272,7 @@ class FLConfig(Section):
     train: bool = True
     data: Data = DigitsData()
     partition: Partition = IidPartition()
-    validation_fraction: float = Field(default=0.0, ge=0, lt=1)
+    validation_fraction: UnitInterval = 0.0
     model: Model = NamedModel(kind="digits_mlp")
     local: LocalTraining = LocalTraining()
     strategy: Strategy = FedAvg()

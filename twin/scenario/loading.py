@@ -224,6 +224,9 @@ _UNION_TAGS = _collect_tags()
 
 def validate(data: dict, source: str = "<scenario>", lines: Mapping[tuple, int] | None = None,
              overridden: Iterable[tuple] = ()) -> ScenarioConfig:
+    """Validate a scenario mapping. A ``derived:`` block (written into scenario.resolved.yaml) is not input: ignored."""
+    if DERIVED in data:
+        data = {k: v for k, v in data.items() if k != DERIVED}
     try:
         return ScenarioConfig.model_validate(data)
     except ValidationError as exc:
@@ -244,6 +247,26 @@ def load_scenario(path_or_name: str, overrides: Iterable[str] = (), *, seed: int
     return validate(data, source, lines, overridden)
 
 
-def resolved_yaml(config: ScenarioConfig) -> str:
-    """The scenario with every default filled in, as YAML that loads back to an equal config."""
-    return yaml.safe_dump(config.model_dump(mode="json"), sort_keys=False, default_flow_style=False)
+DERIVED = "derived"  # the top-level key of the values computed at build time (never an input)
+_DERIVED_NOTE = "# derived: computed from the fields above when the run was built; ignored when this file is loaded\n"
+
+
+def resolved_yaml(config: ScenarioConfig, derived: Mapping | None = None) -> str:
+    """The scenario with every default filled in, as YAML that loads back to an equal config; with ``derived`` (see
+    ``twin.sim.derived``) a last ``derived:`` block that loading ignores and :func:`without_derived` cuts off."""
+    text = yaml.safe_dump(config.model_dump(mode="json"), sort_keys=False, default_flow_style=False)
+    if derived:
+        text += _DERIVED_NOTE + yaml.safe_dump({DERIVED: dict(derived)}, sort_keys=False, default_flow_style=None,
+                                               width=120)
+    return text
+
+
+def without_derived(text: str) -> str:
+    """A resolved scenario's text without its ``derived:`` block (what identifies a run: the sweep's hash)."""
+    lines = text.splitlines(keepends=True)
+    for i, line in enumerate(lines):
+        if line.startswith(f"{DERIVED}:"):
+            while i > 0 and lines[i - 1].startswith("#"):
+                i -= 1
+            return "".join(lines[:i])
+    return text

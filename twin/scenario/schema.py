@@ -54,6 +54,17 @@ from twin.scenario.fl import (  # noqa: F401 - the fl section (twin/scenario/fl.
     TopKCodec,
 )
 from twin.scenario.types import BitRate, Bytes, FlopRate, Seconds, Section
+from twin.scenario.validators import (
+    Fraction,
+    Name,
+    Positive,
+    at_most_one,
+    no_path_separator,
+    not_above,
+    require,
+    same_length,
+    unique,
+)
 
 # ---------------------------------------------------------------------------------------------------------- topology
 
@@ -90,9 +101,7 @@ class TreeTopology(Section):
 
     @model_validator(mode="after")
     def _one_link_per_level(self) -> TreeTopology:
-        if len(self.level_links) != len(self.fanout):
-            raise ValueError(f"level_links has {len(self.level_links)} entries, fanout has {len(self.fanout)}; "
-                             "give one link spec per fanout level")
+        same_length(self, "level_links", "fanout", "give one link spec per fanout level")
         return self
 
 
@@ -108,7 +117,7 @@ class RingTopology(Section):
 
 
 class NodeSpec(Section):
-    name: str = Field(min_length=1)
+    name: Name
     role: Literal["server", "router", "client", "site"] = "router"
 
 
@@ -127,17 +136,13 @@ class ExplicitTopology(Section):
     @model_validator(mode="after")
     def _check_names(self) -> ExplicitTopology:
         names = [n.name for n in self.nodes]
-        duplicates = sorted({n for n in names if names.count(n) > 1})
-        if duplicates:
-            raise ValueError(f"duplicate node names: {', '.join(duplicates)}")
+        unique(names, "node names")
         servers = [n.name for n in self.nodes if n.role == "server"]
-        if len(servers) != 1:
-            raise ValueError(f"exactly one node must have role 'server', found {len(servers)}")
+        require(len(servers) == 1, f"exactly one node must have role 'server', found {len(servers)}")
         known = set(names)
         for i, link in enumerate(self.links):
             for end in (link.a, link.b):
-                if end not in known:
-                    raise ValueError(f"links[{i}] names unknown node {end!r}")
+                require(end in known, f"links[{i}] names unknown node {end!r}")
         return self
 
 
@@ -178,8 +183,7 @@ class TransportConfig(Section):
 
     @model_validator(mode="after")
     def _payload_fits(self) -> TransportConfig:
-        if self.payload_bytes > self.frame_bytes:
-            raise ValueError(f"payload_bytes ({self.payload_bytes}) exceeds frame_bytes ({self.frame_bytes})")
+        not_above(self, "payload_bytes", "frame_bytes", verb="exceeds")
         return self
 
 
@@ -197,20 +201,19 @@ class LogNormalHeterogeneity(Section):
     """Each client's FLOP/s = flops_per_s x exp(N(-sigma^2/2, sigma)) (mean preserved)."""
 
     kind: Literal["lognormal"]
-    sigma: float = Field(gt=0)
+    sigma: Positive
 
 
 class UniformHeterogeneity(Section):
     """Each client's FLOP/s = flops_per_s x U(low, high)."""
 
     kind: Literal["uniform"]
-    low: float = Field(gt=0)
-    high: float = Field(gt=0)
+    low: Positive
+    high: Positive
 
     @model_validator(mode="after")
     def _ordered(self) -> UniformHeterogeneity:
-        if self.low > self.high:
-            raise ValueError(f"low ({self.low}) is above high ({self.high})")
+        not_above(self, "low", "high")
         return self
 
 
@@ -232,16 +235,14 @@ class VehicleClients(Section):
 
     active_at_start: bool = True
     count: PositiveInt | None = None
-    fraction: float | None = Field(default=None, gt=0, le=1)
+    fraction: Fraction | None = None
     ids: list[str] | None = Field(default=None, min_length=1)
     vehicle_types: list[str] | None = Field(default=None, min_length=1)
     device_by_type: dict[str, DeviceProfile] = {}
 
     @model_validator(mode="after")
     def _one_rule(self) -> VehicleClients:
-        given = [k for k in ("count", "fraction", "ids") if getattr(self, k) is not None]
-        if len(given) > 1:
-            raise ValueError(f"give one of count, fraction, ids (got {', '.join(given)})")
+        at_most_one(self, "count", "fraction", "ids")
         return self
 
 
@@ -276,15 +277,12 @@ class ScenarioConfig(Section):
     @field_validator("name")
     @classmethod
     def _safe_name(cls, value: str) -> str:
-        if any(ch in value for ch in "/\\\0"):
-            raise ValueError("name may not contain path separators")
-        return value
+        return no_path_separator(value)
 
     @model_validator(mode="after")
     def _radio_and_vehicles(self) -> ScenarioConfig:
-        if isinstance(self.radio, CellularRadio) and isinstance(self.mobility, NoMobility):
-            raise ValueError("radio: cellular needs vehicles for its clients: set mobility.kind (grid, sumo or osm)")
-        if isinstance(self.radio, NoRadio) and not isinstance(self.mobility, NoMobility):
-            raise ValueError("mobility: vehicles need a radio access network to reach the server: set radio.kind: "
-                             "cellular")
+        require(not (isinstance(self.radio, CellularRadio) and isinstance(self.mobility, NoMobility)),
+                "radio: cellular needs vehicles for its clients: set mobility.kind (grid, sumo or osm)")
+        require(not (isinstance(self.radio, NoRadio) and not isinstance(self.mobility, NoMobility)),
+                "mobility: vehicles need a radio access network to reach the server: set radio.kind: cellular")
         return self

@@ -9,7 +9,8 @@ A client's flows follow its cell. On a handover its live flows stall for ``radio
 moved onto a :class:`~twin.net.cells.NoCoverage` placeholder), then continue on the new cell (``reroute``): bytes
 already sent stay sent. A client with no cell above the sensitivity floor stalls the same way until it finds one; the
 FL round deadline decides whether it is dropped. Clients that have no cell (and are not between two cells) are not
-reachable: ``env.reachable`` is False and ``env.select`` skips them. Timeline events: ``handover`` (client, cell,
+reachable (:attr:`Access.reachable`), so ``env.select`` skips them. The access layer owns the clients' routes:
+:meth:`Access.route_of` is the route a new transfer takes; flows already under way are moved by the layer itself. Timeline events: ``handover`` (client, cell,
 from_cell, interruption_s), ``stall`` (client, cell, reason ``handover`` / ``coverage``), ``resume`` (client, cell,
 stalled_s). A client out of coverage from the start is simply unreachable (no stall event until it had a cell).
 """
@@ -17,29 +18,33 @@ stalled_s). A client out of coverage from the start is simply unreachable (no st
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Generator
-from typing import TYPE_CHECKING, Any
+from collections.abc import Generator, Sequence
+from typing import Any
 
 import numpy as np
 import simpy
 
 import twin.radio as radio
+from twin.mobility.base import Mobility
 from twin.net.cells import Cell, NoCoverage
-from twin.net.engine import LinkDirection
+from twin.net.engine import FlowNetwork
+from twin.net.flow import Flow, Resource
 from twin.radio.model import RadioModel
-
-if TYPE_CHECKING:
-    from twin.sim.build import TwinEnv
+from twin.recording.recorder import Recorder
+from twin.sim.tags import Direction, direction_of
 
 
 class Access:
     """Mobility + radio + association of a scenario's vehicles, and the routes of the clients riding on them."""
 
-    def __init__(self, env: TwinEnv, *, mobility: Any, model: RadioModel, cells: list[Cell],
-                 wired_down: list[list[LinkDirection]], wired_up: list[list[LinkDirection]], void: NoCoverage,
+    def __init__(self, env: simpy.Environment, *, network: FlowNetwork, recorder: Recorder,
+                 client_names: Sequence[str], mobility: Mobility, model: RadioModel, cells: list[Cell],
+                 wired_down: list[list[Resource]], wired_up: list[list[Resource]], void: NoCoverage,
                  client_vehicle: np.ndarray, vehicle_names: list[str], step_s: float, interruption_s: float,
                  hysteresis_db: float, time_to_trigger_s: float, resource_index: list[int]) -> None:
-        self.env, self.mobility, self.model, self.cells, self.void = env, mobility, model, cells, void
+        self.env, self.network, self.recorder = env, network, recorder
+        self.client_names = list(client_names)
+        self.mobility, self.model, self.cells, self.void = mobility, model, cells, void
         self.routes_down = [wired + [c.dl] for wired, c in zip(wired_down, cells, strict=True)]
         self.routes_up = [[c.ul] + wired for wired, c in zip(wired_up, cells, strict=True)]
         self.client_vehicle = np.asarray(client_vehicle, dtype=np.int64)
@@ -58,7 +63,7 @@ class Access:
         self._air_index = {id(r): k for k, r in enumerate(self.resources)}
         self._dl_idx = np.asarray(resource_index[: len(cells)])
         self._ul_idx = np.asarray(resource_index[len(cells):])
-        self._flows: dict[str, list] | None = None
+        self._flows: dict[str, list[Flow]] | None = None
         self.n_handovers = 0
         self.n_stalls = 0
 
@@ -66,7 +71,7 @@ class Access:
 
     def run(self) -> Generator[simpy.Event, Any, None]:
         """Process: step mobility and radio every ``step_s`` until the mobility source ends."""
-        while not getattr(self.mobility, "finished", False):
+        while not self.mobility.finished:
             yield self.env.timeout(self.step_s)
             self.mobility.step(self.step_s)
             self.update(self.step_s)
@@ -76,7 +81,7 @@ class Access:
         -1: none), ``sinr_dl`` / ``sinr_ul`` (dB, NaN without a cell), ``rate_dl`` / ``rate_ul`` (full-cell rate, bit/s);
         per cell ``attached`` (vehicles served) and ``users_dl`` / ``users_ul`` (clients with traffic). The cells' air-time
         utilisation is the ``utilisation`` sample of ``cell.K.dl`` / ``cell.K.ul`` (``sample_network``)."""
-        rec = self.env.recorder
+        rec = self.recorder
         rows = np.arange(self.model.n_vehicles) if all_vehicles else self.client_vehicle
         names = [self.vehicle_names[i] for i in rows]
         cell_names = [c.name for c in self.cells]
@@ -104,7 +109,7 @@ class Access:
         mob = self.mobility
         active = np.asarray(mob.active, dtype=bool)
         rx_dl, rx_ul = self.model.step(mob.positions_m, active, mob.step_distance_m)
-        load = self.env.network.resource_load()
+        load = self.network.resource_load()
         act_dl, act_ul = load[self._dl_idx], load[self._ul_idx]
         self.serving = self.assoc.step(self.model.association_metric(rx_dl, act_dl), dt_s)
         users = self._users() if self.model.sharing == "proportional-fair" else (None, None)
@@ -113,11 +118,22 @@ class Access:
         self._flows = None
         for i in range(len(self.client_vehicle)):
             self._client(i, int(self.serving[self.client_vehicle[i]]), initial)
-        self.env.network.resources_changed(self.resources)
-        self.env.reachable = (self.cell >= 0) | (self.target >= 0)
+        self.network.resources_changed(self.resources)
+
+    @property
+    def reachable(self) -> np.ndarray:
+        """[n_clients] bool: clients with a cell or handing over to one."""
+        return (self.cell >= 0) | (self.target >= 0)
+
+    def route_of(self, client: int, direction: Direction) -> list[Resource]:
+        """The route of client ``client`` now: through its cell, or the no-coverage placeholder (the flow stalls)."""
+        cell = int(self.cell[client])
+        if cell < 0:
+            return [self.void]
+        return self.routes_up[cell] if direction == "up" else self.routes_down[cell]
 
     def _client(self, i: int, new: int, initial: bool) -> None:
-        name = self.env.clients[i].name
+        name = self.client_names[i]
         if self.target[i] >= 0:  # between two cells
             if new == self.target[i]:
                 return
@@ -147,7 +163,7 @@ class Access:
 
     def _handover(self, i: int, name: str, old: int, new: int) -> None:
         self.n_handovers += 1
-        self.env.recorder.emit("handover", self.env.now, name, client=name, cell=self.cells[new].name,
+        self.recorder.emit("handover", self.env.now, name, client=name, cell=self.cells[new].name,
                                from_cell=self.cells[old].name, interruption_s=self.interruption_s)
         if self.interruption_s <= 0:
             self._switch(i, new)
@@ -162,49 +178,48 @@ class Access:
     def _complete(self, i: int, gen: int) -> None:
         if gen != self._gen[i] or self.target[i] < 0:
             return
-        cell, name = int(self.target[i]), self.env.clients[i].name
+        cell, name = int(self.target[i]), self.client_names[i]
         self.target[i] = -1
         self._flows = None
         self._switch(i, cell)
         v = self.client_vehicle[i]
         self.cells[cell].set_rates(name, self.rate_dl[v], self.rate_ul[v])
-        self.env.network.resources_changed([self.cells[cell].dl, self.cells[cell].ul])
+        self.network.resources_changed([self.cells[cell].dl, self.cells[cell].ul])
         self._resume(i, name, cell)
 
     def _stall(self, i: int, name: str, cell: int, reason: str) -> None:
         self.n_stalls += 1
         self.stalled_since[i] = self.env.now
-        self.env.recorder.emit("stall", self.env.now, name, client=name, cell=self.cells[cell].name, reason=reason)
+        self.recorder.emit("stall", self.env.now, name, client=name, cell=self.cells[cell].name, reason=reason)
 
     def _resume(self, i: int, name: str, cell: int) -> None:
-        self.env.recorder.emit("resume", self.env.now, name, client=name, cell=self.cells[cell].name,
+        self.recorder.emit("resume", self.env.now, name, client=name, cell=self.cells[cell].name,
                                stalled_s=self.env.now - self.stalled_since[i])
         self.stalled_since[i] = np.nan
 
     def _switch(self, i: int, cell: int) -> None:
         """Point client i's routes at ``cell`` (-1: the no-coverage placeholder) and move its live flows there."""
-        client = self.env.clients[i]
         self.cell[i] = cell
-        client.route_down = self.routes_down[cell] if cell >= 0 else [self.void]
-        client.route_up = self.routes_up[cell] if cell >= 0 else [self.void]
         if self._flows is None:
             self._flows = defaultdict(list)
-            for flow in self.env.network.live_flows:
-                self._flows[flow.info.get("client")].append(flow)
-        for flow in self._flows.get(client.name, ()):
-            route = client.route_up if flow.info.get("direction") == "up" else client.route_down
-            self.env.network.reroute(flow, route)
+            for flow in self.network.live_flows:
+                if flow.user is not None:
+                    self._flows[flow.user].append(flow)
+        for flow in self._flows.get(self.client_names[i], ()):
+            self.network.reroute(flow, self.route_of(i, direction_of(flow)))
 
     def _users(self) -> tuple[np.ndarray, np.ndarray]:
         """Clients with live flows per cell, downlink and uplink."""
         n = len(self.cells)
         counts = np.zeros(2 * n, dtype=np.int64)  # DL resources first, then UL (as self.resources)
-        seen: set[tuple[Any, int]] = set()
-        for flow in self.env.network.live_flows:
-            air = flow.route[0] if flow.info.get("direction") == "up" else flow.route[-1]
+        seen: set[tuple[str, int]] = set()
+        for flow in self.network.live_flows:
+            if flow.user is None:
+                continue  # not a radio user's flow: it crosses no cell
+            air = flow.route[0] if direction_of(flow) == "up" else flow.route[-1]
             k = self._air_index.get(id(air))
-            if k is not None and (flow.info.get("client"), k) not in seen:
-                seen.add((flow.info.get("client"), k))
+            if k is not None and (flow.user, k) not in seen:
+                seen.add((flow.user, k))
                 counts[k] += 1
         return counts[:n], counts[n:]
 

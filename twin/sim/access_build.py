@@ -1,7 +1,7 @@
 """Building the radio access network of a scenario: cells, their backhaul, the vehicles and the clients riding on them.
 
-Called by :func:`twin.sim.build.build` when ``radio.kind`` is ``cellular``. Steps: road network and mobility
-(:mod:`twin.sim.mobility_build`) -> base stations per tier (placement from the road network) -> one node ``bs.K`` per
+Called by :func:`twin.sim.build.build` when ``radio.kind`` is ``cellular``; returns :class:`RadioParts`. Steps: road
+network and mobility (:mod:`twin.sim.mobility_build`) -> base stations per tier (placement from the road network) -> one node ``bs.K`` per
 base station, linked to a wired site node by the tier's backhaul -> cell resources (DL / UL air time) in the flow
 engine -> clients on the chosen vehicles -> the radio model and the :class:`~twin.sim.access.Access` layer, attached
 once at t = 0 -> the map tables (``cells``, ``roads``, ``coverage``) for the run folder.
@@ -11,7 +11,8 @@ from __future__ import annotations
 
 import dataclasses
 import math
-from typing import TYPE_CHECKING
+from contextlib import ExitStack
+from dataclasses import dataclass
 
 import networkx as nx
 import numpy as np
@@ -22,46 +23,46 @@ from twin import mobility as mob
 from twin.errors import InputError
 from twin.net import topology as topo
 from twin.net.cells import Cell, NoCoverage
-from twin.net.engine import LinkDirection
+from twin.net.engine import FlowNetwork
 from twin.radio.model import RadioModel, Tier, sensitivity_floor_dbm
 from twin.scenario import access as A
 from twin.scenario import schema as S
 from twin.sim.access import Access
+from twin.sim.devices import device_flops
+from twin.sim.env import Client, TwinEnv
 from twin.sim.mobility_build import build_mobility
-
-if TYPE_CHECKING:
-    from twin.sim.build import TwinEnv
+from twin.sim.wired import Links, wire_links
 
 O2I_MEAN_DB = 9.0  # mean in-car penetration loss (TR 38.901 7.4.3.2), used for the coverage map
 
 
-def build_access(env: TwinEnv, links: dict[tuple[str, str], LinkDirection], overhead: float) -> None:
-    """Add cells, vehicles and clients to ``env`` (whose wired graph and links are built)."""
+@dataclass(frozen=True)
+class RadioParts:
+    """What the radio access network adds to a twin: the clients (on vehicles), the access layer that routes them,
+    and the map tables (``cells``, ``roads``, ``coverage``)."""
+
+    clients: tuple[Client, ...]
+    access: Access
+    tables: dict[str, pd.DataFrame]
+
+
+def build_access(env: TwinEnv, network: FlowNetwork, graph: nx.DiGraph, server: str, links: Links, overhead: float,
+                 cleanups: ExitStack) -> RadioParts:
+    """Cells, vehicles and clients for a twin whose wired graph and links are built; the base stations' nodes and
+    backhaul join ``graph`` and ``network``. Releasing the mobility source is registered in ``cleanups``."""
     cfg = env.config
-    wired_clients = topo.clients_of(env.graph)
-    if wired_clients:
+    wired = topo.clients_of(graph)
+    if wired:
         raise InputError(f"topology: with radio the FL clients ride on vehicles, but the topology has client nodes "
-                         f"({', '.join(wired_clients[:3])}{', ...' if len(wired_clients) > 3 else ''}); use a "
+                         f"({', '.join(wired[:3])}{', ...' if len(wired) > 3 else ''}); use a "
                          f"topology without clients (kind: explicit, with nodes of role 'site')")
     road, mobility, cleanup = build_mobility(cfg.mobility, env.base_dir, env.rng("mobility"))
-    env.cleanups += [cleanup, mobility.close]
-    try:
-        _build(env, links, overhead, road, mobility)
-    except BaseException:
-        for fn in env.cleanups:
-            fn()
-        raise
-
-
-def _build(env: TwinEnv, links: dict[tuple[str, str], LinkDirection], overhead: float, road: mob.RoadNetwork,
-           mobility) -> None:
-    from twin.sim.build import Client, _device_flops  # the composition root imports us lazily
-
-    cfg, rcfg = env.config, env.config.radio
-    graph = env.graph
+    cleanups.callback(cleanup)
+    cleanups.callback(mobility.close)
+    rcfg = cfg.radio
     tiers, cell_xy = _tiers(rcfg, road)
     sites = _attach_nodes(rcfg, graph, cell_xy)
-    net = env.network
+    links = dict(links)
     cells: list[Cell] = []
     tier_of = np.empty(len(cell_xy), dtype=np.int64)
     for t, tier in enumerate(tiers):
@@ -71,18 +72,15 @@ def _build(env: TwinEnv, links: dict[tuple[str, str], LinkDirection], overhead: 
         node = f"bs.{k}"
         graph.add_node(node, role="router")
         topo.add_link(graph, sites[k], node, topo.Link(spec.bandwidth_bps, spec.latency_s))
-        for u, v in ((sites[k], node), (node, sites[k])):
-            d = graph.edges[u, v]
-            links[(u, v)] = net.add_resource(LinkDirection(f"{u}->{v}", d["bandwidth_bps"], d["latency_s"],
-                                                           overhead=overhead))
+        links.update(wire_links(network, graph, ((sites[k], node), (node, sites[k])), overhead=overhead))
         cells.append(Cell.make(k, f"cell.{k}", node, latency_s=rcfg.air_latency_s))
     index = []
     for res in [c.dl for c in cells] + [c.ul for c in cells]:
-        index.append(len(net.resources))
-        net.add_resource(res)
-    void = net.add_resource(NoCoverage())
-    down = [[links[e] for e in topo.shortest_route(graph, env.server, c.node)] for c in cells]
-    up = [[links[e] for e in topo.shortest_route(graph, c.node, env.server)] for c in cells]
+        index.append(len(network.resources))
+        network.add_resource(res)
+    void = network.add_resource(NoCoverage())
+    down = [[links[e] for e in topo.shortest_route(graph, server, c.node)] for c in cells]
+    up = [[links[e] for e in topo.shortest_route(graph, c.node, server)] for c in cells]
 
     ids = np.asarray(mobility.vehicle_ids, dtype=object)
     types = np.asarray(mobility.vehicle_types, dtype=object)
@@ -94,23 +92,24 @@ def _build(env: TwinEnv, links: dict[tuple[str, str], LinkDirection], overhead: 
         if name is not None and name not in set(types):
             raise InputError(f"clients.vehicles.device_by_type: no vehicle of type {name!r} "
                              f"(types: {', '.join(sorted(set(types)))})")
-        flops[mask] = _device_flops(profile, int(mask.sum()), env.rng("devices" if name is None else f"devices.{name}"))
-    env.clients = [Client(i, f"client.{i}", str(ids[v]) or f"slot.{v}", float(flops[i]), [void], [void])
-                   for i, v in enumerate(chosen)]
+        flops[mask] = device_flops(profile, int(mask.sum()), env.rng("devices" if name is None else f"devices.{name}"))
+    clients = tuple(Client(i, f"client.{i}", str(ids[v]) or f"slot.{v}", float(flops[i]))
+                    for i, v in enumerate(chosen))
     names = [f"vehicle.{ids[v] or v}" for v in range(len(ids))]
     for i, v in enumerate(chosen):
-        names[v] = env.clients[i].name
+        names[v] = clients[i].name
 
     model = RadioModel(tiers, cell_xy, len(ids), rng=env.rng("radio"), los=rcfg.los, shadowing=rcfg.shadowing,
                        penetration_loss=rcfg.penetration_loss, interference=rcfg.interference,
                        sharing=rcfg.sharing, metric=rcfg.association.metric)
     assoc = rcfg.association
-    env.access = Access(env, mobility=mobility, model=model, cells=cells, wired_down=down, wired_up=up, void=void,
-                        client_vehicle=chosen, vehicle_names=names, step_s=cfg.mobility.step_s,
-                        interruption_s=rcfg.handover_interruption_s, hysteresis_db=assoc.hysteresis_db,
-                        time_to_trigger_s=assoc.time_to_trigger_s, resource_index=index)
-    env.access.update(0.0, initial=True)
-    env.extra_tables.update(map_tables(rcfg, road, model, tiers, cells, sites))
+    access = Access(env, network=network, recorder=env.recorder, client_names=[c.name for c in clients],
+                    mobility=mobility, model=model, cells=cells, wired_down=down, wired_up=up, void=void,
+                    client_vehicle=chosen, vehicle_names=names, step_s=cfg.mobility.step_s,
+                    interruption_s=rcfg.handover_interruption_s, hysteresis_db=assoc.hysteresis_db,
+                    time_to_trigger_s=assoc.time_to_trigger_s, resource_index=index)
+    access.update(0.0, initial=True)
+    return RadioParts(clients, access, map_tables(rcfg, road, model, tiers, cells, sites))
 
 
 # ------------------------------------------------------------------------------------------------------- cells
@@ -132,7 +131,7 @@ def _tiers(rcfg: A.CellularRadio, road: mob.RoadNetwork) -> tuple[list[Tier], np
         if len(sites) == 0:
             raise InputError(f"{where}.placement: no site falls in the area of the road network")
         floor = spec.min_rx_dbm if spec.min_rx_dbm is not None else sensitivity_floor_dbm(preset)
-        reach = spec.max_range_m if spec.max_range_m is not None else getattr(preset, "max_tx_distance_m", np.inf)
+        reach = spec.max_range_m if spec.max_range_m is not None else preset.max_range_m
         tiers.append(Tier(spec.name, preset, np.arange(start, start + len(sites)), floor, spec.bias_db, reach))
         xy.append(sites.xy_m)
         start += len(sites)
@@ -141,18 +140,7 @@ def _tiers(rcfg: A.CellularRadio, road: mob.RoadNetwork) -> tuple[list[Tier], np
 
 def _placement(p, road: mob.RoadNetwork, where: str) -> mob.Sites:
     try:
-        if isinstance(p, A.HexPlacement):
-            return mob.hex_grid(road.bbox_m, p.isd_m, margin_m=p.margin_m)
-        if isinstance(p, A.ExplicitPlacement):
-            return mob.explicit_sites(p.sites_m)
-        cand = mob.small_cell_candidates(road, at_junctions=p.at_junctions, every_m=p.every_m,
-                                         min_degree=p.min_degree)
-        if isinstance(p, A.RoadsidePlacement):
-            return cand
-        covers = (mob.canyon_los_covers(road, max_range_m=p.max_range_m, street_width_m=p.street_width_m)
-                  if p.covers == "canyon" else None)
-        return mob.greedy_small_cells(cand, road.sample_points(p.point_spacing_m), target_fraction=p.target_fraction,
-                                      max_range_m=p.max_range_m, covers=covers, max_cells=p.max_cells).sites
+        return mob.PLACEMENTS[p.kind](road, **p.model_dump(exclude={"kind"}))
     except ValueError as exc:
         raise InputError(f"{where}: {exc}") from None
 

@@ -15,19 +15,18 @@ import shutil
 import tempfile
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 
 from twin import mobility as mob
 from twin.errors import InputError
-from twin.mobility._extras import sumo_binary
+from twin.mobility.base import Mobility
 from twin.scenario import access as A
 
 EXTRA_HINT = {"sumo": "pip install 'twin[sumo]'", "osm": "pip install 'twin[osm]'"}
 
 
-def _fleet(cfg: Any) -> list[mob.VehicleType]:
+def _fleet(cfg: A.GridMobility | A.OsmMobility | A.SumoMobility) -> list[mob.VehicleType]:
     try:
         return [mob.VehicleType(v.name, v.max_speed_mps, v.share) for v in cfg.vehicle_types]
     except ValueError as exc:
@@ -49,8 +48,8 @@ def _require(extra: str, module: str) -> None:
                          f"{EXTRA_HINT[extra]}")
 
 
-def build_mobility(cfg: Any, base_dir: Path, rng: np.random.Generator
-                   ) -> tuple[mob.RoadNetwork, Any, Callable[[], None]]:
+def build_mobility(cfg: A.Mobility, base_dir: Path, rng: np.random.Generator
+                   ) -> tuple[mob.RoadNetwork, Mobility, Callable[[], None]]:
     """(road network, mobility source, cleanup) for ``cfg`` (a mobility section other than ``none``)."""
     if isinstance(cfg, A.GridMobility):
         road = mob.grid_network(rows=cfg.rows, cols=cfg.cols, block_length_m=cfg.block_length_m,
@@ -77,10 +76,10 @@ def _nothing() -> None:
 
 
 def _sumo(cfg: A.SumoMobility, base_dir: Path, rng: np.random.Generator
-          ) -> tuple[mob.RoadNetwork, Any, Callable[[], None]]:
+          ) -> tuple[mob.RoadNetwork, Mobility, Callable[[], None]]:
     _require("sumo", "sumolib")
     try:
-        sumo_binary("sumo")
+        mob.sumo_binary("sumo")
     except mob.MissingExtraError as exc:
         raise InputError(f"mobility.kind: sumo: {exc}") from None
     net = _file(base_dir, cfg.net_file, "net_file", "SUMO network file") if cfg.net_file else None

@@ -9,15 +9,14 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Generator
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 import simpy
 
+from twin.sim.env import TwinEnv
+from twin.sim.tags import RoundFlow
 from twin.sim.workload import Participation
-
-if TYPE_CHECKING:
-    from twin.sim.build import TwinEnv
 
 
 class RoundStats:
@@ -35,10 +34,11 @@ def run_client(env: TwinEnv, round_: int, p: Participation, stats: RoundStats) -
     rec = env.recorder
     flow = None
     try:
-        info = {"round": round_, "client": client.name, "slot": p.slot}
         size = env.workload.download_bytes(round_)
-        flow = env.network.start(client.route_down, size, name=f"down.{round_}.{p.slot}",
-                                 info={**info, "src": env.server, "dst": client.name, "direction": "down"})
+        tag = RoundFlow(src=env.server, dst=client.name, direction="down", round=round_, client=client.name,
+                        slot=p.slot)
+        flow = env.network.start(env.access.route_of(p.client, "down"), size, name=f"down.{round_}.{p.slot}",
+                                 tag=tag, user=client.name)
         yield flow.done
         stats.bytes_down += size
         flow = None
@@ -48,8 +48,9 @@ def run_client(env: TwinEnv, round_: int, p: Participation, stats: RoundStats) -
         yield env.timeout(compute_s)
         rec.emit("train_end", env.now, client.name, round_, client=client.name, slot=p.slot, compute_s=compute_s)
         size = env.workload.upload_bytes(round_, p)
-        flow = env.network.start(client.route_up, size, name=f"up.{round_}.{p.slot}",
-                                 info={**info, "src": client.name, "dst": env.server, "direction": "up"})
+        tag = RoundFlow(src=client.name, dst=env.server, direction="up", round=round_, client=client.name, slot=p.slot)
+        flow = env.network.start(env.access.route_of(p.client, "up"), size, name=f"up.{round_}.{p.slot}",
+                                 tag=tag, user=client.name)
         yield flow.done
         stats.bytes_up += size
         flow = None
@@ -59,7 +60,7 @@ def run_client(env: TwinEnv, round_: int, p: Participation, stats: RoundStats) -
         if flow is not None:
             done = flow.size_bytes - env.network.bytes_left(flow)
             env.network.cancel(flow)
-            if flow.info["direction"] == "down":
+            if tag.direction == "down":
                 stats.bytes_down += done
             else:
                 stats.bytes_up += done

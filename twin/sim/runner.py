@@ -15,10 +15,12 @@ from typing import Any
 
 import pandas as pd
 
-from twin.analysis.metrics import time_to_target
 from twin.scenario.loading import resolved_yaml
 from twin.scenario.schema import ScenarioConfig
-from twin.sim.build import TwinEnv, build
+from twin.sim.access import Access
+from twin.sim.build import build
+from twin.sim.derived import derive
+from twin.sim.env import TwinEnv
 from twin.sim.rounds import run_server, sample_network
 
 
@@ -55,7 +57,7 @@ def simulate(config: ScenarioConfig, *, base_dir: Path | None = None,
     build_s = time.perf_counter() - wall0
     try:
         server = env.process(run_server(env, on_round))
-        if env.access is not None:
+        if isinstance(env.access, Access):
             env.process(env.access.run())
             if config.output.sample_period_s > 0:
                 env.process(env.access.sample(config.output.sample_period_s,
@@ -71,8 +73,7 @@ def simulate(config: ScenarioConfig, *, base_dir: Path | None = None,
             env.finished_reason = "failed"
         run_s = time.perf_counter() - run0
     finally:
-        for cleanup in env.cleanups:
-            cleanup()
+        env.close()
     tables = {"timeline": env.recorder.timeline(), "rounds": env.recorder.rounds(), "samples": env.recorder.samples(),
               "clients": clients_table(env), **env.extra_tables}
     summary = make_summary(env, tables["rounds"], wall_s=time.perf_counter() - wall0, build_s=build_s, run_s=run_s)
@@ -80,17 +81,16 @@ def simulate(config: ScenarioConfig, *, base_dir: Path | None = None,
         summary["status"] = "failed"
         summary["exception"] = "".join(traceback.format_exception_only(failure)).strip()
         summary["traceback"] = "".join(traceback.format_exception(failure))
-    return RunResult(config, tables, summary, resolved_yaml(config), env)
+    return RunResult(config, tables, summary, resolved_yaml(config, derive(config)), env)
 
 
 def clients_table(env: TwinEnv) -> pd.DataFrame:
     """One row per client: where it sits, how fast it computes, and its data (samples, labels) when training."""
     df = pd.DataFrame({"client": [c.index for c in env.clients], "name": [c.name for c in env.clients],
                        "node": [c.node for c in env.clients], "flops_per_s": [c.flops_per_s for c in env.clients]})
-    table = getattr(env.workload, "clients_table", None)
+    table = env.workload.clients_table()
     if table is not None:
-        data = table().drop(columns=["name"], errors="ignore")
-        df = df.merge(data, on="client", how="left")
+        df = df.merge(table.drop(columns=["name"], errors="ignore"), on="client", how="left")
     return df
 
 
@@ -98,9 +98,7 @@ def make_summary(env: TwinEnv, rounds: pd.DataFrame, *, wall_s: float, build_s: 
     cfg = env.config
     n = len(rounds)
     last = rounds.iloc[-1] if n else None
-    stop = cfg.fl.stop
-    hit = time_to_target(rounds, stop.target_accuracy, stop.floor_decimals) if stop.target_accuracy else None
-    describe = getattr(env.workload, "describe", None)
+    access = env.access
     return {
         "status": "ok",
         "name": cfg.name,
@@ -116,15 +114,27 @@ def make_summary(env: TwinEnv, rounds: pd.DataFrame, *, wall_s: float, build_s: 
         "mean_round_s": float(rounds["duration_s"].mean()) if n else 0.0,
         "final_accuracy": float(last["accuracy"]) if last is not None and pd.notna(last["accuracy"]) else None,
         "best_accuracy": float(rounds["accuracy"].max()) if n and rounds["accuracy"].notna().any() else None,
-        "target_accuracy": stop.target_accuracy,
-        "time_to_target": hit,
-        "fl": describe() if describe is not None else {"model": "fixed"},
+        "target_accuracy": cfg.fl.stop.target_accuracy,
+        "time_to_target": _time_to_target(env, rounds),
+        "fl": env.workload.describe(),
         "n_clients": len(env.clients),
         "engine": {"flow_events": env.network.n_flow_events, "rate_recomputations": env.network.n_recomputes,
                    "timeline_events": env.recorder.n_events},
-        **({"radio": {"cells": len(env.access.cells), "vehicles": env.access.model.n_vehicles,
-                      "handovers": env.access.n_handovers, "stalls": env.access.n_stalls}} if env.access else {}),
+        **({"radio": {"cells": len(access.cells), "vehicles": access.model.n_vehicles,
+                      "handovers": access.n_handovers, "stalls": access.n_stalls}} if isinstance(access, Access) else {}),
         "runtime_s": {"total": wall_s, "build": build_s, "simulate": run_s},
         "peak_rss_mb": _peak_rss_mb(),
         "versions": _versions(),
     }
+
+
+def _time_to_target(env: TwinEnv, rounds: pd.DataFrame) -> dict[str, Any] | None:
+    """Totals up to the round that reached ``fl.stop.target_accuracy``: the stop rule ends the run at the first such
+    round, so it is the last round of a run that stopped for that reason (None otherwise)."""
+    if env.finished_reason != "target_accuracy" or rounds.empty:
+        return None
+    down, up = float(rounds["bytes_down"].sum()), float(rounds["bytes_up"].sum())
+    return {"sim_time_s": float(rounds["t_end"].iloc[-1]), "bytes_down": down, "bytes_up": up,
+            "bytes_total": down + up, "pushed_updates": int(rounds["n_selected"].sum()),
+            "completed_updates": int(rounds["n_completed"].sum()), "round": int(rounds["round"].iloc[-1]),
+            "accuracy": float(rounds["accuracy"].iloc[-1])}

@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import Any, Protocol
+
+import pandas as pd
 
 
 @dataclass(frozen=True)
@@ -43,6 +45,12 @@ class Workload(Protocol):
     def end_round(self, round_: int, completed: list[Participation], dropped: list[Participation]) -> RoundOutcome:
         ...
 
+    def describe(self) -> dict[str, Any]:
+        """What the run's summary says about the model and the data (``summary.json``, key ``fl``)."""
+
+    def clients_table(self) -> pd.DataFrame | None:
+        """Per-client data (column ``client`` = index; e.g. samples, labels) joined to ``clients.parquet``, or None."""
+
 
 class FixedWorkload:
     """A model of fixed size: every client downloads ``size_bytes``, computes ``train_flops``, uploads ``update_bytes``."""
@@ -69,3 +77,9 @@ class FixedWorkload:
 
     def end_round(self, round_: int, completed: list[Participation], dropped: list[Participation]) -> RoundOutcome:
         return RoundOutcome()
+
+    def describe(self) -> dict[str, Any]:
+        return {"model": "fixed"}
+
+    def clients_table(self) -> pd.DataFrame | None:
+        return None

@@ -9,7 +9,15 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from twin.scenario.loading import ScenarioError, parse_yaml, read_scenario_text, resolved_yaml, set_field, validate
+from twin.scenario.loading import (
+    ScenarioError,
+    parse_yaml,
+    read_scenario_text,
+    resolved_yaml,
+    set_field,
+    validate,
+    without_derived,
+)
 from twin.sweeps.spec import RunPoint, Sweep, SweepError, flow
 
 
@@ -39,7 +47,8 @@ class Plan:
 
 
 def scenario_hash(text: str) -> str:
-    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+    """sha256 of a resolved scenario without its ``derived:`` block: derived values never make a finished run stale."""
+    return hashlib.sha256(without_derived(text).encode("utf-8")).hexdigest()
 
 
 def _field_path(dotted: str) -> tuple:

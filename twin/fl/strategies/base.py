@@ -14,7 +14,6 @@ buffers) are carried over from the global model unchanged.
 
 from __future__ import annotations
 
-import math
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import ClassVar
@@ -131,41 +130,21 @@ def _copy(p: Params) -> Params:
     return {k: (v.detach().clone() if torch.is_tensor(v) else v) for k, v in p.items()}
 
 
-def check_positive(name: str, value) -> float:
-    """A finite number > 0."""
-    try:
-        v = float(value)
-    except (TypeError, ValueError):
-        raise ValueError(f"{name} must be a number; got {value!r}") from None
-    if isinstance(value, bool) or not math.isfinite(v) or v <= 0:
-        raise ValueError(f"{name} must be a finite number > 0; got {value!r}")
-    return v
-
-
-def check_unit_interval(name: str, value) -> float:
-    """A decay factor in [0, 1)."""
-    try:
-        v = float(value)
-    except (TypeError, ValueError):
-        raise ValueError(f"{name} must be a number in [0, 1); got {value!r}") from None
-    if isinstance(value, bool) or not (0.0 <= v < 1.0):
-        raise ValueError(f"{name} must be in [0, 1); got {value!r}")
-    return v
-
-
 # --- the interface ----------------------------------------------------------------------------------------------------
 
 
 class Strategy:
-    """Base strategy: weighted client-delta averaging followed by a server step (subclasses)."""
+    """Base strategy: weighted client-delta averaging followed by a server step (subclasses).
+
+    Constructor parameters are the fields of the strategy's schema class (``twin.scenario.strategies``), with the same
+    names and defaults (``tests/test_registries.py``); the schema checks their values, so constructors do not.
+    """
 
     kind: ClassVar[str] = ""
 
     def __init__(self, *, weighting: str = "num_examples", server_lr: float = 1.0) -> None:
-        if not isinstance(weighting, str) or weighting.lower() not in WEIGHTINGS:
-            raise ValueError(f"weighting must be one of {', '.join(WEIGHTINGS)}; got {weighting!r}")
-        self.weighting = weighting.lower()
-        self.server_lr = check_positive("server_lr", server_lr)
+        self.weighting = weighting
+        self.server_lr = float(server_lr)
         self.last: AggregateInfo | None = None
 
     def aggregate(self, global_params: Params, updates: Sequence[ClientResult], *, dropped: Iterable = ()) -> Params:

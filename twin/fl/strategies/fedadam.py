@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import torch
 
-from twin.fl.strategies.base import Strategy, check_positive, check_unit_interval
+from twin.fl.strategies.base import Strategy
 
 
 def fedadam_step(
@@ -51,9 +51,9 @@ class FedAdam(Strategy):
         tau: float = 1e-3,
     ) -> None:
         super().__init__(weighting=weighting, server_lr=server_lr)
-        self.beta1 = check_unit_interval("beta1", beta1)
-        self.beta2 = check_unit_interval("beta2", beta2)
-        self.tau = check_positive("tau", tau)
+        self.beta1 = float(beta1)
+        self.beta2 = float(beta2)
+        self.tau = float(tau)
         self.m: torch.Tensor | None = None
         self.v: torch.Tensor | None = None
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import torch
 
-from twin.fl.strategies.base import Strategy, check_unit_interval
+from twin.fl.strategies.base import Strategy
 
 
 def fedavgm_step(
@@ -27,7 +27,7 @@ class FedAvgM(Strategy):
 
     def __init__(self, *, weighting: str = "num_examples", server_lr: float = 1.0, momentum: float = 0.9) -> None:
         super().__init__(weighting=weighting, server_lr=server_lr)
-        self.momentum = check_unit_interval("momentum", momentum)
+        self.momentum = float(momentum)
         self.buf: torch.Tensor | None = None
 
     def reset(self) -> None:

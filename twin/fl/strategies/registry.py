@@ -1,16 +1,17 @@
-"""Registry of aggregation strategies: ``make_strategy(kind, **params)``."""
+"""Registry of aggregation strategies: ``make_strategy(kind, **params)``.
+
+Every module of :mod:`twin.fl.strategies` that defines a :class:`~twin.fl.strategies.base.Strategy` subclass with a
+``kind`` adds that strategy (:func:`twin.fl.registry.discover`); no list here to edit.
+"""
 
 from __future__ import annotations
 
-from twin.fl.registry import build
+from twin.fl.registry import build, discover
 from twin.fl.strategies.base import Strategy
-from twin.fl.strategies.fedadam import FedAdam
-from twin.fl.strategies.fedavg import FedAvg
-from twin.fl.strategies.fedavgm import FedAvgM
 
-STRATEGIES: dict[str, type[Strategy]] = {cls.kind: cls for cls in (FedAvg, FedAvgM, FedAdam)}
+STRATEGIES: dict[str, type[Strategy]] = discover("twin.fl.strategies", Strategy)
 
 
 def make_strategy(kind: str, **params) -> Strategy:
-    """Build a strategy by name: fedavg | fedavgm | fedadam. Unknown names or parameters -> ValueError."""
+    """Build a strategy by kind (one of :data:`STRATEGIES`) with its schema fields as keyword arguments."""
     return build(STRATEGIES, kind, "strategy", params)

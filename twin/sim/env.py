@@ -1,0 +1,165 @@
+"""The simulation's environment and the parts it runs: :class:`TwinEnv`, :class:`Client` and :class:`TwinParts`.
+
+Phases (as in desmod): validate (pydantic, before the twin is built) -> build (``twin.sim.build``, the composition
+root, which creates the environment and builds every part once) -> freeze (:meth:`TwinEnv.freeze` stores the parts
+as one frozen :class:`TwinParts` record) -> run (``twin.sim.runner``) -> close (every cleanup, once).
+
+Routes belong to the access layer (:class:`AccessLayer`): the round process asks it for a client's route when a
+transfer starts; clients themselves carry no route.
+"""
+
+from __future__ import annotations
+
+import zlib
+from collections.abc import Mapping, Sequence
+from contextlib import ExitStack
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Protocol
+
+import networkx as nx
+import numpy as np
+import pandas as pd
+import simpy
+
+from twin.fl.selection import select_clients
+from twin.fl.stopping import StopRule
+from twin.net.engine import FlowNetwork
+from twin.net.flow import Resource
+from twin.recording.recorder import Recorder
+from twin.scenario.schema import ScenarioConfig
+from twin.sim.tags import Direction
+from twin.sim.workload import RoundOutcome, Workload
+
+
+@dataclass(frozen=True)
+class Client:
+    """An FL client: its index, name, where it sits (a graph node, or the vehicle that carries it) and how fast it
+    computes."""
+
+    index: int
+    name: str
+    node: str
+    flops_per_s: float
+
+
+class AccessLayer(Protocol):
+    """Owns the clients' routes: the wired routes, or the radio access network (``twin.sim.access.Access``)."""
+
+    def route_of(self, client: int, direction: Direction) -> Sequence[Resource]:
+        """The route a transfer of client ``client`` (its index) takes if it starts now."""
+
+    @property
+    def reachable(self) -> np.ndarray:
+        """[n_clients] bool: which clients can be selected now (radio: they have, or are handing over to, a cell)."""
+
+
+@dataclass(frozen=True)
+class TwinParts:
+    """Everything a run needs, built once before time starts.
+
+    ``graph``: the wired topology (radio: with a node ``bs.K`` per base station); ``server``: its server node;
+    ``network``: the flow engine with every resource registered; ``clients``; ``access``: the routes;
+    ``workload``: bytes, FLOPs and learning per participation; ``schedule``: clients per round (read-only);
+    ``stop_rule``; ``extra_tables``: more run-folder tables (radio: cells, roads, coverage); ``cleanups``: released
+    once by :meth:`TwinEnv.close` (a live SUMO, temporary files).
+    """
+
+    graph: nx.DiGraph
+    server: str
+    network: FlowNetwork
+    clients: tuple[Client, ...]
+    access: AccessLayer
+    workload: Workload
+    schedule: np.ndarray
+    stop_rule: StopRule
+    extra_tables: Mapping[str, pd.DataFrame]
+    cleanups: ExitStack
+
+    def __post_init__(self) -> None:
+        self.schedule.flags.writeable = False
+
+
+class TwinEnv(simpy.Environment):
+    """A SimPy environment that carries the scenario, the recorder, the seeded random streams and, once built, the
+    frozen parts (:attr:`parts`; the usual ones also as attributes: ``env.network``, ``env.clients``, ...)."""
+
+    def __init__(self, config: ScenarioConfig, *, base_dir: Path | None = None) -> None:
+        super().__init__()
+        self.config = config
+        self.base_dir = base_dir or Path.cwd()
+        self.recorder = Recorder()
+        self.finished_reason = ""  # set by the server process when the run ends
+        self._selection_rng = self.rng("selection")
+        self._parts: TwinParts | None = None
+
+    def rng(self, component: str) -> np.random.Generator:
+        """An independent random stream per named component: adding a component never shifts another's stream."""
+        seq = np.random.SeedSequence(self.config.seed, spawn_key=(zlib.crc32(component.encode()),))
+        return np.random.default_rng(seq)
+
+    # ----------------------------------------------------------------------------------------------------- parts
+
+    def freeze(self, parts: TwinParts) -> None:
+        """Store the built parts; once only, before the run."""
+        if self._parts is not None:
+            raise RuntimeError("TwinEnv.freeze: the parts are already set")
+        self._parts = parts
+
+    @property
+    def parts(self) -> TwinParts:
+        if self._parts is None:
+            raise RuntimeError("TwinEnv: not built yet (use twin.sim.build.build)")
+        return self._parts
+
+    @property
+    def network(self) -> FlowNetwork:
+        return self.parts.network
+
+    @property
+    def clients(self) -> tuple[Client, ...]:
+        return self.parts.clients
+
+    @property
+    def access(self) -> AccessLayer:
+        return self.parts.access
+
+    @property
+    def workload(self) -> Workload:
+        return self.parts.workload
+
+    @property
+    def cohort_sizes(self) -> np.ndarray:
+        return self.parts.schedule
+
+    @property
+    def server(self) -> str:
+        return self.parts.server
+
+    @property
+    def graph(self) -> nx.DiGraph:
+        return self.parts.graph
+
+    @property
+    def extra_tables(self) -> Mapping[str, pd.DataFrame]:
+        return self.parts.extra_tables
+
+    @property
+    def reachable(self) -> np.ndarray:
+        return self.parts.access.reachable
+
+    # ------------------------------------------------------------------------------------------------ decisions
+
+    def select(self, k: int) -> np.ndarray:
+        """Client indices for one round: uniform among reachable clients, with or without replacement."""
+        picked = select_clients(k, self.reachable, self._selection_rng, replace=self.config.fl.replacement)
+        ids = picked.client_ids
+        return ids if self.config.fl.replacement else np.sort(ids)
+
+    def stop_reason(self, round_: int, outcome: RoundOutcome, now: float) -> str | None:
+        return self.parts.stop_rule.should_stop(round_, outcome.accuracy, now)
+
+    def close(self) -> None:
+        """Run every cleanup (each once; also when the run failed)."""
+        if self._parts is not None:
+            self._parts.cleanups.close()
