@@ -15,7 +15,8 @@ from typing import Any
 
 from twin.cli import EXIT_INPUT, ArgumentParser, main_of  # noqa: F401 - EXIT_INPUT is part of the command's API
 from twin.errors import InputError
-from twin.recording.run_folder import RunFolderExists, check_target, write_run_folder
+from twin.recording.run_folder import RunNotWritten, write_or_save
+from twin.recording.target import check_target, claim
 from twin.scenario.loading import builtin_names, load_scenario, resolved_yaml
 from twin.scenario.units import format_quantity
 
@@ -70,7 +71,7 @@ def summary_table(summary: dict, out: Path | None = None) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    return main_of(lambda: _main(argv), input_errors=(RunFolderExists,), interrupted="interrupted: nothing was written")
+    return main_of(lambda: _main(argv), interrupted="interrupted: nothing was written")
 
 
 def _main(argv: list[str] | None) -> int:
@@ -89,7 +90,7 @@ def _main(argv: list[str] | None) -> int:
     base_dir = scenario_base_dir(args.scenario)
     out = args.out or (Path(config.output.dir) if config.output.dir else
                        Path("runs") / f"{config.name}-{time.strftime('%Y%m%d-%H%M%S')}")
-    check_target(out, overwrite=args.overwrite)
+    out = check_target(out, overwrite=args.overwrite)
     baseline = _read_baseline(args.baseline) if args.baseline else None
     return _run(config, out, base_dir, args, baseline)
 
@@ -117,18 +118,21 @@ def scenario_base_dir(path_or_name: str) -> Path:
 
 def run_scenario(config, out: Path, *, base_dir: Path, overwrite: bool = False,
                  on_round: Callable[[int, dict], None] | None = None,
-                 before_write: Callable[[Any], None] | None = None):
+                 before_write: Callable[[Any], None] | None = None, need_bytes: int = 0):
     """Simulate one validated scenario and write its run folder atomically; returns the ``RunResult``.
 
     The one way a run becomes a run folder, shared by ``twin.run`` and the sweep workers (``twin.sweeps``).
-    ``before_write(result)`` may add to ``result.summary`` before it is written.
+    The folder is claimed (writable, locked, enough space for ``need_bytes``) before the simulation starts; a folder
+    that still cannot be written afterwards raises :class:`RunNotWritten` naming the fallback folder that holds the
+    results. ``before_write(result)`` may add to ``result.summary`` before it is written.
     """
     from twin.sim.runner import simulate  # heavy imports only once the input is known to be good
 
-    result = simulate(config, base_dir=base_dir, on_round=on_round)
-    if before_write is not None:
-        before_write(result)
-    write_run_folder(out, result.tables, result.resolved_yaml, result.summary, overwrite=overwrite)
+    with claim(out, overwrite=overwrite, need_bytes=need_bytes) as target:
+        result = simulate(config, base_dir=base_dir, on_round=on_round)
+        if before_write is not None:
+            before_write(result)
+        write_or_save(target, result.tables, result.resolved_yaml, result.summary)
     return result
 
 
@@ -157,6 +161,9 @@ def _run(config, out: Path, base_dir: Path, args, baseline=None) -> int:
     try:
         result = run_scenario(config, out, base_dir=base_dir, overwrite=args.overwrite, on_round=on_round,
                               before_write=add_baseline)
+    except RunNotWritten as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
     finally:
         if bar is not None:
             bar.close()

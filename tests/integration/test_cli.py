@@ -3,6 +3,7 @@
 import json
 import subprocess
 import sys
+from pathlib import Path
 
 import pandas as pd
 import pytest
@@ -77,22 +78,33 @@ def test_existing_out_folder_is_never_clobbered(tmp_path, capsys):
     assert main(["quickstart", "--out", str(out)]) == 2
     assert "not empty" in capsys.readouterr().err
     assert (out / "precious.txt").read_text() == "keep me"
-    assert main(["quickstart", "--out", str(out), "--overwrite", "--quiet"]) == 0
-    assert is_complete(out) and not (out / "precious.txt").exists()
+    # --overwrite replaces only a twin run folder: this one is not, so it is refused and kept
+    assert main(["quickstart", "--out", str(out), "--overwrite", "--quiet"]) == 2
+    assert "not one; nothing was deleted" in capsys.readouterr().err
+    assert (out / "precious.txt").read_text() == "keep me"
+    (out / "precious.txt").unlink()
+    assert main(["quickstart", "--out", str(out), "--quiet"]) == 0  # an empty folder may be written
+    (out / "extra.txt").write_text("from an earlier run")
+    assert main(["quickstart", "--out", str(out), "--overwrite", "--quiet"]) == 0  # a run folder is replaced
+    assert is_complete(out) and not (out / "extra.txt").exists()
 
 
-def test_crash_mid_write_leaves_no_folder(tmp_path, monkeypatch):
-    import twin.recording.run_folder as rf
+def test_crash_mid_write_leaves_no_folder_and_saves_the_results(tmp_path, monkeypatch, capsys):
+    import twin.recording.target as target
 
     def boom(*a, **k):
-        raise OSError("disk full")
+        raise OSError(28, "No space left on device")
 
-    monkeypatch.setattr(rf, "_fsync_dir", boom)
-    out = tmp_path / "run"
-    with pytest.raises(OSError):
-        main(["quickstart", "--out", str(out), "--quiet"])
+    monkeypatch.setattr(target, "_fsync", boom)
+    monkeypatch.setenv("TWIN_FALLBACK_DIR", str(tmp_path / "fallback"))
+    out = tmp_path / "runs" / "run"
+    assert main(["quickstart", "--out", str(out), "--quiet"]) == 1
+    err = capsys.readouterr().err.strip()
+    assert "\n" not in err and "No space left on device" in err and "saved to" in err
     assert not out.exists()
-    assert list(tmp_path.iterdir()) == []  # no temporary leftovers either
+    assert list(out.parent.iterdir()) == []  # no temporary folder or lock left over either
+    saved = Path(err.rsplit("saved to ", 1)[1])
+    assert saved.parent == tmp_path / "fallback" and is_complete(saved)
 
 
 def test_module_entry_point_exit_status_and_no_traceback(tmp_path):
