@@ -44,7 +44,7 @@ def test_validate_only(tmp_path, capsys):
     ("topology: {kind: star, client_link: {bandwidth_bps: -1}}\n", [], "bandwidth_bps"),
     ("topology:\n  kind: explicit\n  nodes: [{name: s, role: server}, {name: r}, {name: c, role: client}]\n"
      "  links: [{a: s, b: r, bandwidth_bps: 1e6}]\n", [], "topology: client 'c' cannot reach server 's'"),
-    ("topology: {kind: graphml, path: missing.graphml}\n", [], "missing.graphml: GraphML file not found"),
+    ("topology: {kind: graphml, path: missing.graphml}\n", [], "topology.path: missing.graphml: not found"),
     ("", ["--set", "fl.nope=1"], "fl.nope: unknown field"),
     ("", ["--set", "fl.rounds"], "FIELD.PATH=VALUE"),
 ])

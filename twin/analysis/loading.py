@@ -25,6 +25,7 @@ from twin.analysis.labels import strategy_labels
 from twin.analysis.metrics import run_metrics
 from twin.errors import InputError
 from twin.recording.run_folder import RUN_FILES
+from twin.scenario.loading import compose_checked
 
 SWEEP_MARKER = "sweep.json"
 SWEEP_INDEX = "runs.parquet"
@@ -266,7 +267,8 @@ def _read_run(run_id: str, folder: Path, index_row: dict | None, target: float |
     scenario = None
     if status == "ok":
         try:
-            scenario = yaml.load((folder / "scenario.resolved.yaml").read_text(encoding="utf-8"), Loader=_Loader)
+            resolved = folder / "scenario.resolved.yaml"
+            scenario, _ = compose_checked(resolved.read_text(encoding="utf-8"), str(resolved))
             if isinstance(scenario, dict):
                 scenario.pop("derived", None)  # values the build computed, not inputs (twin.sim.derived)
             rounds = pd.read_parquet(folder / "rounds.parquet")

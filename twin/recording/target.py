@@ -8,7 +8,8 @@ real before the simulation starts:
   simulation, not after it; the free space on that file system must exceed the run's estimated output size;
 * an exclusive ``flock`` on ``.<name>.lock`` beside the target is held for the whole run: a second run into the same
   folder is refused (one line) before it simulates. The lock dies with its process, so a stale one never blocks a run;
-* ``overwrite`` replaces only an empty folder or a twin run folder (one holding ``summary.json``); anything else,
+* ``overwrite`` replaces only an empty folder or a twin run folder (one holding ``summary.json``, or only files a run
+  writes); anything else,
   the working directory (or a folder holding it) and a mount point are refused;
 * :meth:`Claim.commit` checks the lock and the target again and renames the temporary folder into place;
 * the temporary (``.tmp-``) and trash (``.old-``) folders of processes that are no longer alive are deleted by the
@@ -36,9 +37,17 @@ class RunFolderExists(InputError, FileExistsError):
     """The target folder cannot be claimed: it holds something, another run writes it, it cannot be written."""
 
 
+_RUN_NAMES = {"summary.json", "scenario.resolved.yaml", "manifest.json", "run.log"}
+
+
 def run_marker(folder: Path) -> bool:
-    """Whether ``folder`` is a twin run folder (the only kind ``overwrite`` may replace): it holds summary.json."""
-    return (folder / "summary.json").is_file()
+    """Whether ``folder`` is a twin run folder (the only kind ``overwrite`` may replace): it holds summary.json, or
+    only files a run writes (``*.parquet``, scenario.resolved.yaml, manifest.json, run.log: a damaged run)."""
+    if (folder / "summary.json").is_file():
+        return True
+    entries = list(folder.iterdir())
+    return bool(entries) and all(p.is_file() and not p.is_symlink() and (p.name in _RUN_NAMES or p.suffix == ".parquet")
+                                 for p in entries)
 
 
 def check_target(out_dir: Path, *, overwrite: bool) -> Path:
