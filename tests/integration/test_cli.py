@@ -16,7 +16,7 @@ def test_quickstart_writes_a_complete_run_folder(tmp_path, capsys):
     out = tmp_path / "run"
     assert main(["quickstart", "--out", str(out)]) == 0
     assert is_complete(out)
-    assert sorted(p.name for p in out.iterdir()) == sorted(RUN_FILES)
+    assert sorted(p.name for p in out.iterdir()) == sorted((*RUN_FILES, "manifest.json"))
     summary = json.loads((out / "summary.json").read_text())
     assert summary["status"] == "ok" and summary["stop_reason"] == "target_accuracy"
     assert summary["final_accuracy"] >= 0.9

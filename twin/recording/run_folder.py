@@ -3,7 +3,8 @@ target, which is renamed into place only when complete, so a crash never leaves 
 target is claimed (checked and locked, :mod:`twin.recording.target`) before the run starts; when writing still fails
 after the run, :func:`save_elsewhere` keeps the results in a fallback folder.
 
-A run folder is complete when it holds every file of :data:`RUN_FILES` and ``summary.json`` parses.
+A run folder is complete when it holds every file of :data:`RUN_FILES` and ``summary.json`` parses; its
+``manifest.json`` (:mod:`twin.recording.manifest`, written last) lists every file with its size and sha256.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from typing import Any
 
 import pandas as pd
 
+from twin.recording.manifest import write_manifest
 from twin.recording.target import Claim, RunFolderExists, check_target, claim  # noqa: F401 - re-exported
 
 RUN_FILES = ("timeline.parquet", "rounds.parquet", "samples.parquet", "clients.parquet", "scenario.resolved.yaml",
@@ -59,6 +61,7 @@ def write_run_folder(out_dir: Path, tables: Mapping[str, pd.DataFrame], resolved
             return write_run_folder(out_dir, tables, resolved_yaml, summary, target=own)
     assert target.tmp is not None, "the claim was released"
     write_files(target.tmp, tables, resolved_yaml, summary)
+    write_manifest(target.tmp)  # last: over every file there (tables, summary, and whatever else the run wrote)
     return target.commit()
 
 
@@ -91,6 +94,7 @@ def save_elsewhere(name: str, tables: Mapping[str, pd.DataFrame], resolved_yaml:
             continue
         try:
             write_files(folder, tables, resolved_yaml, summary)
+            write_manifest(folder)
             return folder
         except OSError:
             shutil.rmtree(folder, ignore_errors=True)
