@@ -13,7 +13,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from twin.cli import EXIT_INPUT, ArgumentParser, main_of  # noqa: F401 - EXIT_INPUT is part of the command's API
+from twin.cli import EXIT_INPUT, ArgumentParser, main_of, printable  # noqa: F401 - EXIT_INPUT is part of the command's API
 from twin.errors import InputError
 from twin.recording.run_folder import RunNotWritten, write_or_save
 from twin.recording.target import check_target, claim
@@ -107,7 +107,7 @@ def summary_table(summary: dict, out: Path | None = None) -> str:
     if out is not None:
         rows.append(("run folder", str(out)))
     width = max(len(k) for k, _ in rows)
-    return "\n".join(f"  {k:<{width}}  {v}" for k, v in rows)
+    return "\n".join(f"  {k:<{width}}  {printable(str(v))}" for k, v in rows)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -127,7 +127,7 @@ def _main(argv: list[str] | None) -> int:
             print(resolved_yaml(config, derived), end="")
     if args.validate:
         if not args.quiet:
-            print(f"{args.scenario}: ok ({config.name})")
+            print(printable(f"{args.scenario}: ok ({config.name})"))
         return 0
     out = args.out or (Path(config.output.dir) if config.output.dir else
                        Path("runs") / f"{config.name}-{time.strftime('%Y%m%d-%H%M%S')}")
@@ -207,13 +207,14 @@ def _run(config, out: Path, base_dir: Path, args, baseline=None, need_bytes: flo
 
         raise InputError(with_location(config, str(exc))) from None
     except RunNotWritten as exc:
-        print(f"error: {exc}", file=sys.stderr)
+        print(f"error: {printable(str(exc))}", file=sys.stderr)
         return 1
     finally:
         if bar is not None:
             bar.close()
     if result.summary["status"] != "ok":
-        print(f"error: the simulation failed at t={result.summary['sim_time_s']:.6g} s: {result.summary['exception']} "
+        print(f"error: the simulation failed at t={result.summary['sim_time_s']:.6g} s: "
+              f"{printable(str(result.summary['exception']))} "
               f"(partial results and the traceback are in {out})", file=sys.stderr)
         return 1
     if not args.quiet:

@@ -50,9 +50,25 @@ def limit_threads() -> None:
 
 
 def init_worker() -> None:
-    """Pool initializer: Ctrl-C is the driver's to handle (it stops the pool), and one math thread per worker."""
+    """Pool initializer: Ctrl-C is the driver's to handle (it stops the pool), one math thread per worker, and the
+    worker dies with the driver (a killed driver never leaves a worker running on alone)."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    die_with_parent()
     limit_threads()
+
+
+def die_with_parent() -> None:
+    """Linux: ask the kernel to SIGKILL this process when its parent dies (prctl PR_SET_PDEATHSIG); elsewhere nothing."""
+    parent = os.getppid()
+    try:
+        import ctypes
+
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(1, signal.SIGKILL)  # 1 = PR_SET_PDEATHSIG
+    except (OSError, AttributeError):
+        return
+    if os.getppid() != parent:  # the parent died before the request took effect
+        os._exit(1)
 
 
 def run_task(task: Task) -> Outcome:
