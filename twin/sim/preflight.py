@@ -23,7 +23,7 @@ DEFAULT_MAX_MEMORY = 2e9   # bytes
 DEFAULT_MAX_EVENTS = 1e8
 RADIO_RATE_BPS = 1e6       # the slowest air rate assumed for a vehicle (cell edge); only the horizon uses it
 DATA_SHAPES = {"digits": (64, 10, 1_797), "fashion_mnist": (784, 10, 70_000), "idx": (784, 10, 70_000),
-               "femnist": (784, 62, 805_263), "leaf": (784, 62, 805_263)}  # (features, classes, samples)
+               "femnist": (784, 62, 0), "leaf": (784, 62, 0)}  # (features, classes, samples); 0: bounded by the files
 SEED_PRESET_CLIENTS = 338
 
 
@@ -89,9 +89,10 @@ def estimates(config: S.ScenarioConfig) -> list[Estimate]:
                      params, params * bytes_per_param * (4 * k + 8), 0.0),
             Estimate("fl.local.batch_size", f"batches of {_num(batch)} samples for {_num(k)} clients",
                      batch * k, k * batch * (width * 4 * 4 + epochs * 8), 0.0),
-            Estimate(_data_field(fl), f"data set of {_num(n_samples)} samples x {_num(feats)} features",
-                     n_samples, n_samples * (feats + 2) * 4 * 2, 0.0),
         ]
+        if n_samples:  # LEAF folders: their size is the files' (read once the run starts), not estimated here
+            out.append(Estimate(_data_field(fl), f"data set of {_num(n_samples)} samples x {_num(feats)} features",
+                                n_samples, n_samples * (feats + 2) * 4 * 2, 0.0))
     horizon, horizon_field = _horizon(config, n_clients, k, params, n_samples)
     period = config.output.sample_period_s
     if period > 0:
@@ -212,7 +213,8 @@ def _horizon(config: S.ScenarioConfig, n_clients: float, k: float, params: float
         flops = fl.model.train_flops
     else:
         down = up = params * 4
-        flops = 6 * params * samples / max(n_clients, 1) * getattr(fl.local, "epochs", 1)
+        per_client = samples / max(n_clients, 1) if samples else 200.0  # LEAF: the writers' typical size
+        flops = 6 * params * per_client * getattr(fl.local, "epochs", 1)
     terms: dict[str, float] = {}
     fixed = isinstance(fl.model, S.FixedModel)
     size_field = "fl.model.size_bytes" if fixed else "fl.model"
