@@ -24,13 +24,13 @@ from twin.errors import InputError
 from twin.net import topology as topo
 from twin.net.cells import Cell, NoCoverage
 from twin.net.engine import FlowNetwork
+from twin.radio.model import RadioModel, Tier, sensitivity_floor_dbm
 from twin.scenario import access as A
 from twin.scenario import schema as S
 from twin.sim.access import Access
 from twin.sim.devices import device_flops
 from twin.sim.env import Client, TwinEnv
 from twin.sim.mobility_build import build_mobility
-from twin.sim.radio_model import RadioModel, Tier, sensitivity_floor_dbm
 from twin.sim.wired import Links, wire_links
 
 O2I_MEAN_DB = 9.0  # mean in-car penetration loss (TR 38.901 7.4.3.2), used for the coverage map
@@ -131,7 +131,7 @@ def _tiers(rcfg: A.CellularRadio, road: mob.RoadNetwork) -> tuple[list[Tier], np
         if len(sites) == 0:
             raise InputError(f"{where}.placement: no site falls in the area of the road network")
         floor = spec.min_rx_dbm if spec.min_rx_dbm is not None else sensitivity_floor_dbm(preset)
-        reach = spec.max_range_m if spec.max_range_m is not None else getattr(preset, "max_tx_distance_m", np.inf)
+        reach = spec.max_range_m if spec.max_range_m is not None else preset.max_range_m
         tiers.append(Tier(spec.name, preset, np.arange(start, start + len(sites)), floor, spec.bias_db, reach))
         xy.append(sites.xy_m)
         start += len(sites)

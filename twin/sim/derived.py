@@ -11,7 +11,6 @@ file derives again.
 from __future__ import annotations
 
 import dataclasses
-import math
 
 from twin.errors import InputError
 from twin.fl.schedules import clients_per_round, resolved_shape
@@ -40,7 +39,6 @@ def tier_values(spec: S.CellTier, where: str) -> dict:
     """A tier's preset after its overrides, its sensitivity floor and range (the radio side, kept small: presets are
     dataclasses of ``twin.radio``)."""
     import twin.radio as radio
-    from twin.sim.radio_model import sensitivity_floor_dbm
 
     try:
         preset = radio.get_preset(spec.preset)
@@ -48,9 +46,9 @@ def tier_values(spec: S.CellTier, where: str) -> dict:
         raise InputError(f"{where}.preset: unknown preset {spec.preset!r}; expected one of "
                          f"{', '.join(radio.PRESETS)}") from None
     changes = {k: getattr(spec, k) for k in ("p_tx_dbm", "g_bs_dbi", "g_ue_dbi", "h_bs_m") if getattr(spec, k) is not None}
-    preset = dataclasses.replace(preset, **changes)
-    floor = spec.min_rx_dbm if spec.min_rx_dbm is not None else sensitivity_floor_dbm(preset)
-    reach = spec.max_range_m if spec.max_range_m is not None else getattr(preset, "max_tx_distance_m", math.inf)
+    preset = preset.replace(**changes)
+    floor = spec.min_rx_dbm if spec.min_rx_dbm is not None else preset.sensitivity_floor_dbm()
+    reach = spec.max_range_m if spec.max_range_m is not None else preset.max_range_m
     fields = {f.name: getattr(preset, f.name) for f in dataclasses.fields(preset)
               if isinstance(getattr(preset, f.name), (int, float, str))}
     return {"name": spec.name, "min_rx_dbm": float(floor), "max_range_m": float(reach), "preset": fields}
