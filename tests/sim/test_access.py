@@ -8,9 +8,9 @@ import pytest
 import twin.sim.access_build as access_build
 from twin.errors import InputError
 from twin.mobility import grid_network
-from twin.radio import get_preset
+from twin.radio import get_preset, user_rate_bps
+from twin.radio.model import RadioModel, Tier
 from twin.scenario.loading import validate
-from twin.sim.radio_model import RadioModel, Tier
 from twin.sim.runner import simulate
 
 MB = 1e6
@@ -86,7 +86,7 @@ def _events(result, kind):
 def test_handover_mid_transfer_delays_by_the_interruption_and_conserves_bytes(monkeypatch):
     # Vehicle 0 sits 100 m from cell 0, then (t = 5 s) 100 m from cell 1; LOS, no interference: both give the
     # preset's peak rate, so the handover costs exactly the interruption. Vehicle 1 stays put near cell 0.
-    rate = float(get_preset("nr-macro").rate_bps(60.0, "dl"))
+    rate = float(user_rate_bps("nr-macro", sinr_db=60.0))
     size = rate * 10 / 8  # 10 s at the peak rate
     config = _scenario(model={"kind": "fixed", "size_bytes": size, "update_bytes": 1e3, "train_flops": 0},
                        schedule={"kind": "constant", "start": 1})

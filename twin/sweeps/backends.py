@@ -6,7 +6,6 @@ abandons at most that many, and a crashed worker fails only the runs it held.
 from __future__ import annotations
 
 import dataclasses
-import functools
 import multiprocessing
 import os
 import socket
@@ -45,7 +44,7 @@ class LocalBackend:
 
     def _new_pool(self) -> ProcessPoolExecutor:
         return ProcessPoolExecutor(self.workers, mp_context=multiprocessing.get_context("spawn"),
-                                   initializer=functools.partial(init_worker, self.threads))
+                                   initializer=init_worker, initargs=(os.getpid(), self.threads))
 
     def run(self, tasks: list[Task]) -> Iterator[Outcome]:
         queue = list(reversed(tasks))

@@ -8,6 +8,7 @@ workers use).
 
 from __future__ import annotations
 
+import os
 import signal
 import traceback
 from dataclasses import dataclass
@@ -45,11 +46,28 @@ def limit_threads(n: int = 1) -> None:
     apply_threads(n)
 
 
-def init_worker(threads: int = 1) -> None:
-    """Pool initializer: Ctrl-C is the driver's to handle (it stops the pool), and the sweep's math threads (one by
-    default) set before torch starts."""
+def init_worker(driver_pid: int | None = None, threads: int = 1) -> None:
+    """Pool initializer: Ctrl-C is the driver's to handle (it stops the pool), the sweep's math threads (one by
+    default) set before torch starts, and the worker dies with the driver (a killed driver never leaves a worker
+    running on alone)."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    die_with_parent(driver_pid)
     limit_threads(threads)
+
+
+def die_with_parent(parent: int | None = None) -> None:
+    """Linux: ask the kernel to SIGKILL this process when its parent dies (prctl PR_SET_PDEATHSIG); elsewhere nothing.
+    ``parent``: the pid the parent had when it started us (it may already be gone by the time we get here)."""
+    parent = os.getppid() if parent is None else parent
+    try:
+        import ctypes
+
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(1, signal.SIGKILL)  # 1 = PR_SET_PDEATHSIG
+    except (OSError, AttributeError):
+        return
+    if os.getppid() != parent:  # the parent died before the request took effect
+        os._exit(1)
 
 
 def run_task(task: Task) -> Outcome:
