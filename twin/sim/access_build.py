@@ -9,7 +9,6 @@ once at t = 0 -> the map tables (``cells``, ``roads``, ``coverage``) for the run
 
 from __future__ import annotations
 
-import dataclasses
 import math
 from contextlib import ExitStack
 from dataclasses import dataclass
@@ -18,7 +17,6 @@ import networkx as nx
 import numpy as np
 import pandas as pd
 
-import twin.radio as radio
 from twin import mobility as mob
 from twin.errors import InputError
 from twin.net import topology as topo
@@ -28,6 +26,7 @@ from twin.radio.model import RadioModel, Tier, sensitivity_floor_dbm
 from twin.scenario import access as A
 from twin.scenario import schema as S
 from twin.sim.access import Access
+from twin.sim.derived import tier_preset
 from twin.sim.devices import device_flops
 from twin.sim.env import Client, TwinEnv
 from twin.sim.mobility_build import build_mobility
@@ -119,14 +118,7 @@ def _tiers(rcfg: A.CellularRadio, road: mob.RoadNetwork) -> tuple[list[Tier], np
     tiers, xy, start = [], [], 0
     for i, spec in enumerate(rcfg.tiers):
         where = f"radio.tiers[{i}]"
-        try:
-            preset = radio.get_preset(spec.preset)
-        except ValueError:
-            raise InputError(f"{where}.preset: unknown preset {spec.preset!r}; expected one of "
-                             f"{', '.join(radio.PRESETS)}") from None
-        changes = {k: getattr(spec, k) for k in ("p_tx_dbm", "g_bs_dbi", "g_ue_dbi", "h_bs_m")
-                   if getattr(spec, k) is not None}
-        preset = dataclasses.replace(preset, **changes)
+        preset = tier_preset(spec, where)
         sites = _placement(spec.placement, road, f"{where}.placement")
         if len(sites) == 0:
             raise InputError(f"{where}.placement: no site falls in the area of the road network")

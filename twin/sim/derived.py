@@ -35,18 +35,33 @@ def schedule_values(cfg: S.FLConfig) -> dict:
     return {"schedule": {k: v for k, v in shape.items() if v is not None}, "clients_per_round": counts.tolist()}
 
 
-def tier_values(spec: S.CellTier, where: str) -> dict:
-    """A tier's preset after its overrides, its sensitivity floor and range (the radio side, kept small: presets are
-    dataclasses of ``twin.radio``)."""
+def tier_preset(spec: S.CellTier, where: str):
+    """A tier's preset after its overrides (``twin.scenario.access.PRESET_OVERRIDES``); InputError naming the field
+    the preset lacks (e.g. ``ul_alpha`` on a DRIVE preset, which has no uplink power control)."""
     import twin.radio as radio
+    from twin.scenario.access import PRESET_OVERRIDES
 
     try:
         preset = radio.get_preset(spec.preset)
     except ValueError:
         raise InputError(f"{where}.preset: unknown preset {spec.preset!r}; expected one of "
                          f"{', '.join(radio.PRESETS)}") from None
-    changes = {k: getattr(spec, k) for k in ("p_tx_dbm", "g_bs_dbi", "g_ue_dbi", "h_bs_m") if getattr(spec, k) is not None}
-    preset = preset.replace(**changes)
+    changes = {k: getattr(spec, k) for k in PRESET_OVERRIDES if getattr(spec, k) is not None}
+    fields = {f.name for f in dataclasses.fields(preset)}
+    for k in changes:
+        if k not in fields:
+            raise InputError(f"{where}.{k}: preset {spec.preset!r} has no such setting (DRIVE presets send at a fixed "
+                             "power with no uplink power control)")
+    try:
+        return preset.replace(**changes)
+    except ValueError as e:
+        raise InputError(f"{where}: {e}") from None
+
+
+def tier_values(spec: S.CellTier, where: str) -> dict:
+    """A tier's preset after its overrides, its sensitivity floor and range (the radio side, kept small: presets are
+    dataclasses of ``twin.radio``)."""
+    preset = tier_preset(spec, where)
     floor = spec.min_rx_dbm if spec.min_rx_dbm is not None else preset.sensitivity_floor_dbm()
     reach = spec.max_range_m if spec.max_range_m is not None else preset.max_range_m
     fields = {f.name: getattr(preset, f.name) for f in dataclasses.fields(preset)
