@@ -11,16 +11,16 @@ import sys
 import warnings
 from pathlib import Path
 
-from twin.cli import EXIT_INPUT, ArgumentParser, main_of  # noqa: F401 - EXIT_INPUT is part of the command's API
+from twin.cli import EXIT_INPUT, ArgumentParser, finite_float, main_of, output_file, printable  # noqa: F401 - EXIT_INPUT is part of the command's API
 from twin.errors import InputError
 
 
 def _parser() -> ArgumentParser:
     p = ArgumentParser(prog="python -m twin.compare", description=__doc__.splitlines()[2].strip())
     p.add_argument("sweep", type=Path, help="sweep folder (python -m twin.sweep ... --out DIR)")
-    p.add_argument("--target", type=float, help="accuracy to reach (default: the runs' fl.stop.target_accuracy, "
+    p.add_argument("--target", type=finite_float, help="accuracy to reach (default: the runs' fl.stop.target_accuracy, "
                                                 "else 0.8)")
-    p.add_argument("--within", type=float, default=10.0, metavar="PCT",
+    p.add_argument("--within", type=finite_float, default=10.0, metavar="PCT",
                    help="how much later than the constant schedule (percent of its time to target) a strategy may "
                         "reach the target and still be chosen (default: 10)")
     p.add_argument("--baseline", metavar="LABEL", help="the strategy to measure reductions against (default: the "
@@ -42,6 +42,8 @@ def _main(argv: list[str] | None) -> int:
         raise InputError(f"--target: an accuracy between 0 and 1, got {args.target:g}")
     if args.within < 0:
         raise InputError(f"--within: a percentage >= 0, got {args.within:g}")
+    if args.csv is not None:
+        output_file(args.csv, "--csv")
     if args.sweep.is_dir() and not (args.sweep / SWEEP_MARKER).is_file():
         raise InputError(f"{args.sweep}: not a sweep folder (no {SWEEP_MARKER}); twin.compare ranks the "
                          "strategies of a sweep made by python -m twin.sweep")
@@ -49,7 +51,7 @@ def _main(argv: list[str] | None) -> int:
         warnings.simplefilter("always", RunFolderWarning)
         runs = open_runs(args.sweep)
     for w in caught:
-        print(f"warning: {w.message}", file=sys.stderr)
+        print(f"warning: {printable(str(w.message))}", file=sys.stderr)
     result = compare(runs, target=args.target, within=args.within, baseline=args.baseline)
     print(result.text())
     if args.csv is not None:

@@ -86,7 +86,21 @@ def test_dry_run_lists_the_runs(make_sweep, tmp_path, capsys):
     assert not (tmp_path / "out").exists()
 
 
+def test_a_missing_file_is_refused_before_anything_runs(make_sweep, tmp_path, capsys):
+    sweep = make_sweep("""\
+        set: {fl.rounds: 1, output.sample_period_s: 0}
+        grid:
+          topology: [{kind: star, n_clients: 2}, {kind: graphml, path: missing.graphml}]
+        """)
+    out = tmp_path / "out"
+    assert main([str(sweep), "--out", str(out), "--workers", "1"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "topology.path: missing.graphml: not found" in err
+    assert not out.exists()
+
+
 def test_a_failing_run_is_recorded_exit_1_and_retried(make_sweep, tmp_path, capsys):
+    (tmp_path / "missing.graphml").write_text("not GraphML at all")  # a damaged file is found only at build time
     sweep = make_sweep("""\
         set: {fl.rounds: 1, output.sample_period_s: 0}
         grid:

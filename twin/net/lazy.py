@@ -19,13 +19,16 @@ one compiled call; without it, or with radio cells (time-fair resources, :mod:`t
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from twin.net import kernels
 from twin.net.fairness import mixed_maxmin_rates
 from twin.net.sharing import maxmin_rates
+
+if TYPE_CHECKING:
+    from twin.net.flow import Flow, Resource
 
 _EPS_S = 1e-12  # flows whose finish time is this close (relative) are finished together
 
@@ -35,9 +38,9 @@ class FlowRates:
 
     def _init_rates(self, incremental: bool) -> None:
         self.incremental = bool(incremental)
-        self._resources: list[Any] = []
+        self._resources: list[Resource] = []
         self._res_index: dict[int, int] = {}
-        self._flows: dict[int, Any] = {}  # slot -> flow, in admission order
+        self._flows: dict[int, Flow] = {}  # slot -> flow, in admission order
         self._free: list[int] = []
         self._cap = 0
         self._k = 1
@@ -70,7 +73,7 @@ class FlowRates:
 
     # ---------------------------------------------------------------------------------------------- resources
 
-    def add_resource(self, resource: Any) -> Any:
+    def add_resource(self, resource: Resource) -> Resource:
         capacity = float(resource.capacity)
         if not capacity > 0:
             raise ValueError(f"resource {resource.name}: capacity must be positive, got {capacity}")
@@ -85,7 +88,7 @@ class FlowRates:
         self._head = np.append(self._head, -1)
         return resource
 
-    def resources_changed(self, resources: Sequence[Any]) -> None:
+    def resources_changed(self, resources: Sequence[Resource]) -> None:
         """Like :meth:`resource_changed` for several resources at once (one pass over the flows)."""
         changed = set()
         for resource in resources:
@@ -128,7 +131,7 @@ class FlowRates:
         for slot in self._flows:
             kernels.link(slot, self._links, self._coef, self._head, self._nxt, self._prv)
 
-    def _set_route(self, slot: int, flow: Any) -> None:
+    def _set_route(self, slot: int, flow: Flow) -> None:
         if len(flow.route) > self._k:
             self._grow(len(flow.route))
         self._unlink(slot)
@@ -148,7 +151,7 @@ class FlowRates:
         kernels.unlink(slot, self._links, self._coef, self._use, self._head, self._nxt, self._prv, self._load,
                        self._saturated, self._dirty)
 
-    def _occupy(self, flow: Any, weight: float) -> int:
+    def _occupy(self, flow: Flow, weight: float) -> int:
         """Give ``flow`` a free slot (growing the arrays if needed) and return it."""
         if not self._free:
             self._grow(len(flow.route))
@@ -166,7 +169,7 @@ class FlowRates:
         self._set_route(slot, flow)
         return slot
 
-    def _release(self, slot: int) -> Any:
+    def _release(self, slot: int) -> Flow:
         """Free a slot (the flow finished or was cancelled); its resources are re-shared at the next recomputation."""
         flow = self._flows.pop(slot)
         self._unlink(slot)

@@ -22,7 +22,7 @@ from twin.errors import InputError
 from twin.net import topology as topo
 from twin.net.cells import Cell, NoCoverage
 from twin.net.engine import FlowNetwork
-from twin.radio.model import RadioModel, Tier, sensitivity_floor_dbm
+from twin.radio.model import RadioModel, Tier
 from twin.scenario import access as A
 from twin.scenario import schema as S
 from twin.sim.access import Access
@@ -118,12 +118,10 @@ def _tiers(rcfg: A.CellularRadio, road: mob.RoadNetwork) -> tuple[list[Tier], np
     tiers, xy, start = [], [], 0
     for i, spec in enumerate(rcfg.tiers):
         where = f"radio.tiers[{i}]"
-        preset = tier_preset(spec, where)
+        preset, floor, reach = tier_preset(spec, where)
         sites = _placement(spec.placement, road, f"{where}.placement")
         if len(sites) == 0:
             raise InputError(f"{where}.placement: no site falls in the area of the road network")
-        floor = spec.min_rx_dbm if spec.min_rx_dbm is not None else sensitivity_floor_dbm(preset)
-        reach = spec.max_range_m if spec.max_range_m is not None else preset.max_range_m
         tiers.append(Tier(spec.name, preset, np.arange(start, start + len(sites)), floor, spec.bias_db, reach))
         xy.append(sites.xy_m)
         start += len(sites)

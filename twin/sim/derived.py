@@ -36,8 +36,9 @@ def schedule_values(cfg: S.FLConfig) -> dict:
 
 
 def tier_preset(spec: S.CellTier, where: str):
-    """A tier's preset after its overrides (``twin.scenario.access.PRESET_OVERRIDES``); InputError naming the field
-    the preset lacks (e.g. ``ul_alpha`` on a DRIVE preset, which has no uplink power control)."""
+    """A tier's preset after its overrides (``twin.scenario.access.PRESET_OVERRIDES``), its sensitivity floor (dBm)
+    and its range (m): the one place that resolves them, for the build and for the derived block alike. InputError
+    naming an override the preset lacks (``ul_p0_dbm`` / ``ul_alpha`` on a DRIVE preset: no uplink power control)."""
     import twin.radio as radio
     from twin.scenario.access import PRESET_OVERRIDES
 
@@ -46,24 +47,24 @@ def tier_preset(spec: S.CellTier, where: str):
     except ValueError:
         raise InputError(f"{where}.preset: unknown preset {spec.preset!r}; expected one of "
                          f"{', '.join(radio.PRESETS)}") from None
-    changes = {k: getattr(spec, k) for k in PRESET_OVERRIDES if getattr(spec, k) is not None}
+    overrides = spec.model_dump(include=set(PRESET_OVERRIDES), exclude_none=True)
     fields = {f.name for f in dataclasses.fields(preset)}
-    for k in changes:
-        if k not in fields:
+    for k in PRESET_OVERRIDES:  # in the schema's order: the first missing one is named
+        if k in overrides and k not in fields:
             raise InputError(f"{where}.{k}: preset {spec.preset!r} has no such setting (DRIVE presets send at a fixed "
                              "power with no uplink power control)")
     try:
-        return preset.replace(**changes)
+        preset = preset.replace(**overrides)
     except ValueError as e:
         raise InputError(f"{where}: {e}") from None
+    floor = spec.min_rx_dbm if spec.min_rx_dbm is not None else preset.sensitivity_floor_dbm()
+    reach = spec.max_range_m if spec.max_range_m is not None else preset.max_range_m
+    return preset, float(floor), float(reach)
 
 
 def tier_values(spec: S.CellTier, where: str) -> dict:
-    """A tier's preset after its overrides, its sensitivity floor and range (the radio side, kept small: presets are
-    dataclasses of ``twin.radio``)."""
-    preset = tier_preset(spec, where)
-    floor = spec.min_rx_dbm if spec.min_rx_dbm is not None else preset.sensitivity_floor_dbm()
-    reach = spec.max_range_m if spec.max_range_m is not None else preset.max_range_m
+    """What the derived block says of a tier: its preset after overrides, its sensitivity floor and range."""
+    preset, floor, reach = tier_preset(spec, where)
     fields = {f.name: getattr(preset, f.name) for f in dataclasses.fields(preset)
               if isinstance(getattr(preset, f.name), (int, float, str))}
     return {"name": spec.name, "min_rx_dbm": float(floor), "max_range_m": float(reach), "preset": fields}
