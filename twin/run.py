@@ -39,6 +39,9 @@ def _parser() -> argparse.ArgumentParser:
                    help="refuse a scenario whose estimated memory exceeds SIZE (default: limits.max_memory, else 2 GB)")
     p.add_argument("--max-events", type=_count, metavar="N",
                    help="refuse a scenario whose estimated event count exceeds N (default: limits.max_events, else 1e8)")
+    p.add_argument("--threads", type=int, metavar="N",
+                   help="math threads for training (default: TWIN_THREADS, else 1 for small models, 4 for large ones; "
+                        "see docs/performance.md)")
     p.add_argument("--baseline", type=Path, metavar="RUN_DIR",
                    help="a finished run to compare with (normally the constant schedule): savings go into the summary")
     return p
@@ -132,6 +135,9 @@ def _main(argv: list[str] | None) -> int:
     out = args.out or (Path(config.output.dir) if config.output.dir else
                        Path("runs") / f"{config.name}-{time.strftime('%Y%m%d-%H%M%S')}")
     out = check_target(out, overwrite=args.overwrite)
+    from twin.threads import resolve_threads
+
+    args.threads = resolve_threads(config, args.threads)  # (count, source), checked before anything runs
     baseline = _read_baseline(args.baseline) if args.baseline else None
     return _run(config, out, base_dir, args, baseline, need_bytes)
 
@@ -159,21 +165,37 @@ def scenario_base_dir(path_or_name: str) -> Path:
 
 def run_scenario(config, out: Path, *, base_dir: Path, overwrite: bool = False,
                  on_round: Callable[[int, dict], None] | None = None,
-                 before_write: Callable[[Any], None] | None = None, need_bytes: int = 0):
+                 before_write: Callable[[Any], None] | None = None, need_bytes: int = 0,
+                 threads: tuple[int, str] | int | None = None):
     """Simulate one validated scenario and write its run folder atomically; returns the ``RunResult``.
 
     The one way a run becomes a run folder, shared by ``twin.run`` and the sweep workers (``twin.sweeps``).
     The folder is claimed (writable, locked, enough space for ``need_bytes``) before the simulation starts; a folder
     that still cannot be written afterwards raises :class:`RunNotWritten` naming the fallback folder that holds the
-    results. ``before_write(result)`` may add to ``result.summary`` before it is written.
+    results. ``before_write(result)`` may add to ``result.summary`` before it is written. ``threads``: the math thread
+    count (``(count, source)`` or a count; None: :func:`twin.threads.resolve_threads`), set before torch starts and
+    recorded in the summary.
     """
-    from twin.sim.runner import simulate  # heavy imports only once the input is known to be good
-
     with claim(out, overwrite=overwrite, need_bytes=need_bytes) as target:
-        result = simulate(config, base_dir=base_dir, on_round=on_round)
+        result = simulate_with_threads(config, base_dir=base_dir, on_round=on_round, threads=threads)
         if before_write is not None:
             before_write(result)
         write_or_save(target, result.tables, result.resolved_yaml, result.summary)
+    return result
+
+
+def simulate_with_threads(config, *, base_dir: Path, on_round: Callable[[int, dict], None] | None = None,
+                          threads: tuple[int, str] | int | None = None):
+    """``twin.sim.runner.simulate`` under the thread policy (``twin.threads``); the count goes into the summary."""
+    from twin.threads import apply_threads, needs_torch, resolve_threads, torch_threads
+
+    count, source = resolve_threads(config) if threads is None else \
+        (threads if isinstance(threads, tuple) else (threads, "--threads"))
+    apply_threads(count, load_torch=needs_torch(config))
+    from twin.sim.runner import simulate  # heavy imports only once the input is known to be good
+
+    result = simulate(config, base_dir=base_dir, on_round=on_round)
+    result.summary["threads"] = {"count": count, "source": source, "torch": torch_threads()}
     return result
 
 
@@ -201,7 +223,7 @@ def _run(config, out: Path, base_dir: Path, args, baseline=None, need_bytes: flo
 
     try:
         result = run_scenario(config, out, base_dir=base_dir, overwrite=args.overwrite, on_round=on_round,
-                              before_write=add_baseline, need_bytes=int(need_bytes))
+                              before_write=add_baseline, need_bytes=int(need_bytes), threads=args.threads)
     except InputError as exc:  # found only at build time (a data set's content): locate the field it names
         from twin.scenario.loading import with_location
 

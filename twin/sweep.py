@@ -8,6 +8,7 @@ the same resolved scenario are skipped. Bad input prints one line and exits with
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from pathlib import Path
 
@@ -25,6 +26,8 @@ def _parser() -> ArgumentParser:
                    help="local: a process pool on this machine (default); ray: tasks on a Ray cluster")
     p.add_argument("--address", help="Ray cluster to join (HOST:PORT, ray://HOST:PORT or auto); default: start one here")
     p.add_argument("--workers", type=_positive, help="runs at a time (default: every core, or the cluster's CPUs)")
+    p.add_argument("--threads", type=_positive, metavar="N",
+                   help="math threads per run (default: TWIN_THREADS, else 1: one run per core)")
     p.add_argument("--dry-run", action="store_true", help="validate every run and list them; run nothing")
     p.add_argument("--quiet", action="store_true", help="no progress bar and no summary table")
     return p
@@ -58,7 +61,11 @@ def _main(argv: list[str] | None) -> int:
         return 0
     out = args.out or Path("sweeps") / sweep.name
     check_out(out, sweep.name)
-    backend = make_backend(args.backend, address=args.address, workers=args.workers)
+    from twin.threads import ENV_VAR, parse_threads
+
+    threads = args.threads or (parse_threads(os.environ[ENV_VAR], ENV_VAR) if os.environ.get(ENV_VAR, "").strip()
+                               else 1)
+    backend = make_backend(args.backend, address=args.address, workers=args.workers, threads=threads)
     return _run(plan, out, backend, args)
 
 
@@ -93,7 +100,8 @@ def summary_table(report, plan, backend) -> str:
         f"sweep {plan.sweep.name}: {n} runs ({counts.get('ok', 0)} ok, {counts.get('failed', 0)} failed, "
         f"{counts.get('pending', 0)} pending)",
         f"  this time: {report.n_ran} ran, {report.n_skipped} already done, {report.wall_s:.1f} s{rate} "
-        f"({backend.name}{f', {workers} workers' if workers else ''}; one math thread per run)",
+        f"({backend.name}{f', {workers} workers' if workers else ''}; "
+        f"{_threads_note(getattr(backend, 'threads', 1))})",
         f"  folder: {report.out} (index: runs.parquet)",
     ]
     if report.stale:
@@ -122,6 +130,10 @@ def summary_table(report, plan, backend) -> str:
     if n > MAX_ROWS:
         lines.append(f"  ... {n - MAX_ROWS} more runs in runs.parquet")
     return "\n".join(lines)
+
+
+def _threads_note(n: int) -> str:
+    return "one math thread per run" if n == 1 else f"{n} math threads per run"
 
 
 def _short(value, width: int = 28) -> str:

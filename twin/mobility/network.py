@@ -200,13 +200,26 @@ class RoadNetwork:
         a = self.seg_a_m[idx]
         return a + frac[:, None] * (self.seg_b_m[idx] - a)
 
-    def distance_to_road_m(self, points_xy: np.ndarray, *, chunk_elems: int = 2_000_000) -> np.ndarray:
-        """Distance [P] from each point [P, 2] to the nearest edge polyline, metres (exact, brute force in chunks)."""
+    def distance_to_road_m(self, points_xy: np.ndarray, *, chunk_elems: int = 2_000_000,
+                           within_m: float | None = None) -> np.ndarray:
+        """Distance [P] from each point [P, 2] to the nearest edge polyline, metres (exact, brute force in chunks).
+
+        With ``within_m`` only the segments that can be that close to some point are searched (a bounding-box
+        filter): distances up to ``within_m`` are exact, larger ones come back as some value above ``within_m``
+        (possibly inf). Enough for a threshold test, and far cheaper on a big network.
+        """
         pts = np.asarray(points_xy, dtype=float).reshape(-1, 2)
+        seg_a, seg_b = self.seg_a_m, self.seg_b_m
+        if within_m is not None and len(pts):
+            lo, hi = pts.min(axis=0) - within_m, pts.max(axis=0) + within_m
+            keep = (np.all(np.minimum(seg_a, seg_b) <= hi, axis=1) & np.all(np.maximum(seg_a, seg_b) >= lo, axis=1))
+            if not keep.any():
+                return np.full(len(pts), np.inf)
+            seg_a, seg_b = seg_a[keep], seg_b[keep]
         out = np.empty(len(pts))
-        step = max(1, chunk_elems // max(1, len(self.seg_a_m)))
+        step = max(1, chunk_elems // max(1, len(seg_a)))
         for i in range(0, len(pts), step):
-            out[i : i + step] = point_segment_distance_m(pts[i : i + step], self.seg_a_m, self.seg_b_m).min(axis=1)
+            out[i : i + step] = point_segment_distance_m(pts[i : i + step], seg_a, seg_b).min(axis=1)
         return out
 
     # ------------------------------------------------------------------ junctions and sample points

@@ -158,7 +158,7 @@ def canyon_los_covers(
         k = max(2, int(math.ceil(float(d[idx].max()) / step_m)) + 1)
         t = np.linspace(0.0, 1.0, k)
         probes = c + t[None, :, None] * (pts[idx] - c)[:, None, :]  # [m, k, 2]
-        near = network.distance_to_road_m(probes.reshape(-1, 2)).reshape(len(idx), k) <= half
+        near = network.distance_to_road_m(probes.reshape(-1, 2), within_m=half).reshape(len(idx), k) <= half
         ok[idx] = near.all(axis=1)
         return ok
 

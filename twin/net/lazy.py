@@ -30,6 +30,7 @@ from twin.net.sharing import maxmin_rates
 if TYPE_CHECKING:
     from twin.net.flow import Flow, Resource
 
+_RES_FILL = (0.0, False, False, False, 0.0, -1)  # the per-resource arrays' buffers: capacity ... head
 _EPS_S = 1e-12  # flows whose finish time is this close (relative) are finished together
 
 
@@ -61,6 +62,8 @@ class FlowRates:
         self._saturated = np.zeros(0, dtype=bool)
         self._load = np.zeros(0)  # capacity in use per resource (kept by the lazy path)
         self._head = np.zeros(0, dtype=np.int64)  # per resource: its first crossing (slot * k + hop), -1 if none
+        self._rbuf = [np.zeros(0, dtype=a.dtype) for a in (self._capacity, self._time_fair, self._dirty,
+                                                            self._saturated, self._load, self._head)]
         self._nxt = np.zeros(0, dtype=np.int64)  # per crossing: the next and previous one on the same resource
         self._prv = np.zeros(0, dtype=np.int64)
         self._last_update = self.env.now
@@ -77,30 +80,35 @@ class FlowRates:
         capacity = float(resource.capacity)
         if not capacity > 0:
             raise ValueError(f"resource {resource.name}: capacity must be positive, got {capacity}")
-        self._res_index[id(resource)] = len(self._resources)
+        n = len(self._resources)
+        self._res_index[id(resource)] = n
         self._resources.append(resource)
-        self._capacity = np.append(self._capacity, capacity)
-        self._time_fair = np.append(self._time_fair, bool(resource.time_fair))
-        self._any_time_fair = bool(self._time_fair.any())
-        self._dirty = np.append(self._dirty, False)
-        self._saturated = np.append(self._saturated, False)
-        self._load = np.append(self._load, 0.0)
-        self._head = np.append(self._head, -1)
+        if n == len(self._rbuf[0]):  # grow the per-resource arrays by doubling (a big star adds 200,000 resources)
+            self._rbuf = [np.concatenate([b, np.full(max(16, n), fill, dtype=b.dtype)])
+                          for b, fill in zip(self._rbuf, _RES_FILL, strict=True)]
+        for b, value in zip(self._rbuf, (capacity, bool(resource.time_fair), False, False, 0.0, -1), strict=True):
+            b[n] = value
+        # views of the first n + 1 entries: the rest of the machinery sees arrays of one entry per resource
+        self._capacity, self._time_fair, self._dirty, self._saturated, self._load, self._head = \
+            (b[: n + 1] for b in self._rbuf)
+        self._any_time_fair = self._any_time_fair or bool(resource.time_fair)
         return resource
 
     def resources_changed(self, resources: Sequence[Resource]) -> None:
         """Like :meth:`resource_changed` for several resources at once (one pass over the flows)."""
-        changed = set()
+        hit: set[int] = set()
         for resource in resources:
             index = self._res_index[id(resource)]
             if not resource.capacity > 0:
                 raise ValueError(f"resource {resource.name}: capacity must be positive, got {resource.capacity}")
             self._capacity[index] = float(resource.capacity)
             self._dirty[index] = True
-            changed.add(id(resource))
-        for slot, flow in self._flows.items():
-            if any(id(r) in changed for r in flow.route):
-                self._set_route(slot, flow)
+            crossing = int(self._head[index])  # the flows on it, from its crossing list (not a scan of every flow)
+            while crossing >= 0:
+                hit.add(crossing // self._k)
+                crossing = int(self._nxt[crossing])
+        for slot in sorted(hit, key=self._seq.__getitem__):  # admission order, as a scan of the flows would visit them
+            self._set_route(slot, self._flows[slot])
         self._schedule_recompute()
 
     # ---------------------------------------------------------------------------------------------- flow slots

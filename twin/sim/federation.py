@@ -34,6 +34,7 @@ from twin.fl.partition import dataset_partition_stats, make_partition
 from twin.fl.strategies import ClientResult, make_strategy
 from twin.fl.training import LocalTrainer, evaluate, evaluate_clients
 from twin.scenario import schema as S
+from twin.sim import data_cache
 from twin.sim.workload import Participation, RoundOutcome
 
 _PATH_FIELDS = ("path",)
@@ -59,14 +60,23 @@ def load_federated_data(cfg: S.FLConfig, n_clients: int, *, base_dir: Path, rng:
     if "seed" in _loader_params(cfg.data.kind):
         fields["seed"] = int(rng.integers(2**31))
     fields = {k: v for k, v in fields.items() if not (v is None and k in _PATH_FIELDS)}
-    try:
-        data = load_dataset(cfg.data.kind, **fields)
-        part = cfg.partition.model_dump(exclude={"kind"})
+    part = cfg.partition.model_dump(exclude={"kind"})
+    # A sweep worker reuses the data set and partition of its previous run when they would come out the same
+    # (twin.sim.data_cache: keyed by the loader's arguments, the partition section and the data stream's state).
+    data_key = data_cache.dataset_key(cfg.data.kind, fields)
+    part_key = data_cache.partition_key(data_key, cfg.partition.model_dump(), {
+        "n_clients": n_clients, "validation_fraction": cfg.validation_fraction}, rng.bit_generator.state)
+
+    def partitioned() -> FederatedDataset:
+        data = data_cache.load(data_key, lambda: load_dataset(cfg.data.kind, **fields))
         if cfg.partition.kind == "natural":
             data = _natural_clients(data, n_clients)
             return make_partition(data, "natural", rng=rng, val_fraction=cfg.validation_fraction)
         return make_partition(data, cfg.partition.kind, rng=rng, val_fraction=cfg.validation_fraction,
                               n_clients=n_clients, **part)
+
+    try:
+        return data_cache.partition(part_key, partitioned)
     except InputError:
         raise
     except (ValueError, FileNotFoundError) as exc:
@@ -102,7 +112,10 @@ class FederatedWorkload:
                  server_flops_per_s: float) -> None:
         self.cfg = cfg
         self.train_enabled = cfg.train
+        before = dict(data_cache.stats)
         self.data = load_federated_data(cfg, n_clients, base_dir=base_dir, rng=rng("data"))
+        hits = {k: data_cache.stats[k] - before[k] for k in before}
+        self.data_reused = "partition" if hits["partition_hits"] else "data set" if hits["load_hits"] else None
         torch_seed = int(rng("torch").integers(2**31))
         model_cfg = cfg.model
         try:
@@ -228,4 +241,5 @@ class FederatedWorkload:
                 "n_classes": int(self.data.n_classes), "model_params": int(self.numel),
                 "model_bytes": int(4 * self.numel), "broadcast_bytes": int(self.down_codec.nbytes(self.numel)),
                 "update_bytes": int(self.up_codec.nbytes(self.numel)),
-                "train_flops_per_sample": int(self.flops.train_flops)}
+                "train_flops_per_sample": int(self.flops.train_flops),
+                "data_reused": self.data_reused}  # from an earlier run of this process (twin.sim.data_cache)

@@ -5,6 +5,7 @@ abandons at most that many, and a crashed worker fails only the runs it held.
 
 from __future__ import annotations
 
+import dataclasses
 import multiprocessing
 import os
 import socket
@@ -27,13 +28,15 @@ def default_workers() -> int:
 
 
 class LocalBackend:
-    """A pool of ``workers`` processes started with 'spawn' (no inherited torch threads or locks), one math thread each."""
+    """A pool of ``workers`` processes started with 'spawn' (no inherited torch threads or locks), ``threads`` math
+    threads each (default 1)."""
 
     name = "local"
     writes_in_worker = True
 
-    def __init__(self, workers: int | None = None) -> None:
+    def __init__(self, workers: int | None = None, threads: int = 1) -> None:
         self.workers = workers or default_workers()
+        self.threads = threads
         self._pool: ProcessPoolExecutor | None = None
 
     def start(self) -> None:
@@ -41,7 +44,7 @@ class LocalBackend:
 
     def _new_pool(self) -> ProcessPoolExecutor:
         return ProcessPoolExecutor(self.workers, mp_context=multiprocessing.get_context("spawn"),
-                                   initializer=init_worker, initargs=(os.getpid(),))
+                                   initializer=init_worker, initargs=(os.getpid(), self.threads))
 
     def run(self, tasks: list[Task]) -> Iterator[Outcome]:
         queue = list(reversed(tasks))
@@ -51,7 +54,7 @@ class LocalBackend:
                 self._pool = self._new_pool()
             while queue and len(running) < self.workers:
                 task = queue.pop()
-                running[self._pool.submit(run_task, task)] = task
+                running[self._pool.submit(run_task, dataclasses.replace(task, threads=self.threads))] = task
             done, _ = wait(running, return_when=FIRST_COMPLETED)
             broken = False
             for future in done:
@@ -90,9 +93,10 @@ class RayBackend:
     name = "ray"
     writes_in_worker = False
 
-    def __init__(self, address: str | None = None, workers: int | None = None) -> None:
+    def __init__(self, address: str | None = None, workers: int | None = None, threads: int = 1) -> None:
         self.address = address
         self.workers = workers
+        self.threads = threads
         self._ray = None
         self._started_here = False
         self._refs: dict = {}
@@ -128,13 +132,13 @@ class RayBackend:
 
     def run(self, tasks: list[Task]) -> Iterator[Outcome]:
         ray = self._ray
-        remote = ray.remote(num_cpus=1, max_retries=1)(run_task)
+        remote = ray.remote(num_cpus=self.threads, max_retries=1)(run_task)
         limit = self.workers or max(1, int(ray.cluster_resources().get("CPU", 1)))
         queue = list(reversed(tasks))
         while queue or self._refs:
             while queue and len(self._refs) < limit:
                 task = queue.pop()
-                self._refs[remote.remote(task)] = task
+                self._refs[remote.remote(dataclasses.replace(task, threads=self.threads))] = task
             done, _ = ray.wait(list(self._refs), num_returns=1)
             for ref in done:
                 task = self._refs.pop(ref)
@@ -173,11 +177,11 @@ def _check_reachable(address: str, timeout_s: float = 3.0) -> None:
         raise InputError(f"--address {address}: cannot reach a Ray cluster there ({exc.strerror or exc})") from None
 
 
-def make_backend(kind: str, *, address: str | None = None, workers: int | None = None):
+def make_backend(kind: str, *, address: str | None = None, workers: int | None = None, threads: int = 1):
     if kind == "local":
         if address is not None:
             raise InputError("--address is for --backend ray")
-        return LocalBackend(workers)
+        return LocalBackend(workers, threads)
     if kind == "ray":
-        return RayBackend(address, workers)
+        return RayBackend(address, workers, threads)
     raise InputError(f"--backend {kind}: expected local or ray")

@@ -1,21 +1,19 @@
 """What a worker does with one run, whichever backend started it (a pool process or a Ray task).
 
 This module is imported by every worker, so it keeps its imports light: torch and the simulator load on first use,
-after :func:`limit_threads` has pinned the math libraries to one thread (one run per core; more threads per run only
-fight over the cores the other workers use).
+after :func:`limit_threads` has pinned the math libraries to the task's thread count (``twin.threads``; 1 unless the
+sweep's ``--threads`` says otherwise: one run per core, more threads per run only fight over the cores the other
+workers use).
 """
 
 from __future__ import annotations
 
 import os
 import signal
-import sys
 import traceback
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
-
-THREAD_VARS = ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS")
 
 
 @dataclass(frozen=True)
@@ -29,6 +27,7 @@ class Task:
     base_dir: str
     out_dir: str | None
     sweep: dict[str, Any]           # recorded in summary.json under "sweep" (name, run_id, overrides)
+    threads: int = 1                # math threads of the run (the sweep's --threads; one per worker by default)
 
 
 @dataclass
@@ -40,21 +39,20 @@ class Outcome:
     payload: tuple | None = None    # (tables, resolved_yaml, summary) when the driver writes the folder
 
 
-def limit_threads() -> None:
-    """One thread for torch / BLAS in this process (before torch is imported, and again if it already is)."""
-    for var in THREAD_VARS:
-        os.environ[var] = "1"
-    torch = sys.modules.get("torch")
-    if torch is not None:
-        torch.set_num_threads(1)
+def limit_threads(n: int = 1) -> None:
+    """``n`` threads for torch / BLAS in this process (before torch is imported, and again if it already is)."""
+    from twin.threads import apply_threads
+
+    apply_threads(n)
 
 
-def init_worker(driver_pid: int | None = None) -> None:
-    """Pool initializer: Ctrl-C is the driver's to handle (it stops the pool), one math thread per worker, and the
-    worker dies with the driver (a killed driver never leaves a worker running on alone)."""
+def init_worker(driver_pid: int | None = None, threads: int = 1) -> None:
+    """Pool initializer: Ctrl-C is the driver's to handle (it stops the pool), the sweep's math threads (one by
+    default) set before torch starts, and the worker dies with the driver (a killed driver never leaves a worker
+    running on alone)."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     die_with_parent(driver_pid)
-    limit_threads()
+    limit_threads(threads)
 
 
 def die_with_parent(parent: int | None = None) -> None:
@@ -74,14 +72,13 @@ def die_with_parent(parent: int | None = None) -> None:
 
 def run_task(task: Task) -> Outcome:
     """Run one scenario. Never raises for a failing run: the failure comes back as an ``Outcome`` to record."""
-    limit_threads()
+    limit_threads(task.threads)
     try:
         import yaml
 
-        from twin.run import run_scenario
+        from twin.run import run_scenario, simulate_with_threads
         from twin.scenario.loading import resolved_yaml
         from twin.scenario.schema import ScenarioConfig
-        from twin.sim.runner import simulate
         from twin.sweeps.plan import scenario_hash
 
         config = ScenarioConfig.model_validate(yaml.safe_load(task.resolved_yaml))
@@ -94,10 +91,11 @@ def run_task(task: Task) -> Outcome:
 
         base_dir = Path(task.base_dir)
         if task.out_dir is not None:
-            result = run_scenario(config, Path(task.out_dir), base_dir=base_dir, overwrite=True, before_write=tag)
+            result = run_scenario(config, Path(task.out_dir), base_dir=base_dir, overwrite=True, before_write=tag,
+                                  threads=(task.threads, "sweep"))
             payload = None
         else:
-            result = simulate(config, base_dir=base_dir)
+            result = simulate_with_threads(config, base_dir=base_dir, threads=(task.threads, "sweep"))
             tag(result)
             payload = (result.tables, result.resolved_yaml, result.summary)
         summary = result.summary
