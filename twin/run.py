@@ -1,4 +1,4 @@
-"""Command line: ``python -m twin.run SCENARIO [--out DIR] [--seed N] [--set k=v ...] [--quiet]``.
+"""Command line: ``python -m twin.run SCENARIO [--out DIR] [--seed N] [--set k=v ...] [--quiet] [--log-level L]``.
 
 SCENARIO is a YAML file or the name of a built-in scenario (``quickstart``). Bad input prints one line naming the
 field or file and exits with status 2; nothing already on disk is touched.
@@ -15,6 +15,7 @@ from typing import Any
 
 from twin.cli import EXIT_INPUT, ArgumentParser, main_of  # noqa: F401 - EXIT_INPUT is part of the command's API
 from twin.errors import InputError
+from twin.logs import LEVELS, Console, level_of
 from twin.recording.run_folder import RunFolderExists, check_target, write_run_folder
 from twin.scenario.loading import builtin_names, load_scenario, resolved_yaml
 from twin.scenario.units import format_quantity
@@ -30,7 +31,10 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--seed", type=int, help="replace the scenario's seed")
     p.add_argument("--set", dest="overrides", action="append", default=[], metavar="FIELD.PATH=VALUE",
                    help="override a scenario field, e.g. --set fl.rounds=20 (repeatable)")
-    p.add_argument("--quiet", action="store_true", help="no progress bar and no summary table")
+    p.add_argument("--quiet", action="store_true",
+                   help="print only the run folder's path (the log still goes to its run.log)")
+    p.add_argument("--log-level", choices=LEVELS, default="info",
+                   help="least severe log lines shown on stderr and kept in run.log (default: info: a line a round)")
     p.add_argument("--validate", action="store_true", help="only check the scenario, run nothing")
     p.add_argument("--print-resolved", action="store_true", help="print the scenario with every default filled in")
     p.add_argument("--overwrite", action="store_true", help="replace an existing --out folder")
@@ -117,7 +121,7 @@ def scenario_base_dir(path_or_name: str) -> Path:
 
 def run_scenario(config, out: Path, *, base_dir: Path, overwrite: bool = False,
                  on_round: Callable[[int, dict], None] | None = None,
-                 before_write: Callable[[Any], None] | None = None):
+                 before_write: Callable[[Any], None] | None = None, log_level: str = "info"):
     """Simulate one validated scenario and write its run folder atomically; returns the ``RunResult``.
 
     The one way a run becomes a run folder, shared by ``twin.run`` and the sweep workers (``twin.sweeps``).
@@ -125,26 +129,14 @@ def run_scenario(config, out: Path, *, base_dir: Path, overwrite: bool = False,
     """
     from twin.sim.runner import simulate  # heavy imports only once the input is known to be good
 
-    result = simulate(config, base_dir=base_dir, on_round=on_round)
+    result = simulate(config, base_dir=base_dir, on_round=on_round, log_level=level_of(log_level))
     if before_write is not None:
         before_write(result)
-    write_run_folder(out, result.tables, result.resolved_yaml, result.summary, overwrite=overwrite)
+    write_run_folder(out, result.tables, result.resolved_yaml, result.summary, overwrite=overwrite, log=result.log)
     return result
 
 
 def _run(config, out: Path, base_dir: Path, args, baseline=None) -> int:
-    show = not args.quiet and sys.stderr.isatty()
-    bar = None
-    if show:
-        from tqdm import tqdm
-
-        bar = tqdm(total=config.fl.rounds, unit="round", desc=config.name, file=sys.stderr)
-
-    def on_round(round_: int, row: dict) -> None:
-        if bar is not None:
-            bar.update(1)
-            bar.set_postfix(sim_t=f"{row['t_end']:.1f}s")
-
     def add_baseline(result) -> None:
         if baseline is None:
             return
@@ -154,18 +146,14 @@ def _run(config, out: Path, base_dir: Path, args, baseline=None) -> int:
         result.summary["vs_baseline"] = {"run": str(args.baseline), **savings(
             result.tables["rounds"], baseline, target=stop.target_accuracy, floor_decimals=stop.floor_decimals)}
 
-    try:
-        result = run_scenario(config, out, base_dir=base_dir, overwrite=args.overwrite, on_round=on_round,
-                              before_write=add_baseline)
-    finally:
-        if bar is not None:
-            bar.close()
+    with Console(name=config.name, total_rounds=config.fl.rounds, level=args.log_level, quiet=args.quiet) as console:
+        result = run_scenario(config, out, base_dir=base_dir, overwrite=args.overwrite, on_round=console.on_round,
+                              before_write=add_baseline, log_level=args.log_level)
     if result.summary["status"] != "ok":
         print(f"error: the simulation failed at t={result.summary['sim_time_s']:.6g} s: {result.summary['exception']} "
               f"(partial results and the traceback are in {out})", file=sys.stderr)
         return 1
-    if not args.quiet:
-        print(summary_table(result.summary, out))
+    print(out if args.quiet else summary_table(result.summary, out))
     return 0
 
 

@@ -15,7 +15,7 @@ def test_quickstart_writes_a_complete_run_folder(tmp_path, capsys):
     out = tmp_path / "run"
     assert main(["quickstart", "--out", str(out)]) == 0
     assert is_complete(out)
-    assert sorted(p.name for p in out.iterdir()) == sorted(RUN_FILES)
+    assert sorted(p.name for p in out.iterdir()) == sorted((*RUN_FILES, "run.log"))
     summary = json.loads((out / "summary.json").read_text())
     assert summary["status"] == "ok" and summary["stop_reason"] == "target_accuracy"
     assert summary["final_accuracy"] >= 0.9
@@ -25,10 +25,11 @@ def test_quickstart_writes_a_complete_run_folder(tmp_path, capsys):
     assert "simulated time" in printed and "bytes down" in printed
 
 
-def test_quiet_prints_nothing(tmp_path, capsys):
+def test_quiet_prints_only_the_run_folder(tmp_path, capsys):
     assert main(["quickstart", "--out", str(tmp_path / "r"), "--quiet"]) == 0
     captured = capsys.readouterr()
-    assert captured.out == "" and captured.err == ""
+    assert captured.out == f"{tmp_path / 'r'}\n" and captured.err == ""
+    assert "round 1/30 " in (tmp_path / "r" / "run.log").read_text()  # the lines still go to run.log
 
 
 def test_validate_only(tmp_path, capsys):

@@ -20,6 +20,9 @@ RUN_FILES = ("timeline.parquet", "rounds.parquet", "samples.parquet", "clients.p
              "summary.json")
 
 
+LOG_FILE = "run.log"  # always written; not part of RUN_FILES so run folders of older versions stay complete
+
+
 class RunFolderExists(FileExistsError):
     pass
 
@@ -33,8 +36,9 @@ def check_target(out_dir: Path, *, overwrite: bool) -> None:
 
 
 def write_run_folder(out_dir: Path, tables: Mapping[str, pd.DataFrame], resolved_yaml: str,
-                     summary: Mapping[str, Any], *, overwrite: bool = False) -> Path:
-    """Write the run folder atomically. ``tables`` maps 'timeline' / 'rounds' / 'samples' to DataFrames."""
+                     summary: Mapping[str, Any], *, overwrite: bool = False, log: str = "") -> Path:
+    """Write the run folder atomically. ``tables`` maps 'timeline' / 'rounds' / 'samples' to DataFrames; ``log`` is
+    the run's log (``run.log``, written in every run folder, empty when nothing was logged)."""
     out_dir = Path(out_dir)
     check_target(out_dir, overwrite=overwrite)
     out_dir.parent.mkdir(parents=True, exist_ok=True)
@@ -43,6 +47,7 @@ def write_run_folder(out_dir: Path, tables: Mapping[str, pd.DataFrame], resolved
         for name, df in tables.items():
             df.to_parquet(tmp / f"{name}.parquet", index=False)
         (tmp / "scenario.resolved.yaml").write_text(resolved_yaml, encoding="utf-8")
+        (tmp / LOG_FILE).write_text(log, encoding="utf-8")
         # summary.json last: its presence marks the folder complete.
         (tmp / "summary.json").write_text(json.dumps(summary, indent=2, default=_json_default) + "\n",
                                           encoding="utf-8")

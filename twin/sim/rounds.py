@@ -8,6 +8,7 @@ deadline are dropped (their flows are cancelled, freeing capacity at once).
 from __future__ import annotations
 
 import math
+from collections import Counter
 from collections.abc import Callable, Generator
 from typing import Any
 
@@ -15,6 +16,7 @@ import numpy as np
 import simpy
 
 from twin.sim.env import TwinEnv
+from twin.sim.runlog import log_round
 from twin.sim.tags import RoundFlow
 from twin.sim.workload import Participation
 
@@ -26,6 +28,7 @@ class RoundStats:
         self.bytes_down = 0.0
         self.bytes_up = 0.0
         self.completed: list[Participation] = []
+        self.drop_reasons: Counter[str] = Counter()
 
 
 def run_client(env: TwinEnv, round_: int, p: Participation, stats: RoundStats) -> Generator[simpy.Event, Any, None]:
@@ -64,13 +67,15 @@ def run_client(env: TwinEnv, round_: int, p: Participation, stats: RoundStats) -
                 stats.bytes_down += done
             else:
                 stats.bytes_up += done
-        rec.emit("client_dropped", env.now, client.name, round_, client=client.name, slot=p.slot,
-                 reason=str(stop.cause))
+        reason = str(stop.cause)
+        stats.drop_reasons[reason] += 1
+        rec.emit("client_dropped", env.now, client.name, round_, client=client.name, slot=p.slot, reason=reason)
 
 
 def run_server(env: TwinEnv, on_round: Callable[[int, dict], None] | None = None
                ) -> Generator[simpy.Event, Any, None]:
-    """The whole FL job: ``fl.rounds`` rounds (or fewer if a stop rule fires)."""
+    """The whole FL job: ``fl.rounds`` rounds (or fewer if a stop rule fires). Each round's row goes to the recorder
+    and to the log (:func:`twin.sim.runlog.log_round`), then to ``on_round(round, row)``."""
     cfg = env.config.fl
     rec = env.recorder
     rec.emit("run_start", env.now, "fl.server", n_clients=len(env.clients))
@@ -114,6 +119,7 @@ def run_server(env: TwinEnv, on_round: Callable[[int, dict], None] | None = None
             "accuracy": outcome.accuracy, "loss": outcome.loss, **outcome.extra,
         }
         rec.round_row(**row)
+        log_round(round_, len(env.cohort_sizes), row, stats.drop_reasons)
         if on_round is not None:
             on_round(round_, row)
         stop = env.stop_reason(round_, outcome, env.now)

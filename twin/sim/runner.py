@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import platform
 import resource
 import sys
@@ -22,6 +23,7 @@ from twin.sim.build import build
 from twin.sim.derived import derive
 from twin.sim.env import TwinEnv
 from twin.sim.rounds import run_server, sample_network
+from twin.sim.runlog import capture, log
 
 
 @dataclass
@@ -31,6 +33,7 @@ class RunResult:
     summary: dict[str, Any]
     resolved_yaml: str
     env: TwinEnv
+    log: str = ""  # the run's log lines (run.log)
 
 
 def _peak_rss_mb() -> float:
@@ -50,9 +53,19 @@ def _versions() -> dict[str, str]:
 
 
 def simulate(config: ScenarioConfig, *, base_dir: Path | None = None,
-             on_round: Callable[[int, dict], None] | None = None) -> RunResult:
-    """Build and run a scenario; returns its tables and summary. Input errors raise InputError before time starts."""
+             on_round: Callable[[int, dict], None] | None = None, log_level: int = logging.INFO) -> RunResult:
+    """Build and run a scenario; returns its tables, summary and log (every ``twin`` log record of ``log_level`` and
+    above while it ran). Input errors raise InputError before time starts."""
+    with capture(log_level) as lines:
+        result = _simulate(config, base_dir, on_round)
+    result.log = "\n".join(lines) + "\n" if lines else ""
+    return result
+
+
+def _simulate(config: ScenarioConfig, base_dir: Path | None, on_round: Callable[[int, dict], None] | None
+              ) -> RunResult:
     wall0 = time.perf_counter()
+    log.debug("building %s (seed %d)", config.name, config.seed)
     env = build(config, base_dir=base_dir)
     build_s = time.perf_counter() - wall0
     try:
@@ -65,18 +78,23 @@ def simulate(config: ScenarioConfig, *, base_dir: Path | None = None,
         if config.output.sample_period_s > 0:
             env.process(sample_network(env, config.output.sample_period_s))
         run0 = time.perf_counter()
+        log.info("built in %.2f s: %d clients, %d network resources; simulating up to %d rounds", run0 - wall0,
+                 len(env.clients), len(env.network.resources), len(env.cohort_sizes))
         failure = None
         try:
             env.run(until=server)
         except Exception as exc:  # a bug or a numerical failure mid-run: keep what was recorded, say what happened
             failure = exc
             env.finished_reason = "failed"
+            log.error("the simulation failed at t=%.6g s: %s", env.now, exc)
         run_s = time.perf_counter() - run0
     finally:
         env.close()
     tables = {"timeline": env.recorder.timeline(), "rounds": env.recorder.rounds(), "samples": env.recorder.samples(),
               "clients": clients_table(env), **env.extra_tables}
     summary = make_summary(env, tables["rounds"], wall_s=time.perf_counter() - wall0, build_s=build_s, run_s=run_s)
+    log.info("finished (%s) after %d rounds at t=%.3f s; wall time %.2f s", env.finished_reason,
+             len(tables["rounds"]), env.now, summary["runtime_s"]["total"])
     if failure is not None:
         summary["status"] = "failed"
         summary["exception"] = "".join(traceback.format_exception_only(failure)).strip()
