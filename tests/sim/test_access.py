@@ -119,8 +119,10 @@ def test_client_without_coverage_stalls_and_is_dropped_at_the_deadline(monkeypat
     assert rounds["n_dropped"].tolist() == [1] and rounds["bytes_down"].iloc[0] < 5e9
     assert not result.env.reachable[0]
     samples = result.tables["samples"]
-    cell = samples[(samples["name"] == "cell") & (samples["entity"] == "client.0")].set_index("t")["value"]
-    assert cell.loc[1.0] == 0 and cell.loc[3.0] == -1
+    cell = samples[(samples["name"] == "x") & (samples["entity"] == "client.0")].set_index("t")["cell"]
+    assert cell.loc[1.0] == "cell.0" and pd.isna(cell.loc[3.0])
+    assert samples["cell"].dtype == "string"
+    assert stall.loc[0, "round"] == 1  # the round in progress when the client lost coverage
 
 
 def test_out_of_coverage_clients_are_not_selected(monkeypatch):

@@ -77,29 +77,32 @@ class Access:
             self.update(self.step_s)
 
     def sample(self, period_s: float, all_vehicles: bool) -> Generator[simpy.Event, Any, None]:
-        """Process: every ``period_s``, per vehicle (clients, or all) ``x``, ``y`` (m), ``cell`` (serving cell index,
-        -1: none), ``sinr_dl`` / ``sinr_ul`` (dB, NaN without a cell), ``rate_dl`` / ``rate_ul`` (full-cell rate, bit/s);
-        per cell ``attached`` (vehicles served) and ``users_dl`` / ``users_ul`` (clients with traffic). The cells' air-time
-        utilisation is the ``utilisation`` sample of ``cell.K.dl`` / ``cell.K.ul`` (``sample_network``)."""
+        """Process: every ``period_s``, per vehicle (clients, or all) ``x``, ``y`` (m), ``sinr_dl`` / ``sinr_ul`` (dB,
+        NaN without a cell), ``rate_dl`` / ``rate_ul`` (full-cell rate, bit/s), each with the serving cell's id in the
+        ``cell`` column (NA: none); per cell ``attached`` (vehicles served) and ``users_dl`` / ``users_ul`` (clients with
+        traffic). The cells' air-time utilisation is the ``utilisation`` sample of ``cell.K.dl`` / ``cell.K.ul``
+        (``sample_network``)."""
         rec = self.recorder
         rows = np.arange(self.model.n_vehicles) if all_vehicles else self.client_vehicle
         names = [self.vehicle_names[i] for i in rows]
         cell_names = [c.name for c in self.cells]
+        named = np.array([*cell_names, None], dtype=object)  # index -1: no cell
         while True:
             t = self.env.now
             xy = self.mobility.positions_m[rows]
             serving = self.serving[rows]
+            cells = named[serving].tolist()
             with np.errstate(invalid="ignore"):
-                for name, values in (("x", xy[:, 0]), ("y", xy[:, 1]), ("cell", serving),
+                for name, values in (("x", xy[:, 0]), ("y", xy[:, 1]),
                                      ("sinr_dl", np.where(serving >= 0, self.sinr_dl[rows], np.nan)),
                                      ("sinr_ul", np.where(serving >= 0, self.sinr_ul[rows], np.nan)),
                                      ("rate_dl", self.rate_dl[rows]), ("rate_ul", self.rate_ul[rows])):
-                    rec.samples_many(t, name, names, values)
+                    rec.samples_many(t, name, names, values, cells)
             attached = np.bincount(self.serving[self.serving >= 0], minlength=len(self.cells))
-            rec.samples_many(t, "attached", cell_names, attached)
+            rec.samples_many(t, "attached", cell_names, attached, cell_names)
             users_dl, users_ul = self._users()
-            rec.samples_many(t, "users_dl", cell_names, users_dl)
-            rec.samples_many(t, "users_ul", cell_names, users_ul)
+            rec.samples_many(t, "users_dl", cell_names, users_dl, cell_names)
+            rec.samples_many(t, "users_ul", cell_names, users_ul, cell_names)
             yield self.env.timeout(period_s)
 
     # ------------------------------------------------------------------------------------------------ update
@@ -163,7 +166,7 @@ class Access:
 
     def _handover(self, i: int, name: str, old: int, new: int) -> None:
         self.n_handovers += 1
-        self.recorder.emit("handover", self.env.now, name, client=name, cell=self.cells[new].name,
+        self.recorder.emit("handover", self.env.now, name, self._round(), client=name, cell=self.cells[new].name,
                                from_cell=self.cells[old].name, interruption_s=self.interruption_s)
         if self.interruption_s <= 0:
             self._switch(i, new)
@@ -190,12 +193,16 @@ class Access:
     def _stall(self, i: int, name: str, cell: int, reason: str) -> None:
         self.n_stalls += 1
         self.stalled_since[i] = self.env.now
-        self.recorder.emit("stall", self.env.now, name, client=name, cell=self.cells[cell].name, reason=reason)
+        self.recorder.emit("stall", self.env.now, name, self._round(), client=name, cell=self.cells[cell].name, reason=reason)
 
     def _resume(self, i: int, name: str, cell: int) -> None:
-        self.recorder.emit("resume", self.env.now, name, client=name, cell=self.cells[cell].name,
+        self.recorder.emit("resume", self.env.now, name, self._round(), client=name, cell=self.cells[cell].name,
                                stalled_s=self.env.now - self.stalled_since[i])
         self.stalled_since[i] = np.nan
+
+    def _round(self) -> int | None:
+        """The FL round in progress (None between rounds or without an FL server)."""
+        return getattr(self.env, "round_in_progress", None)
 
     def _switch(self, i: int, cell: int) -> None:
         """Point client i's routes at ``cell`` (-1: the no-coverage placeholder) and move its live flows there."""

@@ -90,6 +90,7 @@ class TwinEnv(simpy.Environment):
         self.base_dir = base_dir or Path.cwd()
         self.recorder = Recorder()
         self.finished_reason = ""  # set by the server process when the run ends
+        self.round_in_progress: int | None = None  # the FL round under way (set by the server process)
         self._selection_rng = self.rng("selection")
         self._parts: TwinParts | None = None
 

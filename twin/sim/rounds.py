@@ -15,6 +15,7 @@ from typing import Any
 import numpy as np
 import simpy
 
+from twin.net.cells import CellDirection
 from twin.sim.env import TwinEnv
 from twin.sim.runlog import log_round
 from twin.sim.tags import RoundFlow
@@ -81,10 +82,11 @@ def run_server(env: TwinEnv, on_round: Callable[[int, dict], None] | None = None
     rec.emit("run_start", env.now, "fl.server", n_clients=len(env.clients))
     reason = "max_rounds"
     for round_ in range(1, len(env.cohort_sizes) + 1):
-        t0 = env.now
+        t0 = float(env.now)
         k = int(env.cohort_sizes[round_ - 1])
         picked = env.select(k)
         selected = [Participation(int(c), slot) for slot, c in enumerate(picked)]
+        env.round_in_progress = round_
         rec.emit("round_start", t0, "fl.server", round_, n_selected=len(selected))
         for p in selected:
             rec.emit("select", t0, env.clients[p.client].name, round_, client=env.clients[p.client].name, slot=p.slot)
@@ -111,6 +113,7 @@ def run_server(env: TwinEnv, on_round: Callable[[int, dict], None] | None = None
         if not math.isnan(outcome.accuracy):
             rec.emit("evaluate", env.now, "fl.server", round_, accuracy=outcome.accuracy, loss=outcome.loss)
         rec.emit("round_end", env.now, "fl.server", round_, n_completed=len(completed), n_dropped=len(dropped))
+        env.round_in_progress = None
         row = {
             "round": round_, "t_start": t0, "t_end": env.now, "duration_s": env.now - t0,
             "n_selected": len(selected), "n_unique": len({p.client for p in selected}),
@@ -131,11 +134,13 @@ def run_server(env: TwinEnv, on_round: Callable[[int, dict], None] | None = None
 
 
 def sample_network(env: TwinEnv, period_s: float) -> Generator[simpy.Event, Any, None]:
-    """Probe every ``period_s``: per link direction, utilisation (0..1) and active flows."""
+    """Probe every ``period_s``: per link direction, utilisation (0..1) and active flows (a cell's air time carries
+    the cell's id in the ``cell`` column)."""
     names = [r.name for r in env.network.resources]
+    cells = [r.name.rsplit(".", 1)[0] if isinstance(r, CellDirection) else None for r in env.network.resources]
     caps = np.array([r.capacity for r in env.network.resources])
     while True:
         load = env.network.resource_load()
-        env.recorder.samples_many(env.now, "utilisation", names, load / caps)
-        env.recorder.samples_many(env.now, "active_flows", names, env.network.resource_flow_counts())
+        env.recorder.samples_many(env.now, "utilisation", names, load / caps, cells)
+        env.recorder.samples_many(env.now, "active_flows", names, env.network.resource_flow_counts(), cells)
         yield env.timeout(period_s)

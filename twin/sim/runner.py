@@ -14,6 +14,7 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from twin.scenario.loading import resolved_yaml
@@ -103,12 +104,16 @@ def _simulate(config: ScenarioConfig, base_dir: Path | None, on_round: Callable[
 
 
 def clients_table(env: TwinEnv) -> pd.DataFrame:
-    """One row per client: where it sits, how fast it computes, and its data (samples, labels) when training."""
-    df = pd.DataFrame({"client": [c.index for c in env.clients], "name": [c.name for c in env.clients],
-                       "node": [c.node for c in env.clients], "flops_per_s": [c.flops_per_s for c in env.clients]})
+    """One row per client: its id (``client``, as in the timeline and samples) and index, where it sits, how fast it
+    computes, and its data (samples, labels) when training. Columns: docs/tables.md."""
+    df = pd.DataFrame({"client": pd.array([c.name for c in env.clients], dtype="string"),
+                       "client_index": np.array([c.index for c in env.clients], dtype=np.int64),
+                       "node": pd.array([c.node for c in env.clients], dtype="string"),
+                       "flops_per_s": np.array([c.flops_per_s for c in env.clients], dtype=np.float64)})
     table = env.workload.clients_table()
     if table is not None:
-        df = df.merge(table.drop(columns=["name"], errors="ignore"), on="client", how="left")
+        table = table.drop(columns=["name"], errors="ignore").rename(columns={"client": "client_index"})
+        df = df.merge(table, on="client_index", how="left")
     return df
 
 

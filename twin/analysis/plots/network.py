@@ -268,7 +268,7 @@ def _cell_tiers(run: Path) -> dict[str, str]:
     if not path.is_file():
         return {}
     cells = pd.read_parquet(path)
-    return dict(zip(cells["id"], cells["tier"], strict=True)) if {"id", "tier"} <= set(cells) else {}
+    return dict(zip(cells["cell"], cells["tier"], strict=True)) if {"cell", "tier"} <= set(cells) else {}
 
 
 def _split(grid: pd.DataFrame) -> list[tuple[str, pd.DataFrame]]:
