@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import textwrap
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -19,6 +20,13 @@ from twin.errors import InputError  # noqa: E402
 WIDE = (9.0, 5.0)
 DPI = 120
 LINESTYLES = ["-", "--", ":", "-."]
+# Legend swatch length (in font sizes) for line legends: long enough to show a full dash pattern, so "--", ":" and
+# "-." can be told apart (matplotlib's default of 2 shows one dash).
+HANDLE_LENGTH = 4.0
+# Lines with a shaded min-max band at most: more bands overlap into one smear, so beyond this only the means are drawn.
+MAX_BANDS = 4
+# Heat maps of load: a sequential map whose lowest colour (dark purple) is far from the white of "idle".
+LOAD_CMAP = "viridis"
 
 
 class PlotUnavailable(InputError):
@@ -46,11 +54,11 @@ def ordered(values: pd.Series) -> list:
 
 
 def mean_and_range(ax: plt.Axes, data: pd.DataFrame, x: str, y: str, *, label: str, colour, linestyle: str = "-",
-                   marker: str | None = None) -> bool:
+                   marker: str | None = None, band: bool = True) -> bool:
     """One line: the mean of ``y`` over the runs (``run_id``) in ``data`` at each ``x``, with the min-max range
-    over runs shaded. The mean stops where a run stops (a run that reached its target early); the runs that go on
-    are drawn from there as thin lines, so the mean never silently changes which runs it averages. Returns whether
-    it drew such thin lines."""
+    over runs shaded when ``band``. The mean stops where a run stops (a run that reached its target early); the runs
+    that go on are drawn from there as thin lines, so the mean never silently changes which runs it averages.
+    Returns whether it drew such thin lines."""
     data = data.dropna(subset=[y])
     thin = False
     if data.empty:
@@ -64,7 +72,8 @@ def mean_and_range(ax: plt.Axes, data: pd.DataFrame, x: str, y: str, *, label: s
     ax.plot(full.index, full["mean"], linestyle=linestyle, color=colour, label=label, marker=marker,
             markersize=3.5, linewidth=1.6)
     if n_runs > 1 and len(full):
-        ax.fill_between(full.index, full["min"], full["max"], color=colour, alpha=0.15, linewidth=0)
+        if band:
+            ax.fill_between(full.index, full["min"], full["max"], color=colour, alpha=0.15, linewidth=0)
         for _, run in data.groupby("run_id", observed=True):
             tail = run[run[x] >= last]
             if len(tail) > 1:
@@ -74,11 +83,13 @@ def mean_and_range(ax: plt.Axes, data: pd.DataFrame, x: str, y: str, *, label: s
 
 
 def legend(ax: plt.Axes, title: str | None = None, n: int | None = None, outside: bool = False, **kw) -> None:
-    """A legend inside the axes for a few entries, outside on the right for many (or when ``outside``)."""
+    """A legend inside the axes for a few entries, outside on the right for many (or when ``outside``), with
+    swatches long enough to show each line style."""
     handles, labels = ax.get_legend_handles_labels()
     if not handles:
         return
     n = len(handles) if n is None else n
+    kw.setdefault("handlelength", HANDLE_LENGTH)
     if n > 6 or outside:
         ax.legend(title=title, loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize="small", frameon=False, **kw)
     else:
@@ -144,3 +155,29 @@ def avoid_tick_overlap(fig: Figure, ax: plt.Axes) -> None:
             label.set_rotation(25)
             label.set_horizontalalignment("right")
             label.set_rotation_mode("anchor")
+
+
+def fit_title(target: Figure | plt.Axes, text: str, **kw) -> None:
+    """Set the title of an axes (or the suptitle of a figure) wrapped at word boundaries so that it lies inside the
+    figure: a title wider than the room around its centre is cut at the edges of the saved PNG (constrained layout
+    makes room above a title, never beside it). Call it last: it lays the figure out and measures the drawn text."""
+    fig = target if isinstance(target, Figure) else target.figure
+    setter = target.suptitle if isinstance(target, Figure) else target.set_title
+    artist = setter(text, **kw)
+    for _ in range(8):
+        fig.canvas.draw()
+        box = artist.get_window_extent()
+        centre = (box.x0 + box.x1) / 2
+        room = 2 * min(centre, fig.bbox.width - centre) - 6
+        if box.width <= room:
+            return
+        lines = text.split("\n")
+        chars = max(16, int(max(map(len, lines)) * room / box.width) - 1)
+        text = "\n".join(textwrap.fill(line, chars, break_long_words=False) for line in lines)
+        artist.set_text(text)
+
+
+def integer_axis(axis: matplotlib.axis.Axis) -> None:
+    """Ticks at whole numbers only (counts of clients, rounds, updates), grouped by thousands."""
+    axis.set_major_locator(matplotlib.ticker.MaxNLocator(integer=True))
+    axis.set_major_formatter(matplotlib.ticker.StrMethodFormatter("{x:,.0f}"))

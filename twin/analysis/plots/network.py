@@ -14,10 +14,13 @@ from matplotlib.patches import Patch
 from twin.analysis.loading import RunSet
 from twin.analysis.phases import KINDS, drops, phases
 from twin.analysis.plots.common import (
+    HANDLE_LENGTH,
+    LOAD_CMAP,
     Options,
     PlotUnavailable,
     colours,
     common_target,
+    fit_title,
     legend,
     need_accuracy,
     new_figure,
@@ -50,8 +53,8 @@ def accuracy_vs_time(runs: RunSet, opts: Options) -> Figure:
     percent_axis(ax)
     ax.grid(alpha=0.3)
     n_seeds = runs.ok.groupby("strategy")["run_id"].count().max()
-    ax.set_title("Test accuracy against simulated time" + (" (one line per run)" if n_seeds > 1 else ""))
     legend(ax, title="strategy" if runs.swept else None, n=len(labels))
+    fit_title(ax, "Test accuracy against simulated time" + (" (one line per run)" if n_seeds > 1 else ""))
     return fig
 
 
@@ -90,22 +93,48 @@ def bytes_vs_accuracy(runs: RunSet, opts: Options) -> Figure:
         ax.scatter(row["mb"], row["acc"], color=colour[label], s=70, edgecolor="black" if label in on_front else
                    "none", linewidth=1.5, zorder=3, label=label + (" (Pareto)" if label in on_front else ""))
     fm = means.iloc[front]
-    if means["mb"].max() > 20 * max(means["mb"].min(), 1e-9):
+    log = means["mb"].max() > 20 * max(means["mb"].min(), 1e-9)
+    if log:
         ax.set_xscale("log")
-    # the front as a staircase: up to the first point, then right and up through each, then on to the right edge
-    x_end = max(means["mb"].max(), ok["bytes_total"].max() / 1e6)
-    y_low = min(means["acc"].min(), ok["final_accuracy"].min())
-    xs = np.concatenate([[fm["mb"].iloc[0]], np.repeat(fm["mb"].to_numpy(), 2)[1:], [x_end * 1.02]])
-    ys = np.concatenate([[y_low], np.repeat(fm["acc"].to_numpy(), 2)])
-    ax.plot(xs, ys, color="0.2", linestyle="--", linewidth=1, zorder=2, label="Pareto front (nothing beats it)")
-    ax.set_xlabel("bytes sent, down + up, whole run (MB)")
+    else:
+        ax.set_xlim(0, 1.08 * max(means["mb"].max(), ok["bytes_total"].max() / 1e6))  # bytes from 0: honest ratios
+    if len(fm) > 1:
+        # the front as a staircase between its members only: right from each to the next one's cost, then up
+        xs = np.repeat(fm["mb"].to_numpy(), 2)[1:]
+        ys = np.repeat(fm["acc"].to_numpy(), 2)[:-1]
+        ax.plot(xs, ys, color="black", linestyle="-", linewidth=1.1, alpha=0.7, zorder=2,
+                label="Pareto front (ringed: no strategy has\nfewer bytes and higher accuracy)")
+    target = common_target(runs, opts.target)
+    target_line(ax, target)
+    ax.set_ylim(*accuracy_limits(pd.concat([ok["final_accuracy"], means["acc"]]), target))
+    ax.set_xlabel("bytes sent, down + up, whole run (MB" + (", log scale)" if log else ")"))
     ax.set_ylabel("final test accuracy")
     percent_axis(ax)
     ax.grid(alpha=0.3)
-    ax.set_title("Bytes against accuracy" + (" (large: mean over seeds; small: single runs)"
-                                             if means["n"].max() > 1 else ""), fontsize="medium")
-    legend(ax, title="strategy" if runs.swept else None, n=len(labels) + 1)
+    span = 100 * (ok["final_accuracy"].max() - ok["final_accuracy"].min())
+    legend(ax, title="strategy" if runs.swept else None, n=len(labels) + 2, outside=True)
+    fit_title(ax, "Bytes against final accuracy" + (" (large: mean over seeds; small: single runs)"
+                                                    if means["n"].max() > 1 else "")
+              + f"\nfinal accuracies span {span:.2g} points" + ("; ringed: the Pareto front" if len(fm) == 1 else ""),
+              fontsize="medium")
     return fig
+
+
+MIN_ACCURACY_SPAN = 0.05
+
+
+def accuracy_limits(values: pd.Series, target: float | None = None) -> tuple[float, float]:
+    """y limits for accuracies: the data (and target) with a margin, at least :data:`MIN_ACCURACY_SPAN` (5 points)
+    wide, within 0..1, so that differences of a few tenths of a point do not fill the axis."""
+    data = [float(v) for v in values.dropna()] + ([target] if target is not None else [])
+    lo, hi = min(data), max(data)
+    pad = max((MIN_ACCURACY_SPAN - (hi - lo)) / 2, 0.08 * (hi - lo))
+    lo, hi = lo - pad, hi + pad
+    if lo < 0:
+        lo, hi = 0.0, min(1.0, hi - lo)
+    if hi > 1:
+        lo, hi = max(0.0, lo - (hi - 1)), 1.0
+    return lo, hi
 
 
 def gantt(runs: RunSet, opts: Options) -> Figure:
@@ -145,15 +174,18 @@ def gantt(runs: RunSet, opts: Options) -> Figure:
     scale, unit = _time_unit(end)
     ax.axvline(end, color="0.2", linestyle="--", linewidth=1, label=f"round end ({end / scale:.4g} {unit})")
     _time_axis(ax, end, "time since the round started")
+    ax.set_xlim(0, end * 1.03)
     ax.set_ylabel("participation (client" + (", #slot)" if repeated else ")"))
     more = f"; first {len(shown)} of {len(slots)} participations shown" if len(slots) > len(shown) else ""
-    ax.set_title(f"Round {round_} of {run_title(runs, run)}: {int(info['n_completed'])} of {int(info['n_selected'])} "
-                 f"clients completed, {int(info['n_dropped'])} dropped{more}", fontsize="medium")
     ax.grid(axis="x", alpha=0.3)
     handles = [Patch(facecolor=c, label=p) for p, c in PHASE_COLOURS.items()] + ax.get_legend_handles_labels()[0]
     if (~bars["done"]).any():
         handles.append(Patch(facecolor="white", edgecolor="black", hatch="///", label="cut short"))
-    ax.legend(handles=handles, loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize="small", frameon=False)
+    ax.legend(handles=handles, loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize="small", frameon=False,
+              handlelength=HANDLE_LENGTH)
+    fit_title(ax, f"Round {round_} of {run_title(runs, run)}: {int(info['n_completed'])} of "
+                  f"{int(info['n_selected'])} clients completed, {int(info['n_dropped'])} dropped{more}",
+              fontsize="medium")
     return fig
 
 
@@ -243,23 +275,33 @@ def _load_heatmap(runs: RunSet, opts: Options, select, what: str, quantity: str,
     axes = np.atleast_1d(axes)
     rounds = pd.read_parquet(run / "rounds.parquet", columns=["t_start"])
     image = None
+    cmap = matplotlib.colormaps[LOAD_CMAP].with_extremes(bad="white")
+    t_end = 0.0
     for ax, (title, part) in zip(axes, groups, strict=True):
-        t = part.columns.to_numpy(dtype=float)
-        dt = np.diff(t).min() if t.size > 1 else 1.0
-        cmap = matplotlib.colormaps["viridis_r"].with_extremes(bad="white")
-        load = np.ma.masked_less_equal(100 * part.to_numpy(), 0.0)  # idle: white, so the faintest load shows
-        image = ax.imshow(load, aspect="auto", cmap=cmap, vmin=0, vmax=100,
-                          interpolation="nearest", extent=(t[0] - dt / 2, t[-1] + dt / 2, len(part) - 0.5, -0.5))
+        edges = _time_edges(part.columns.to_numpy(dtype=float))
+        t_end = max(t_end, edges[-1])
+        load = np.ma.masked_less_equal(100 * part.to_numpy(), 0.0)  # idle: white, far from the darkest (lowest) load
+        image = ax.pcolormesh(edges, np.arange(len(part) + 1) - 0.5, load, cmap=cmap, vmin=0, vmax=100)
+        ax.set_ylim(len(part) - 0.5, -0.5)
         names = [f"{e} ({tiers[e.rsplit('.', 1)[0]]})" if e.rsplit(".", 1)[0] in tiers else e for e in part.index]
         ax.set_yticks(range(len(part)), names, fontsize="small" if len(part) <= 25 else "x-small")
         for start in rounds["t_start"].iloc[1:]:
             ax.axvline(start, color="0.4", linewidth=0.8, linestyle="--")
         ax.set_title(title, fontsize="medium")
-    _time_axis(axes[-1], float(grid.columns.max()), "simulated time")
+    _time_axis(axes[-1], t_end, "simulated time")
+    axes[-1].set_xlim(0, t_end)
     fig.colorbar(image, ax=list(axes), label=f"{quantity} (%; white: idle)", pad=0.01)
-    fig.suptitle(f"{what.capitalize()} load over time: {run_title(runs, run)}"
-                 + (" (dashed lines: round starts)" if len(rounds) > 1 else ""))
+    fit_title(fig, f"{what.capitalize()} load over time: {run_title(runs, run)}"
+              + (" (dashed lines: round starts)" if len(rounds) > 1 else ""))
     return fig
+
+
+def _time_edges(t: np.ndarray) -> np.ndarray:
+    """Cell edges for samples taken at the instants ``t``: halfway between neighbours, the first edge at
+    ``max(0, t[0] - half a step)`` (simulated time starts at 0), the last half a step after the last sample."""
+    step = np.diff(t).min() if t.size > 1 else 1.0
+    mids = (t[1:] + t[:-1]) / 2
+    return np.concatenate([[max(0.0, t[0] - step / 2)], mids, [t[-1] + step / 2]])
 
 
 def _cell_tiers(run: Path) -> dict[str, str]:
