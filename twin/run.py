@@ -54,6 +54,8 @@ def summary_table(summary: dict, out: Path | None = None) -> str:
         ("bytes down", format_quantity(summary["bytes_down"], "B")),
         ("bytes up", format_quantity(summary["bytes_up"], "B")),
     ]
+    if summary.get("drop_causes"):
+        rows.append(("drops by cause", ", ".join(f"{k} {v}" for k, v in summary["drop_causes"].items())))
     if summary.get("final_accuracy") is not None:
         rows.append(("final accuracy", f"{summary['final_accuracy']:.4f}"))
     hit = summary.get("time_to_target")

@@ -24,7 +24,7 @@ EVENT_SCHEMA: dict[str, tuple[str, ...]] = {
     "train_start": ("client", "slot", "flops"),
     "train_end": ("client", "slot", "compute_s"),
     "upload_done": ("client", "slot", "bytes"),
-    "client_dropped": ("client", "slot", "reason"),
+    "client_dropped": ("client", "slot", "reason", "phase", "cause", "causes"),
     "aggregate": ("n_completed",),
     "evaluate": ("accuracy", "loss"),
     "round_end": ("n_completed", "n_dropped"),
@@ -35,6 +35,7 @@ EVENT_SCHEMA: dict[str, tuple[str, ...]] = {
 
 # Column dtypes of the timeline; every column not listed is float64.
 _STRING_COLUMNS = ("entity", "client", "flow", "src", "dst", "direction", "reason", "cell", "from_cell", "phase",
+                   "cause", "causes",
                    "traffic", "traffic_class")
 _INT_COLUMNS = ("round", "slot", "n_selected", "n_completed", "n_dropped", "n_clients", "version")
 

@@ -64,6 +64,8 @@ class Access:
         self._dl_idx = np.asarray(resource_index[: len(cells)])
         self._ul_idx = np.asarray(resource_index[len(cells):])
         self._flows: dict[str, list[Flow]] | None = None
+        self._stalls: list[list[tuple[float, float, str]]] = [[] for _ in range(n)]  # per client: (from, to, reason)
+        self._stall_reason: list[str | None] = [None] * n  # the reason of the stall under way
         self.n_handovers = 0
         self.n_stalls = 0
 
@@ -128,6 +130,21 @@ class Access:
         """[n_clients] bool: clients with a cell or handing over to one."""
         return (self.cell >= 0) | (self.target >= 0)
 
+    def stalls(self, client: int, since: float) -> list[tuple[float, float, str]]:
+        """Client ``client``'s stalls that overlapped ``[since, now]``: (from, to, reason) in time order, the one under
+        way last (to = now)."""
+        past = [s for s in self._stalls[client] if s[1] >= since]
+        now = self._stall_reason[client]
+        return past + ([(float(self.stalled_since[client]), float(self.env.now), now)] if now is not None else [])
+
+    def stalled_now(self, client: int) -> str | None:
+        """The reason of the stall under way (``handover``, ``coverage`` ...), or None."""
+        return self._stall_reason[client]
+
+    def available(self, client: int) -> bool:
+        """False when the vehicle carrying the client has left the simulation (ended its trip, left the map)."""
+        return bool(np.asarray(self.mobility.active, dtype=bool)[self.client_vehicle[client]])
+
     def route_of(self, client: int, direction: Direction) -> list[Resource]:
         """The route of client ``client`` now: through its cell, or the no-coverage placeholder (the flow stalls)."""
         cell = int(self.cell[client])
@@ -143,6 +160,7 @@ class Access:
             self._gen[i] += 1  # the pending completion no longer applies
             if new < 0:
                 self.target[i] = -1
+                self._cause(i, "coverage")  # still stalled, now for want of any cell
             else:
                 self._handover(i, name, int(self.target[i]), new)
             return
@@ -193,11 +211,21 @@ class Access:
     def _stall(self, i: int, name: str, cell: int, reason: str) -> None:
         self.n_stalls += 1
         self.stalled_since[i] = self.env.now
-        self.recorder.emit("stall", self.env.now, name, self._round(), client=name, cell=self.cells[cell].name, reason=reason)
+        self._stall_reason[i] = reason
+        self.recorder.emit("stall", self.env.now, name, self._round(), client=name, cell=self.cells[cell].name,
+                           reason=reason)
+
+    def _cause(self, i: int, reason: str) -> None:
+        """The stall under way goes on for another reason from now (kept apart in the client's stall history)."""
+        if self._stall_reason[i] not in (None, reason):
+            self._stalls[i].append((float(self.stalled_since[i]), float(self.env.now), self._stall_reason[i]))
+            self._stall_reason[i] = reason
 
     def _resume(self, i: int, name: str, cell: int) -> None:
         self.recorder.emit("resume", self.env.now, name, self._round(), client=name, cell=self.cells[cell].name,
                                stalled_s=self.env.now - self.stalled_since[i])
+        self._stalls[i].append((float(self.stalled_since[i]), float(self.env.now), self._stall_reason[i] or "coverage"))
+        self._stall_reason[i] = None
         self.stalled_since[i] = np.nan
 
     def _round(self) -> int | None:

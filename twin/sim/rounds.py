@@ -37,6 +37,8 @@ def run_client(env: TwinEnv, round_: int, p: Participation, stats: RoundStats) -
     client = env.clients[p.client]
     rec = env.recorder
     flow = None
+    transfers = [[env.now, math.inf]]  # the participation's download and upload intervals (the last one open)
+    phase = "download"
     try:
         size = env.workload.download_bytes(round_)
         tag = RoundFlow(src=env.server, dst=client.name, direction="down", round=round_, client=client.name,
@@ -46,12 +48,16 @@ def run_client(env: TwinEnv, round_: int, p: Participation, stats: RoundStats) -
         yield flow.done
         stats.bytes_down += size
         flow = None
+        phase = "compute"
+        transfers[-1][1] = env.now
         flops = env.workload.train_flops(round_, p)
         compute_s = flops / client.flops_per_s
         rec.emit("train_start", env.now, client.name, round_, client=client.name, slot=p.slot, flops=flops)
         yield env.timeout(compute_s)
         rec.emit("train_end", env.now, client.name, round_, client=client.name, slot=p.slot, compute_s=compute_s)
         size = env.workload.upload_bytes(round_, p)
+        phase = "upload"
+        transfers.append([env.now, math.inf])
         tag = RoundFlow(src=client.name, dst=env.server, direction="up", round=round_, client=client.name, slot=p.slot)
         flow = env.network.start(env.access.route_of(p.client, "up"), size, name=f"up.{round_}.{p.slot}",
                                  tag=tag, user=client.name)
@@ -68,9 +74,32 @@ def run_client(env: TwinEnv, round_: int, p: Participation, stats: RoundStats) -
                 stats.bytes_down += done
             else:
                 stats.bytes_up += done
-        reason = str(stop.cause)
-        stats.drop_reasons[reason] += 1
-        rec.emit("client_dropped", env.now, client.name, round_, client=client.name, slot=p.slot, reason=reason)
+        causes = drop_causes(env.access, p.client, transfers, phase)
+        stats.drop_reasons[causes[-1]] += 1
+        rec.emit("client_dropped", env.now, client.name, round_, client=client.name, slot=p.slot,
+                 reason=str(stop.cause), phase=phase, cause=causes[-1], causes=">".join(causes))
+
+
+def drop_causes(access, client: int, transfers: list[list[float]], phase: str) -> list[str]:
+    """Why a participation missed the deadline in phase ``phase``: the chain of causes in time order, the one holding
+    it at the deadline last. Stalls during its transfers (``transfers``: [start, end] of its download and upload;
+    ``handover``, ``coverage``, or any other reason the access layer gives; a stall while computing costs nothing and
+    is left out) come first, then what it was doing at the deadline: ``unavailable`` (its vehicle left the
+    simulation), ``compute`` (still training), the reason of the stall under way, or ``low_rate`` (a transfer running,
+    too slowly: a weak radio link or a congested one)."""
+    chain: list[str] = []
+    for begin, end, reason in access.stalls(client, transfers[0][0]):
+        if any(begin <= b and end >= a for a, b in transfers) and (not chain or chain[-1] != reason):
+            chain.append(reason)
+    if not access.available(client):
+        final = "unavailable"
+    elif phase == "compute":
+        final = "compute"
+    else:
+        final = access.stalled_now(client) or "low_rate"
+    if not chain or chain[-1] != final:
+        chain.append(final)
+    return chain
 
 
 def run_server(env: TwinEnv, on_round: Callable[[int, dict], None] | None = None

@@ -93,7 +93,8 @@ def _simulate(config: ScenarioConfig, base_dir: Path | None, on_round: Callable[
         env.close()
     tables = {"timeline": env.recorder.timeline(), "rounds": env.recorder.rounds(), "samples": env.recorder.samples(),
               "clients": clients_table(env), **env.extra_tables}
-    summary = make_summary(env, tables["rounds"], wall_s=time.perf_counter() - wall0, build_s=build_s, run_s=run_s)
+    summary = make_summary(env, tables["rounds"], tables["timeline"], wall_s=time.perf_counter() - wall0,
+                           build_s=build_s, run_s=run_s)
     log.info("finished (%s) after %d rounds at t=%.3f s; wall time %.2f s", env.finished_reason,
              len(tables["rounds"]), env.now, summary["runtime_s"]["total"])
     if failure is not None:
@@ -117,7 +118,17 @@ def clients_table(env: TwinEnv) -> pd.DataFrame:
     return df
 
 
-def make_summary(env: TwinEnv, rounds: pd.DataFrame, *, wall_s: float, build_s: float, run_s: float) -> dict:
+def drop_causes(timeline: pd.DataFrame) -> dict[str, int]:
+    """Dropped participations per cause (what held them at the deadline: ``low_rate``, ``coverage``, ``handover``,
+    ``compute``, ``unavailable`` ...), most frequent first."""
+    if "cause" not in timeline:
+        return {}
+    counts = timeline.loc[timeline["kind"] == "client_dropped", "cause"].value_counts()
+    return {str(k): int(v) for k, v in counts.items()}
+
+
+def make_summary(env: TwinEnv, rounds: pd.DataFrame, timeline: pd.DataFrame, *, wall_s: float, build_s: float,
+                 run_s: float) -> dict:
     cfg = env.config
     n = len(rounds)
     last = rounds.iloc[-1] if n else None
@@ -134,6 +145,7 @@ def make_summary(env: TwinEnv, rounds: pd.DataFrame, *, wall_s: float, build_s: 
         "participations": int(rounds["n_selected"].sum()) if n else 0,
         "completed": int(rounds["n_completed"].sum()) if n else 0,
         "dropped": int(rounds["n_dropped"].sum()) if n else 0,
+        "drop_causes": drop_causes(timeline),
         "mean_round_s": float(rounds["duration_s"].mean()) if n else 0.0,
         "final_accuracy": float(last["accuracy"]) if last is not None and pd.notna(last["accuracy"]) else None,
         "best_accuracy": float(rounds["accuracy"].max()) if n and rounds["accuracy"].notna().any() else None,

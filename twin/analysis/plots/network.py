@@ -160,9 +160,15 @@ def gantt(runs: RunSet, opts: Options) -> Figure:
                 color=colour, edgecolor=[colour if d else "black" for d in part["done"]],
                 hatch=[None if d else "///" for d in part["done"]], linewidth=0.6)
     gone = dropped[dropped["slot"].astype(int).isin(row_of)]
-    if len(gone):
+    if len(gone):  # a red X per drop, its cause chain written beside it
+        counts = gone["cause"].value_counts()
         ax.scatter(gone["t"] - t0, [row_of[int(s)] for s in gone["slot"]], marker="X", color="red", s=55, zorder=4,
-                   label=f"dropped ({gone['reason'].iloc[0]})" if gone["reason"].nunique() == 1 else "dropped")
+                   label="dropped: " + ", ".join(f"{k} {v}" for k, v in counts.items()))
+        for drop in gone.itertuples(index=False):
+            ax.annotate(str(drop.causes).replace(">", " > "), (drop.t - t0, row_of[int(drop.slot)]),
+                        xytext=(-8, 0), textcoords="offset points", ha="right", va="center", fontsize="x-small",
+                        color="darkred", zorder=5, bbox={"boxstyle": "round,pad=0.15", "fc": "white", "ec": "none",
+                                                         "alpha": 0.85})
     _stalls(ax, timeline, bars, row_of, t0, float(info["t_end"]))
     names = bars.drop_duplicates("slot").set_index("slot")["client"].to_dict()
     names.update(dropped.set_index(dropped["slot"].astype(int))["client"].to_dict())
