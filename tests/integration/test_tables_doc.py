@@ -98,3 +98,20 @@ def test_ids_have_one_type_everywhere(run_folders):
     assert set(frames["samples"]["cell"].dropna()) <= set(frames["cells"]["cell"])
     radio = timeline[timeline["kind"].isin(["handover", "stall", "resume"])]
     assert len(radio) and radio["round"].notna().all()  # one round, always in progress: each carries it
+
+
+@pytest.mark.parametrize("kind", ["wired", "radio"])
+def test_bytes_samples_add_up_to_the_rounds(run_folders, kind):
+    """The per-interval bytes of the engine are exact: over the run, the server's links (wired) or every cell's
+    downlink and uplink (radio) carried exactly the bytes the rounds moved."""
+    folder = run_folders[kind]
+    samples = pd.read_parquet(folder / "samples.parquet", filters=[("name", "==", "bytes")])
+    rounds = pd.read_parquet(folder / "rounds.parquet")
+    total = samples.groupby("entity")["value"].sum()
+    if kind == "wired":
+        down, up = total["server->switch"], total["switch->server"]
+    else:
+        down = total[total.index.str.match(r"^cell\.\d+\.dl$")].sum()
+        up = total[total.index.str.match(r"^cell\.\d+\.ul$")].sum()
+    assert down == pytest.approx(rounds["bytes_down"].sum(), rel=1e-9)
+    assert up == pytest.approx(rounds["bytes_up"].sum(), rel=1e-9)

@@ -63,6 +63,9 @@ class FlowNetwork:
         self._ids = itertools.count()
         self.n_recomputes = 0
         self.n_flow_events = 0
+        self._carried: np.ndarray | None = None  # per resource: payload bytes carried (None: nobody asked)
+        self._busy = np.zeros(0)  # per resource: capacity x seconds in use
+        self._counted_t = env.now
 
     # ---------------------------------------------------------------------------------------------- resources
 
@@ -84,6 +87,7 @@ class FlowNetwork:
 
     def resources_changed(self, resources: Sequence[Resource]) -> None:
         """Like :meth:`resource_changed` for several resources at once (one pass over the flows)."""
+        self._count()  # the coefficients change now: count the interval so far with the old ones
         changed = set()
         for resource in resources:
             self._capacity[self._res_index[id(resource)]] = float(resource.capacity)
@@ -126,6 +130,7 @@ class FlowNetwork:
 
     def _advance(self) -> None:
         """Move every active flow forward to ``env.now`` at its current rate."""
+        self._count()
         dt = self.env.now - self._last_update
         if dt > 0 and self._flows:
             slots = np.fromiter(self._flows, dtype=np.int64, count=len(self._flows))
@@ -305,6 +310,47 @@ class FlowNetwork:
             self._schedule_recompute()
 
     # -------------------------------------------------------------------------------------------------- probes
+
+    def count_carried(self) -> None:
+        """Start counting, per resource, the payload bytes it carries and the capacity it uses over time (exact: the
+        rates are integrated between the instants they change). Read with :meth:`carried`. Off until called, so a
+        network nobody measures pays nothing."""
+        if self._carried is None:
+            self._carried = np.zeros(len(self._resources))
+            self._busy = np.zeros(len(self._resources))
+            self._counted_t = self.env.now
+
+    def carried(self) -> tuple[np.ndarray, np.ndarray]:
+        """([n_resources] payload bytes carried, [n_resources] capacity x seconds used) since :meth:`count_carried`
+        (copies; a time-fair cell's capacity is its air time, so its second array is air-time seconds)."""
+        if self._carried is None:
+            raise RuntimeError("count_carried() was not called")
+        self._flush()
+        self._count()
+        return self._carried.copy(), self._busy.copy()
+
+    def _count(self) -> None:
+        """Add ``[last count, now]`` at the current rates and coefficients to the per-resource counters."""
+        if self._carried is None:
+            return
+        dt = self.env.now - self._counted_t
+        self._counted_t = self.env.now
+        if dt <= 0 or not self._flows:
+            return
+        if self._carried.size < len(self._resources):  # resources added after counting began
+            grow = len(self._resources) - self._carried.size
+            self._carried = np.concatenate([self._carried, np.zeros(grow)])
+            self._busy = np.concatenate([self._busy, np.zeros(grow)])
+        slots = np.fromiter(self._flows, dtype=np.int64, count=len(self._flows))
+        rate = self._rate[slots]
+        coef = self._coef[slots]
+        used = (coef != 0) & (rate > 0)[:, None]  # a moving flow's coefficients are finite
+        if not used.any():
+            return
+        links = self._links[slots][used]
+        moving = np.broadcast_to(rate[:, None], coef.shape)[used]
+        np.add.at(self._carried, links, moving * (dt / 8.0))
+        np.add.at(self._busy, links, coef[used] * moving * dt)
 
     def rate_of(self, flow: Flow) -> float:
         """Current goodput of a flow in bit/s (0 when it is not transmitting)."""

@@ -83,7 +83,7 @@ class Access:
         NaN without a cell), ``rate_dl`` / ``rate_ul`` (full-cell rate, bit/s), each with the serving cell's id in the
         ``cell`` column (NA: none); per cell ``attached`` (vehicles served) and ``users_dl`` / ``users_ul`` (clients with
         traffic). The cells' air-time utilisation is the ``utilisation`` sample of ``cell.K.dl`` / ``cell.K.ul``
-        (``sample_network``)."""
+        (:mod:`twin.sim.probes`)."""
         rec = self.recorder
         rows = np.arange(self.model.n_vehicles) if all_vehicles else self.client_vehicle
         names = [self.vehicle_names[i] for i in rows]

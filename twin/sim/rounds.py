@@ -12,10 +12,8 @@ from collections import Counter
 from collections.abc import Callable, Generator
 from typing import Any
 
-import numpy as np
 import simpy
 
-from twin.net.cells import CellDirection
 from twin.sim.env import TwinEnv
 from twin.sim.runlog import log_round
 from twin.sim.tags import RoundFlow
@@ -160,16 +158,3 @@ def run_server(env: TwinEnv, on_round: Callable[[int, dict], None] | None = None
             break
     env.finished_reason = reason
     rec.emit("run_end", env.now, "fl.server", reason=reason)
-
-
-def sample_network(env: TwinEnv, period_s: float) -> Generator[simpy.Event, Any, None]:
-    """Probe every ``period_s``: per link direction, utilisation (0..1) and active flows (a cell's air time carries
-    the cell's id in the ``cell`` column)."""
-    names = [r.name for r in env.network.resources]
-    cells = [r.name.rsplit(".", 1)[0] if isinstance(r, CellDirection) else None for r in env.network.resources]
-    caps = np.array([r.capacity for r in env.network.resources])
-    while True:
-        load = env.network.resource_load()
-        env.recorder.samples_many(env.now, "utilisation", names, load / caps, cells)
-        env.recorder.samples_many(env.now, "active_flows", names, env.network.resource_flow_counts(), cells)
-        yield env.timeout(period_s)

@@ -23,7 +23,8 @@ from twin.sim.access import Access
 from twin.sim.build import build
 from twin.sim.derived import derive
 from twin.sim.env import TwinEnv
-from twin.sim.rounds import run_server, sample_network
+from twin.sim.probes import NetworkProbe
+from twin.sim.rounds import run_server
 from twin.sim.runlog import capture, log
 
 
@@ -76,8 +77,9 @@ def _simulate(config: ScenarioConfig, base_dir: Path | None, on_round: Callable[
             if config.output.sample_period_s > 0:
                 env.process(env.access.sample(config.output.sample_period_s,
                                               config.radio.sample_vehicles == "all"))
-        if config.output.sample_period_s > 0:
-            env.process(sample_network(env, config.output.sample_period_s))
+        probe = NetworkProbe(env, config.output.sample_period_s) if config.output.sample_period_s > 0 else None
+        if probe is not None:
+            env.process(probe.run())
         run0 = time.perf_counter()
         log.info("built in %.2f s: %d clients, %d network resources; simulating up to %d rounds", run0 - wall0,
                  len(env.clients), len(env.network.resources), len(env.cohort_sizes))
@@ -88,6 +90,8 @@ def _simulate(config: ScenarioConfig, base_dir: Path | None, on_round: Callable[
             failure = exc
             env.finished_reason = "failed"
             log.error("the simulation failed at t=%.6g s: %s", env.now, exc)
+        if probe is not None and failure is None:
+            probe.finish()
         run_s = time.perf_counter() - run0
     finally:
         env.close()

@@ -255,8 +255,11 @@ class _ScaledLocator(matplotlib.ticker.MaxNLocator):
 
 def _load_heatmap(runs: RunSet, opts: Options, select, what: str, quantity: str, missing: str) -> Figure:
     run = runs.run_dir(opts.run)
-    samples = pd.read_parquet(run / "samples.parquet", filters=[("name", "==", "utilisation")])
-    samples = samples[select(samples["entity"])]
+    samples = pd.read_parquet(run / "samples.parquet", filters=[("name", "in", ["mean_utilisation", "utilisation"])])
+    # measured over each interval (exact, from the engine) where the run has it; runs of older versions: instants
+    interval = bool((samples["name"] == "mean_utilisation").any())
+    samples = samples[(samples["name"] == ("mean_utilisation" if interval else "utilisation"))
+                      & select(samples["entity"])]
     if samples.empty:
         raise PlotUnavailable(f"{run}: {missing}")
     grid = samples.pivot_table(index="entity", columns="t", values="value", aggfunc="mean")
@@ -284,7 +287,8 @@ def _load_heatmap(runs: RunSet, opts: Options, select, what: str, quantity: str,
     cmap = matplotlib.colormaps[LOAD_CMAP].with_extremes(bad="white")
     t_end = 0.0
     for ax, (title, part) in zip(axes, groups, strict=True):
-        edges = _time_edges(part.columns.to_numpy(dtype=float))
+        t = part.columns.to_numpy(dtype=float)
+        edges = np.concatenate([[0.0], t]) if interval else _time_edges(t)  # an interval sample closes its interval
         t_end = max(t_end, edges[-1])
         load = np.ma.masked_less_equal(100 * part.to_numpy(), 0.0)  # idle: white, far from the darkest (lowest) load
         image = ax.pcolormesh(edges, np.arange(len(part) + 1) - 0.5, load, cmap=cmap, vmin=0, vmax=100)
@@ -296,7 +300,9 @@ def _load_heatmap(runs: RunSet, opts: Options, select, what: str, quantity: str,
         ax.set_title(title, fontsize="medium")
     _time_axis(axes[-1], t_end, "simulated time")
     axes[-1].set_xlim(0, t_end)
-    fig.colorbar(image, ax=list(axes), label=f"{quantity} (%; white: idle)", pad=0.01)
+    fig.colorbar(image, ax=list(axes), pad=0.01,
+                 label=f"mean {quantity}\nover each interval (%; white: idle)" if interval else
+                 f"{quantity} (%; white: idle)")
     fit_title(fig, f"{what.capitalize()} load over time: {run_title(runs, run)}"
               + (" (dashed lines: round starts)" if len(rounds) > 1 else ""))
     return fig
