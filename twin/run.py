@@ -35,7 +35,9 @@ def _parser() -> argparse.ArgumentParser:
                    help="print only the run folder's path (the log still goes to its run.log)")
     p.add_argument("--log-level", choices=LEVELS, default="info",
                    help="least severe log lines shown on stderr and kept in run.log (default: info: a line a round)")
-    p.add_argument("--validate", action="store_true", help="only check the scenario, run nothing")
+    p.add_argument("--validate", action="store_true",
+                   help="check the scenario and build everything that can fail (files, topology, routes, vehicles, "
+                        "data set, model) without simulating; writes nothing")
     p.add_argument("--print-resolved", action="store_true", help="print the scenario with every default filled in")
     p.add_argument("--overwrite", action="store_true", help="replace an existing --out folder")
     p.add_argument("--baseline", type=Path, metavar="RUN_DIR",
@@ -88,11 +90,14 @@ def _main(argv: list[str] | None) -> int:
         derived = derive(config)
         if args.print_resolved:
             print(resolved_yaml(config, derived), end="")
-    if args.validate:
-        if not args.quiet:
-            print(f"{args.scenario}: ok ({config.name})")
-        return 0
     base_dir = scenario_base_dir(args.scenario)
+    if args.validate:
+        from twin.sim.runner import dry_build  # heavy imports only once the input is known to be good
+
+        built = dry_build(config, base_dir=base_dir)
+        if not args.quiet:
+            print(f"{args.scenario}: ok ({config.name}): {built}")
+        return 0
     out = args.out or (Path(config.output.dir) if config.output.dir else
                        Path("runs") / f"{config.name}-{time.strftime('%Y%m%d-%H%M%S')}")
     check_target(out, overwrite=args.overwrite)

@@ -25,7 +25,9 @@ def _parser() -> ArgumentParser:
                    help="local: a process pool on this machine (default); ray: tasks on a Ray cluster")
     p.add_argument("--address", help="Ray cluster to join (HOST:PORT, ray://HOST:PORT or auto); default: start one here")
     p.add_argument("--workers", type=_positive, help="runs at a time (default: every core, or the cluster's CPUs)")
-    p.add_argument("--dry-run", action="store_true", help="validate every run and list them; run nothing")
+    p.add_argument("--dry-run", action="store_true",
+                   help="validate every run, build each distinct scenario (files, topology, routes, vehicles, data "
+                        "sets) without simulating, and list the runs; writes nothing")
     p.add_argument("--quiet", action="store_true", help="no progress bar and no summary table")
     return p
 
@@ -53,8 +55,14 @@ def _main(argv: list[str] | None) -> int:
     sweep = load_sweep(args.sweep)
     plan = make_plan(sweep)
     if args.dry_run:
+        from twin.sweeps.plan import dry_build
+
+        built, seconds = dry_build(plan)
         if not args.quiet:
             _print_plan(plan)
+            print(f"built {built} distinct scenario{'s' if built != 1 else ''} (runs that differ only in their seed "
+                  f"once) in {seconds:.1f} s: files, topology, routes, vehicles, data sets and models are ready; "
+                  "nothing simulated")
         return 0
     out = args.out or Path("sweeps") / sweep.name
     check_out(out, sweep.name)

@@ -3,12 +3,15 @@
 import json
 import subprocess
 import sys
+from pathlib import Path
 
 import pandas as pd
 import pytest
 
 from twin.recording.run_folder import RUN_FILES, is_complete
 from twin.run import main
+
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def test_quickstart_writes_a_complete_run_folder(tmp_path, capsys):
@@ -34,7 +37,27 @@ def test_quiet_prints_only_the_run_folder(tmp_path, capsys):
 
 def test_validate_only(tmp_path, capsys):
     assert main(["--validate", "quickstart"]) == 0
-    assert "ok" in capsys.readouterr().out
+    out = capsys.readouterr().out
+    assert "ok" in out and "built 20 clients" in out and "data set digits" in out and "nothing simulated" in out
+
+
+@pytest.mark.parametrize(("change", "needle"), [
+    # each passes the schema; only building finds it
+    ({"fl": {"data": {"kind": "idx", "path": "/nonexistent/idx"}, "model": {"kind": "mlp", "hidden": [8]}}},
+     "idx: folder /nonexistent/idx does not exist"),
+    ({"mobility": {"n_vehicles": 20}}, "clients.vehicles.count: 60 clients, but only 20 vehicles"),
+])
+def test_validate_builds_what_can_fail(tmp_path, capsys, change, needle):
+    import yaml
+
+    config = yaml.safe_load((ROOT / "scenarios" / "city_grid.yaml").read_text())
+    for key, value in change.items():
+        config[key] = {**config[key], **value}
+    path = tmp_path / "bad.yaml"
+    path.write_text(yaml.safe_dump(config))
+    assert main([str(path), "--validate"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and needle in err, err
 
 
 @pytest.mark.parametrize(("text", "args", "needle"), [

@@ -83,6 +83,20 @@ def test_dry_run_lists_the_runs(make_sweep, tmp_path, capsys):
     assert main([str(make_sweep(EIGHT)), "--dry-run", "--out", str(tmp_path / "out")]) == 0
     printed = capsys.readouterr().out
     assert "ok (eight: 8 runs" in printed and "{fl.schedule: {kind: linear, start: 6, end: 2}, fl.rounds: 3, seed: 2}" in printed
+    assert "built 4 distinct scenarios" in printed and "nothing simulated" in printed  # 8 runs = 4 x 2 seeds
+    assert not (tmp_path / "out").exists()
+
+
+def test_dry_run_builds_what_validation_alone_passes(make_sweep, tmp_path, capsys):
+    """A data folder that does not exist passes the schema; the dry run builds the data set and names the run."""
+    sweep = make_sweep("""\
+        set: {fl.rounds: 1, fl.model: {kind: mlp, hidden: [8]}}
+        grid:
+          fl.data: [{kind: digits}, {kind: idx, path: /nonexistent/idx}]
+        """)
+    assert main([str(sweep), "--dry-run", "--out", str(tmp_path / "out")]) == 2
+    _one_line_error(capsys, r"run 001-\w+ \(\{fl.data: \{kind: idx, path: /nonexistent/idx\}\}\): idx: folder "
+                            r"/nonexistent/idx does not exist")
     assert not (tmp_path / "out").exists()
 
 

@@ -108,6 +108,27 @@ def _simulate(config: ScenarioConfig, base_dir: Path | None, on_round: Callable[
     return RunResult(config, tables, summary, resolved_yaml(config, derive(config)), env)
 
 
+def dry_build(config: ScenarioConfig, *, base_dir: Path | None = None) -> str:
+    """Build everything a run of ``config`` needs and close it again, simulating nothing: files (GraphML, data set,
+    road net, trace), topology and routes, vehicles and the clients on them, cells and radio, data set and partition,
+    model. Raises what a run would raise at build time (an :class:`~twin.errors.InputError` naming the field or file);
+    returns a one-line account of what was built."""
+    wall0 = time.perf_counter()
+    env = build(config, base_dir=base_dir)
+    try:
+        parts = [f"{len(env.clients)} clients", f"{len(env.network.resources)} link / cell directions"]
+        if isinstance(env.access, Access):
+            parts.append(f"{len(env.access.cells)} cells, {env.access.model.n_vehicles} vehicles")
+        fl = env.workload.describe()
+        if "data" in fl:
+            parts.append(f"data set {fl['data']} ({fl['n_train']} train, {fl['n_test']} test), model of "
+                         f"{fl['model_params']} parameters")
+        parts.append(f"{len(env.cohort_sizes)} rounds planned")
+    finally:
+        env.close()
+    return f"built {', '.join(parts)} in {time.perf_counter() - wall0:.1f} s; nothing simulated"
+
+
 def clients_table(env: TwinEnv) -> pd.DataFrame:
     """One row per client: its id (``client``, as in the timeline and samples) and index, where it sits, how fast it
     computes, and its data (samples, labels) when training. Columns: docs/tables.md."""
