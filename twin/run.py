@@ -67,9 +67,9 @@ def summary_table(summary: dict, out: Path | None = None) -> str:
                      f"round {hit['round']}, {hit['sim_time_s']:.3f} s, {format_quantity(hit['bytes_total'], 'B')}"))
     vs = summary.get("vs_baseline")
     if vs is not None:
-        rows.append(("vs baseline", f"updates {-vs['pushed_updates']['reduction_pct']:+.1f}%, bytes "
-                                    f"{-vs['bytes_total']['reduction_pct']:+.1f}%, time {-vs['sim_time_s']['reduction_pct']:+.1f}%"
-                                    f" ({vs['basis']})"))
+        from twin.analysis.metrics import savings_text
+
+        rows.append(("vs baseline", savings_text(vs)))
     rows.append(("wall time", f"{summary['runtime_s']['total']:.2f} s"))
     if out is not None:
         rows.append(("run folder", str(out)))
@@ -101,19 +101,30 @@ def _main(argv: list[str] | None) -> int:
     out = args.out or (Path(config.output.dir) if config.output.dir else
                        Path("runs") / f"{config.name}-{time.strftime('%Y%m%d-%H%M%S')}")
     check_target(out, overwrite=args.overwrite)
-    baseline = _read_baseline(args.baseline) if args.baseline else None
+    baseline = _read_baseline(args.baseline, config) if args.baseline else None
     return _run(config, out, base_dir, args, baseline)
 
 
-def _read_baseline(run_dir: Path):
+def _read_baseline(run_dir: Path, config):
+    """The baseline's rounds table, once it is known to be a complete run of the same FL job (only strategy fields
+    may differ: :mod:`twin.analysis.comparable`); refused before anything runs otherwise."""
     import pandas as pd
+    import yaml
 
+    from twin.analysis.comparable import check_comparable
     from twin.recording.run_folder import is_complete
+    from twin.scenario.loading import without_derived
 
     if not run_dir.is_dir():
         raise InputError(f"{run_dir}: --baseline run folder not found")
     if not is_complete(run_dir):
         raise InputError(f"{run_dir}: --baseline is not a complete run folder (summary.json or a table is missing)")
+    try:
+        theirs = yaml.safe_load(without_derived((run_dir / "scenario.resolved.yaml").read_text(encoding="utf-8")))
+    except (OSError, yaml.YAMLError) as exc:
+        raise InputError(f"{run_dir / 'scenario.resolved.yaml'}: cannot read: {str(exc).splitlines()[0]}") from None
+    mine = yaml.safe_load(without_derived(resolved_yaml(config)))
+    check_comparable([mine, theirs if isinstance(theirs, dict) else {}], f"--baseline {run_dir}")
     try:
         return pd.read_parquet(run_dir / "rounds.parquet")
     except Exception as exc:  # a damaged Parquet file has several exception types

@@ -151,7 +151,9 @@ def test_baseline_comparison_goes_into_the_summary(tmp_path, capsys):
     assert main(["wired_star", "--out", str(base), "--quiet", "--set", "fl.schedule.start=4"]) == 0
     run = tmp_path / "run"
     assert main(["wired_star", "--out", str(run), "--set", "fl.schedule.start=2", "--baseline", str(base)]) == 0
-    assert "vs baseline" in capsys.readouterr().out
+    printed = capsys.readouterr().out
+    # one sign convention everywhere: percent saved, positive = less than the baseline
+    assert "saved: updates 50.0%, bytes 50.0%" in printed
     vs = json.loads((run / "summary.json").read_text())["vs_baseline"]
     assert vs["pushed_updates"]["baseline"] == 12 and vs["pushed_updates"]["run"] == 6
     assert vs["pushed_updates"]["reduction_pct"] == pytest.approx(50.0)
@@ -162,3 +164,15 @@ def test_baseline_must_be_a_complete_run(tmp_path, capsys):
     (tmp_path / "half").mkdir()
     assert main(["wired_star", "--out", str(tmp_path / "r"), "--baseline", str(tmp_path / "half")]) == 2
     assert "not a complete run folder" in capsys.readouterr().err
+
+
+def test_baseline_of_another_job_is_refused_before_running(tmp_path, capsys):
+    base = tmp_path / "base"
+    assert main(["wired_star", "--out", str(base), "--quiet", "--set", "fl.rounds=1"]) == 0
+    capsys.readouterr()
+    out = tmp_path / "run"
+    assert main(["wired_star", "--out", str(out), "--set", "topology.n_clients=6", "--set", "fl.rounds=1",
+                 "--baseline", str(base)]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "not the same FL job" in err and "topology.n_clients (6 / 4)" in err, err
+    assert not out.exists()
