@@ -14,6 +14,7 @@ import os
 import sys
 from collections.abc import Callable
 
+import twin
 from twin.errors import InputError
 
 EXIT_INPUT = 2
@@ -22,7 +23,12 @@ EXIT_BROKEN_PIPE = 1  # as Python itself on EPIPE
 
 
 class ArgumentParser(argparse.ArgumentParser):
-    """An argparse parser whose usage errors are input errors (one line, exit 2) instead of a usage dump."""
+    """An argparse parser whose usage errors are input errors (one line, exit 2) instead of a usage dump, with
+    ``--version``."""
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.add_argument("--version", action="version", version=f"twin {twin.__version__}")
 
     def error(self, message: str) -> None:
         raise InputError(message)

@@ -7,6 +7,7 @@ field or file and exits with status 2; nothing already on disk is touched.
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 import time
 from collections.abc import Callable
@@ -27,7 +28,8 @@ def _parser() -> argparse.ArgumentParser:
                                 formatter_class=argparse.RawDescriptionHelpFormatter,
                                 epilog=f"built-in scenarios: {', '.join(builtin_names())}")
     p.add_argument("scenario", help="scenario YAML file or built-in name")
-    p.add_argument("--out", type=Path, help="run folder to write (default: runs/NAME-YYYYmmdd-HHMMSS)")
+    p.add_argument("--out", type=Path, help="run folder to write (default: runs/NAME-YYYYmmdd-HHMMSS-PID, with a "
+                                            "suffix -2, -3 ... if that exists)")
     p.add_argument("--seed", type=int, help="replace the scenario's seed")
     p.add_argument("--set", dest="overrides", action="append", default=[], metavar="FIELD.PATH=VALUE",
                    help="override a scenario field, e.g. --set fl.rounds=20 (repeatable)")
@@ -98,11 +100,21 @@ def _main(argv: list[str] | None) -> int:
         if not args.quiet:
             print(f"{args.scenario}: ok ({config.name}): {built}")
         return 0
-    out = args.out or (Path(config.output.dir) if config.output.dir else
-                       Path("runs") / f"{config.name}-{time.strftime('%Y%m%d-%H%M%S')}")
+    out = args.out or (Path(config.output.dir) if config.output.dir else default_out(config.name))
     check_target(out, overwrite=args.overwrite)
     baseline = _read_baseline(args.baseline, config) if args.baseline else None
     return _run(config, out, base_dir, args, baseline)
+
+
+def default_out(name: str) -> Path:
+    """``runs/NAME-YYYYmmdd-HHMMSS-PID``: two runs started in the same second by two processes never share a folder;
+    one process starting two in the same second gets ``-2``, ``-3`` ... for the later ones."""
+    base = Path("runs") / f"{name}-{time.strftime('%Y%m%d-%H%M%S')}-{os.getpid()}"
+    out, n = base, 1
+    while out.exists():
+        n += 1
+        out = base.with_name(f"{base.name}-{n}")
+    return out
 
 
 def _read_baseline(run_dir: Path, config):

@@ -17,8 +17,8 @@ MAX_ROWS = 20  # the summary table fits one screen; the index has everything
 
 
 def _parser() -> ArgumentParser:
-    p = ArgumentParser(prog="python -m twin.sweep", description=__doc__.splitlines()[0],
-                formatter_class=argparse.RawDescriptionHelpFormatter)
+    description = " ".join(__doc__.split("\n\n")[1].split()).replace("``", "")
+    p = ArgumentParser(prog="python -m twin.sweep", description=description)
     p.add_argument("sweep", help="sweep YAML file")
     p.add_argument("--out", type=Path, help="sweep folder (default: sweeps/NAME); an existing one is resumed")
     p.add_argument("--backend", choices=("local", "ray"), default="local",

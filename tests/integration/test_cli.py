@@ -1,6 +1,7 @@
 """The command line as a user meets it: outputs, one-line errors with exit status 2, safe run folders."""
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -176,3 +177,27 @@ def test_baseline_of_another_job_is_refused_before_running(tmp_path, capsys):
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "not the same FL job" in err and "topology.n_clients (6 / 4)" in err, err
     assert not out.exists()
+
+
+def test_version_and_the_command_list(capsys):
+    import twin
+    from twin.__main__ import main as twin_main
+
+    with pytest.raises(SystemExit) as done:
+        main(["--version"])
+    assert done.value.code == 0 and capsys.readouterr().out.strip() == f"twin {twin.__version__}"
+    assert twin_main([]) == 0
+    listed = capsys.readouterr().out
+    assert all(f"python -m twin.{c}" in listed for c in ("run", "sweep", "compare", "plot", "report"))
+    assert twin_main(["--version"]) == 0 and capsys.readouterr().out.strip() == f"twin {twin.__version__}"
+
+
+def test_default_run_folders_do_not_collide(tmp_path, monkeypatch):
+    from twin.run import default_out
+
+    monkeypatch.chdir(tmp_path)
+    first = default_out("x")
+    first.mkdir(parents=True)
+    second = default_out("x")  # the same second, the same process
+    assert second != first and second.name.startswith(first.name)
+    assert f"-{os.getpid()}" in first.name  # two processes starting in the same second differ by their pid

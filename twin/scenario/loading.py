@@ -178,7 +178,7 @@ def _format_validation_error(exc: ValidationError, source: str, lines: Mapping[t
             where = "--set"
     msg = first["msg"]
     if first["type"] == "extra_forbidden":
-        msg = "unknown field"
+        msg = "unknown field" + _did_you_mean(list(first["loc"]))
     elif msg.startswith("Value error, "):
         msg = msg[len("Value error, "):]
     value = first.get("input")
@@ -220,6 +220,35 @@ def _collect_tags() -> set[str]:
 
 
 _UNION_TAGS = _collect_tags()
+
+
+def _did_you_mean(loc: list) -> str:
+    """`` (did you mean 'rounds'?)`` for an unknown field at pydantic location ``loc`` (union tags included), when a
+    field of the section it sits in is spelt alike; else ``""``."""
+    import difflib
+    import typing
+
+    from pydantic import BaseModel
+
+    def models(annotation: Any) -> list[type[BaseModel]]:
+        if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+            return [annotation]
+        return [m for arg in typing.get_args(annotation) for m in models(arg)]
+
+    here: list[type[BaseModel]] = [ScenarioConfig]
+    for part in loc[:-1]:
+        if isinstance(part, str) and part in _UNION_TAGS and not any(part in m.model_fields for m in here):
+            tagged = [m for m in here if "kind" in m.model_fields
+                      and part in typing.get_args(m.model_fields["kind"].annotation)]
+            here = tagged or here
+            continue
+        here = [m for model in here if isinstance(part, str) and part in model.model_fields
+                for m in models(model.model_fields[part].annotation)]
+        if not here:
+            return ""
+    names = sorted({name for model in here for name in model.model_fields})
+    close = difflib.get_close_matches(str(loc[-1]), names, n=1, cutoff=0.6)
+    return f" (did you mean {close[0]!r}?)" if close else ""
 
 
 def validate(data: dict, source: str = "<scenario>", lines: Mapping[tuple, int] | None = None,
