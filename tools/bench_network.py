@@ -12,6 +12,11 @@ Usage: python tools/bench_network.py [--clients 2000] [--repeat 3]
 
 from __future__ import annotations
 
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # this checkout's twin, from any directory
+
 import argparse
 import statistics
 import time

@@ -101,3 +101,10 @@ def test_skip_markers_say_why():
             for text in body.splitlines():
                 if SKIP in text:
                     assert re.search(r"docs-test: skip - \S.{5,}", text), f"{doc}:{line}: a skip needs a reason"
+
+
+def test_docs_stand_alone():
+    """User docs never point outside the repository (the project's shared notes are not shipped)."""
+    for doc in DOCS:
+        text = (ROOT / doc).read_text(encoding="utf-8")
+        assert not re.search(r"(\.\./)?shared/(reference|DESIGN)", text), f"{doc} points outside the repository"
