@@ -9,15 +9,23 @@ one more entry in ``REGISTRIES``.
 
 from __future__ import annotations
 
+import dataclasses
 import inspect
+import math
+import re
 import typing
+from pathlib import Path
 
 import pytest
 from pydantic import BaseModel
 from pydantic_core import PydanticUndefined
 
+import twin.radio as radio
+from twin.radio.pathloss import PATHLOSS_MODELS
+from twin.radio.presets import PRESETS, get_preset
 from twin.scenario import access as A
 from twin.scenario import fl as F
+from twin.scenario.access import CellTier
 from twin.scenario.plugins import kind_tags
 
 
@@ -143,3 +151,53 @@ def test_the_check_fails_on_a_mismatch():
     assert any("'fedavgm': implementation takes" in p for p in problems)
     assert any("'fedprox': only in the schema" in p for p in problems)
     assert any("'fedavg': only in the implementation" in p for p in problems)
+
+
+# ------------------------------------------------------------- radio: presets and path-loss models (not a union)
+# The scenario names a tier's preset (``radio.tiers[].preset``, a string checked at build time) and overrides some of
+# its fields; it names no path-loss model (presets do), so these registries have no schema union to compare with:
+# the tests below check the preset registry against CellTier, and every path-loss model against the docs.
+
+
+def _override_fields() -> list[str]:
+    """CellTier fields that replace a preset field (the others configure the tier itself)."""
+    tier_only = {"name", "preset", "placement", "min_rx_dbm", "max_range_m", "bias_db", "backhaul"}
+    return [f for f in CellTier.model_fields if f not in tier_only]
+
+
+@pytest.mark.parametrize("name", list(PRESETS))
+def test_every_preset_matches_the_tier_schema(name):
+    """The scenario names presets (``radio.tiers[].preset``), not path-loss models: every preset must accept the
+    tier's overrides under the same names and types, give the derived defaults the tier documents (sensitivity floor
+    for ``min_rx_dbm``, range for ``max_range_m``) and use registered path-loss / LOS models only."""
+    preset = get_preset(name)
+    assert isinstance(preset, radio.Preset)
+    fields = {f.name: f for f in dataclasses.fields(preset)}
+    hints = typing.get_type_hints(type(preset))
+    assert _override_fields() == ["p_tx_dbm", "g_bs_dbi", "g_ue_dbi", "h_bs_m"], (
+        "CellTier's fields changed: a field that configures the tier itself goes into tier_only in _override_fields, "
+        "one that overrides a preset field must exist (same name, float) in every preset")
+    for field in _override_fields():
+        assert field in fields, f"{name}: the tier override {field} is not a preset field"
+        assert hints[field] is float
+        tier = CellTier(name="t", preset=name, **{field: 7.0})
+        assert getattr(preset.replace(**{field: getattr(tier, field)}), field) == 7.0
+    assert math.isfinite(preset.sensitivity_floor_dbm()) and preset.max_range_m > 0
+    d = preset.describe()
+    assert d["name"] == name and {"sensitivity_floor_dbm", "max_range_m", "los_model"} <= set(d)
+    models = {getattr(preset, f) for f in ("pathloss_model", "pathloss_los", "pathloss_nlos") if f in fields}
+    assert models and models <= set(PATHLOSS_MODELS) and preset.shadowing_model in PATHLOSS_MODELS
+    assert preset.los_model in radio.LOS_PROBABILITY_MODELS
+
+
+def test_schema_and_docs_list_the_registered_presets_and_models():
+    doc_names = re.findall(r"``([a-z0-9-]+)``", CellTier.__doc__.split(")")[0])
+    assert doc_names == list(PRESETS)
+    scenarios_md = (Path(__file__).resolve().parents[1] / "docs" / "scenarios.md").read_text()
+    radio_md = (Path(__file__).resolve().parents[1] / "docs" / "radio.md").read_text()
+    for name in PRESETS:
+        assert f"`{name}`" in scenarios_md and f"`{name}`" in radio_md
+    for name, rec in PATHLOSS_MODELS.items():
+        assert f"`{name}`" in radio_md, f"docs/radio.md does not list path-loss model {name}"
+        for param in rec.params:
+            assert f"`{param}`" in radio_md, f"docs/radio.md does not document {name}'s parameter {param}"

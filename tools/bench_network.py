@@ -7,7 +7,10 @@
    cell, rates max-min fair on the wired link: ``twin.net.fairness``), with new radio rates for everyone every second.
 3. The share of a quickstart run's wall time spent inside the engine (rate recomputation and flow bookkeeping).
 
-Usage: python tools/bench_network.py [--clients 2000] [--repeat 3]
+Usage: python tools/bench_network.py [--clients 2000] [--repeat 3] [--reference]
+
+``--reference`` runs the full recomputation at every event (``FlowNetwork(..., incremental=False)``, the engine before
+the lazy one) for a side-by-side comparison. The last line is ``flow_events_per_s=<burst case>``.
 """
 
 from __future__ import annotations
@@ -18,16 +21,22 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # this checkout's twin, from any directory
 
 import argparse
+import functools
 import statistics
+import sys
 import time
+from pathlib import Path
 
 import numpy as np
 import simpy
 
-from twin.net import topology as topo
-from twin.net.cells import Cell
-from twin.net.engine import FlowNetwork
-from twin.net.flow import LinkDirection
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # this checkout's twin, from any directory
+
+from twin.net import kernels  # noqa: E402
+from twin.net import topology as topo  # noqa: E402
+from twin.net.cells import Cell  # noqa: E402
+from twin.net.engine import FlowNetwork  # noqa: E402
+from twin.net.flow import LinkDirection  # noqa: E402
 
 
 def burst(n_clients: int, seed: int) -> tuple[int, float, int]:
@@ -107,8 +116,10 @@ def engine_share_of_quickstart() -> tuple[float, float]:
 
     spent = [0.0]
     originals = {}
+    from twin.net.engine import FlowNetwork as network
+
     for name in ("_recompute", "_on_complete", "start", "cancel", "_admit", "resource_load", "resource_flow_counts"):
-        fn = getattr(FlowNetwork, name)
+        fn = getattr(network, name)
         originals[name] = fn
 
         def timed(*args, __fn=fn, **kwargs):
@@ -118,14 +129,14 @@ def engine_share_of_quickstart() -> tuple[float, float]:
             finally:
                 spent[0] += time.perf_counter() - t
 
-        setattr(FlowNetwork, name, timed)
+        setattr(network, name, timed)
     try:
         t0 = time.perf_counter()
         simulate(load_scenario("quickstart"))
         wall = time.perf_counter() - t0
     finally:
         for name, fn in originals.items():
-            setattr(FlowNetwork, name, fn)
+            setattr(network, name, fn)
     return wall, spent[0] / wall
 
 
@@ -135,7 +146,14 @@ def main() -> None:
     parser.add_argument("--flows", type=int, default=5000)
     parser.add_argument("--cell-clients", type=int, default=300)
     parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--reference", action="store_true", help="full recomputation at every event")
     args = parser.parse_args()
+    global FlowNetwork
+    FlowNetwork = functools.partial(FlowNetwork, incremental=not args.reference)
+    lazy = kernels.AVAILABLE and not args.reference
+    print(f"engine: {'lazy, compiled (numba)' if lazy else 'full recomputation (numpy)'}")
+    burst(50, 99)  # warm-up: load the compiled kernels
+    cells(20, 99)
 
     rates = []
     for name, fn, n in (("burst", burst, args.clients), ("poisson-tree", poisson_tree, args.flows),
@@ -152,6 +170,7 @@ def main() -> None:
     print(f"quickstart    wall_s={wall:.3f} engine_share={share:.1%}")
     print(f"burst_events_per_s={rates[0]:.0f} tree_events_per_s={rates[1]:.0f} cells_events_per_s={rates[2]:.0f} "
           f"quickstart_engine_share={share:.3f}")
+    print(f"flow_events_per_s={rates[0]:.0f}")
 
 
 if __name__ == "__main__":

@@ -61,14 +61,16 @@ def test_dual_first_layer_equals_direct(toy, momentum):
     plan = make_plan([clients[k] for k in order], client_seeds(np.random.default_rng(1), len(order)),
                      local_epochs=2, batch_size=4, shuffle=True)
     x2d, yt = torch.from_numpy(x.reshape(120, -1)), torch.from_numpy(y)
-    direct, loss_d = train_group_bmm(linear_chain(model), g, x2d, yt, plan, spec, dual=False)
-    dual, loss_u = train_group_bmm(linear_chain(model), g, x2d, yt, plan, spec, dual=True)
+    k = len(order)
+    direct, dual = ({n: torch.empty((k, *p.shape)) for n, p in g.items()} for _ in range(2))
+    loss_d = train_group_bmm(linear_chain(model), g, x2d, yt, plan, spec, direct, np.arange(k), dual=False)
+    loss_u = train_group_bmm(linear_chain(model), g, x2d, yt, plan, spec, dual, np.arange(k), dual=True)
     assert max(float((direct[n] - dual[n]).abs().max()) for n in g) < 1e-5
     np.testing.assert_allclose(loss_d, loss_u, rtol=1e-5)
-    # written straight into a cohort's stacked tensors, at rows given out of order
-    out = {n: torch.full((len(order) + 2, *p.shape), float("nan")) for n, p in g.items()}
-    rows = np.arange(len(order))[::-1] + 2
-    _, loss_o = train_group_bmm(linear_chain(model), g, x2d, yt, plan, spec, dual=True, out=out, out_rows=rows)
+    # written into a cohort's stacked tensors at rows given out of order, leaving the other rows alone
+    out = {n: torch.full((k + 2, *p.shape), float("nan")) for n, p in g.items()}
+    rows = np.arange(k)[::-1] + 2
+    loss_o = train_group_bmm(linear_chain(model), g, x2d, yt, plan, spec, out, rows, dual=True)
     assert all(torch.equal(out[n][rows], dual[n]) or float((out[n][rows] - dual[n]).abs().max()) < 1e-6 for n in g)
     assert all(torch.isnan(out[n][:2]).all() for n in g)
     np.testing.assert_allclose(loss_o, loss_u)

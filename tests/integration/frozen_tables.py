@@ -63,8 +63,9 @@ def _hash_in_this_process(name: str) -> dict[str, str]:
 
 def scenario_hashes(name: str) -> dict[str, str]:
     """Run one scenario in a fresh one-thread process and return {table: sha256}."""
-    # PYTHONPATH: this checkout's twin, not whichever one is installed (a script's sys.path starts at its own folder)
-    path = os.pathsep.join(p for p in (str(ROOT), os.environ.get("PYTHONPATH", "")) if p)
+    # PYTHONPATH: the child runs this file, so sys.path[0] is tests/integration; without ROOT first it would import
+    # the installed twin (another checkout, for an editable install made elsewhere) instead of this one
+    path = os.pathsep.join([str(ROOT), *filter(None, [os.environ.get("PYTHONPATH")])])
     env = {**os.environ, "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1", "PYTHONHASHSEED": "0", "PYTHONPATH": path}
     out = subprocess.run([sys.executable, __file__, "--hash", name], capture_output=True, text=True, env=env,
                          cwd=ROOT, check=False)

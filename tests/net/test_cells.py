@@ -77,7 +77,7 @@ def test_user_at_the_cell_edge_is_slower_than_one_near_the_site():
     preset = radio.get_preset("nr-macro")
     d = np.array([50.0, 400.0])  # both NLOS, no shadowing, no interference
     rx = preset.rx_power_dbm(preset.pathloss_db(d, los=False))
-    rate = preset.rate_bps(rx - preset.noise_dbm("dl"))
+    rate = radio.user_rate_bps(preset, sinr_db=rx - preset.noise_dbm("dl"))
     assert rate[0] > rate[1] > 0
     times = []
     for r in rate:

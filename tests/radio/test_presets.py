@@ -129,3 +129,60 @@ def test_bad_input():
         user_rate_bps("drive-lte", sinr_db=10.0)
     with pytest.raises(ValueError, match="bandwidth_hz"):
         dataclasses.replace(get_preset("nr-macro"), bandwidth_hz=90e6)
+
+
+# ------------------------------------------------------------------------------------------- the Preset interface
+
+
+@pytest.mark.parametrize("name", list(PRESETS))
+def test_every_preset_implements_the_interface(name):
+    from twin.radio import LinkQuality, Preset
+
+    p = get_preset(name)
+    assert isinstance(p, Preset)
+    pl = p.pathloss_db(np.array([50.0, 150.0]), los=[True, False])
+    for link in ("dl", "ul"):
+        rx = p.rx_power_dbm(pl, link, loss_db=3.0)
+        assert rx.shape == (2,) and np.all(rx < p.rx_power_dbm(pl, link))
+        assert -130 < p.noise_dbm(link) < -50
+        rate = p.rate_bps(LinkQuality(sinr_db=rx - p.noise_dbm(link), rx_power_dbm=rx), link)
+        assert rate.shape == (2,) and rate[0] >= rate[1] >= 0
+    floor = p.sensitivity_floor_dbm()
+    q = LinkQuality(sinr_db=np.array([floor, floor - 0.5]) - p.noise_dbm("dl"), rx_power_dbm=[floor, floor - 0.5])
+    assert p.rate_bps(q)[0] > 0 and p.rate_bps(q)[1] == 0  # the floor is where the rate starts
+    assert p.los_model in ("uma", "umi") and p.shadowing_model
+    with pytest.raises(ValueError, match="has no field 'p_tx_w'"):
+        p.replace(p_tx_w=1.0)
+    assert p.replace(p_tx_dbm=1.0).describe()["p_tx_dbm"] == 1.0
+
+
+def test_interface_values_of_the_presets():
+    from twin.radio import LinkQuality
+
+    macro, lte, ad = get_preset("nr-macro"), get_preset("drive-lte"), get_preset("drive-80211ad")
+    # NR floor: noise -85 dBm + the lowest SINR whose CQI (table 2, ns-3 rule) is >= 1, on the 0.01 dB grid
+    sinr = np.arange(-30.0, 30.0, 0.01)
+    first = sinr[np.flatnonzero(radio_cqi(sinr) >= 1)[0]]
+    assert macro.sensitivity_floor_dbm() == pytest.approx(-85.0 + first)
+    assert (lte.sensitivity_floor_dbm(), ad.sensitivity_floor_dbm()) == (-94.0, -78.0)
+    assert (macro.max_range_m, lte.max_range_m, ad.max_range_m) == (np.inf, 1000.0, 200.0)
+    assert (lte.los_model, ad.los_model, macro.los_model) == ("uma", "umi", "uma")
+    assert lte.noise_dbm("dl") == pytest.approx(-174 + 10 * np.log10(20e6) + 9)
+    assert lte.noise_dbm("ul") == pytest.approx(-174 + 10 * np.log10(20e6) + 5)
+    # DRIVE: one table, in downlink received power, on both links; NR: the scheduler gain adds to the SINR
+    pl = lte.pathloss_db(300.0, los=False)
+    assert float(lte.rx_power_dbm(pl, "ul")) == float(lte.rx_power_dbm(pl, "dl"))
+    assert float(lte.rate_bps(LinkQuality(rx_power_dbm=-80.0), "ul")) == pytest.approx(30.576e6)
+    np.testing.assert_allclose(user_rate_bps(macro, sinr_db=[0.0, 10.0, 20.0]) / 1e6, [12.0, 116.5, 307.8], atol=0.1)
+    boosted = macro.rate_bps(LinkQuality(sinr_db=5.0, gain_db=3.0))
+    assert float(boosted) == float(macro.rate_bps(LinkQuality(sinr_db=8.0)))
+    with pytest.raises(ValueError, match="sinr_db is required"):
+        macro.rate_bps(LinkQuality(rx_power_dbm=-80.0))
+    with pytest.raises(ValueError, match="link"):
+        lte.rate_bps(LinkQuality(rx_power_dbm=-80.0), "sideways")
+
+
+def radio_cqi(sinr_db):
+    from twin.radio import cqi_from_sinr
+
+    return cqi_from_sinr(sinr_db, table=2)

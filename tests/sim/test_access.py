@@ -8,9 +8,9 @@ import pytest
 import twin.sim.access_build as access_build
 from twin.errors import InputError
 from twin.mobility import grid_network
-from twin.radio import get_preset
+from twin.radio import get_preset, user_rate_bps
+from twin.radio.model import RadioModel, Tier
 from twin.scenario.loading import validate
-from twin.sim.radio_model import RadioModel, Tier
 from twin.sim.runner import simulate
 
 MB = 1e6
@@ -86,7 +86,7 @@ def _events(result, kind):
 def test_handover_mid_transfer_delays_by_the_interruption_and_conserves_bytes(monkeypatch):
     # Vehicle 0 sits 100 m from cell 0, then (t = 5 s) 100 m from cell 1; LOS, no interference: both give the
     # preset's peak rate, so the handover costs exactly the interruption. Vehicle 1 stays put near cell 0.
-    rate = float(get_preset("nr-macro").rate_bps(60.0, "dl"))
+    rate = float(user_rate_bps("nr-macro", sinr_db=60.0))
     size = rate * 10 / 8  # 10 s at the peak rate
     config = _scenario(model={"kind": "fixed", "size_bytes": size, "update_bytes": 1e3, "train_flops": 0},
                        schedule={"kind": "constant", "start": 1})
@@ -192,7 +192,7 @@ def test_bad_radio_input_names_the_field(monkeypatch, change, field):
 ])
 def test_drop_records_its_cause_chain(monkeypatch, interruption_s, path, cause, causes):
     """A 10 s download with a deadline at 6 s: what held the client at the deadline, after what."""
-    rate = float(get_preset("nr-macro").rate_bps(60.0, "dl"))
+    rate = float(user_rate_bps("nr-macro", sinr_db=60.0))
     config = _scenario(deadline_s=6.0, model={"kind": "fixed", "size_bytes": rate * 10 / 8, "update_bytes": 1e3,
                                               "train_flops": 0}, schedule={"kind": "constant", "start": 1})
     config["radio"]["handover_interruption_s"] = interruption_s

@@ -6,12 +6,14 @@ the skipped optimiser steps of finished clients exact and costs nothing. Partial
 epoch) are padded to the batch size and their padding slots get loss weight 0, so each client's gradient is exactly the
 mean over its real samples.
 
-Two engines:
+Two engines, one contract: each writes its clients' trained parameters into given rows of the cohort's stacked tensors
+and returns their loss sums.
 
 - ``vmap``: ``torch.func.vmap(grad_and_value(...))`` over ``functional_call`` of any buffer-free model (CNN included).
 - ``bmm``: for chains of Linear / ReLU / Flatten (softmax regression, the MLPs) a hand-derived batched forward and
   backward with ``torch.bmm`` / in-place ``baddbmm_``: the same maths with no per-client gradient tensors allocated,
-  preallocated buffers, and SGD fused into the weight-gradient product.
+  preallocated buffers, and SGD fused into the weight-gradient product. The optimiser steps are one small class per
+  optimiser (:class:`SgdSteps`, :class:`MomentumSteps`, :class:`AdamSteps`) holding its state and its fused kernels.
 """
 
 from __future__ import annotations
@@ -54,8 +56,10 @@ def _stack(global_params: Mapping[str, torch.Tensor], k: int) -> dict[str, torch
 
 
 def train_group_vmap(model: nn.Module, global_params: Mapping[str, torch.Tensor], x: torch.Tensor, y: torch.Tensor,
-                     plan: BatchPlan, opt: OptimiserSpec) -> tuple[dict[str, torch.Tensor], np.ndarray]:
-    """Train a group with vmap over stacked parameters. Returns (stacked params (K, ...), per-client loss sums)."""
+                     plan: BatchPlan, opt: OptimiserSpec, out: dict[str, torch.Tensor],
+                     out_rows: np.ndarray) -> np.ndarray:
+    """Train a group with vmap over stacked parameters. Client ``j`` of the plan's parameters are written to row
+    ``out_rows[j]`` of the cohort's stacked tensors ``out``; returns the per-client loss sums."""
     k, batch = plan.positions.shape[0], plan.positions.shape[2]
     params = _stack(global_params, k)
     state1 = {n: torch.zeros_like(p) for n, p in params.items()} if opt.kind == "adam" or opt.momentum else None
@@ -86,7 +90,10 @@ def train_group_vmap(model: nn.Module, global_params: Mapping[str, torch.Tensor]
                 else:
                     sgd_update_(p, grads[n], None if state1 is None else state1[n][:a], lr=opt.lr,
                                 momentum=opt.momentum)
-    return params, loss_sum.numpy()
+    rows_t = torch.from_numpy(np.ascontiguousarray(out_rows, dtype=np.int64))
+    for n, p in params.items():
+        out[n].index_copy_(0, rows_t, p)
+    return loss_sum.numpy()
 
 
 # -------------------------------------------------------------------------------------------------------------- bmm
@@ -138,15 +145,94 @@ def dual_first_layer_pays(plan: BatchPlan, n_in: int, n_out: int) -> bool:
     return dual < direct
 
 
+class SgdSteps:
+    """Plain SGD on a group's stacked layers: ``W -= lr h^T g`` fused into one ``baddbmm_`` (no gradient tensor),
+    ``b -= lr sum(g)``. Every update touches the active prefix ``[:a]`` only. The first layer may run in its dual form
+    (``W = W0 - X^T C``), where the step accumulates the learning-rate-scaled output gradients into ``C``."""
+
+    supports_dual = True
+
+    def __init__(self, w: list[torch.Tensor | None], b: list[torch.Tensor], opt: OptimiserSpec,
+                 coef: torch.Tensor | None) -> None:
+        self.w, self.b, self.opt, self.coef = w, b, opt, coef
+
+    def layer(self, i: int, a: int, h_in: torch.Tensor, g: torch.Tensor, step: int) -> None:
+        """Update layer ``i`` of the first ``a`` clients from its input ``h_in`` and output gradient ``g`` (B, out)."""
+        lr = self.opt.lr
+        g_b = g.sum(dim=1)
+        self.w[i][:a].baddbmm_(h_in.transpose(1, 2), g, alpha=-lr)
+        self.b[i][:a].add_(g_b, alpha=-lr)
+
+    def dual(self, a: int, pos_out: torch.Tensor, g: torch.Tensor) -> None:
+        """Update the dual first layer: ``C[pos] += lr g`` (``g`` is consumed), ``b -= lr sum(g)``."""
+        lr = self.opt.lr
+        g_b = g.sum(dim=1)
+        self.coef[:a].scatter_add_(1, pos_out, g.mul_(lr))
+        self.b[0][:a].add_(g_b, alpha=-lr)
+
+
+class MomentumSteps(SgdSteps):
+    """SGD with momentum (torch.optim.SGD): ``M = mu M + h^T g`` fused into one ``baddbmm_``, ``W -= lr M``; in the dual
+    form the momentum buffer lives on the coefficients (``B = mu B + g`` scattered, ``C += lr B``)."""
+
+    def __init__(self, w: list[torch.Tensor | None], b: list[torch.Tensor], opt: OptimiserSpec,
+                 coef: torch.Tensor | None) -> None:
+        super().__init__(w, b, opt, coef)
+        self.m_w = [None if t is None else torch.zeros_like(t) for t in w]
+        self.m_b = [torch.zeros_like(t) for t in b]
+        self.coef_buf = None if coef is None else torch.zeros_like(coef)
+
+    def layer(self, i: int, a: int, h_in: torch.Tensor, g: torch.Tensor, step: int) -> None:
+        opt = self.opt
+        g_b = g.sum(dim=1)
+        self.m_w[i][:a].baddbmm_(h_in.transpose(1, 2), g, beta=opt.momentum)
+        self.w[i][:a].add_(self.m_w[i][:a], alpha=-opt.lr)
+        sgd_update_(self.b[i][:a], g_b, self.m_b[i][:a], lr=opt.lr, momentum=opt.momentum)
+
+    def dual(self, a: int, pos_out: torch.Tensor, g: torch.Tensor) -> None:
+        opt = self.opt
+        g_b = g.sum(dim=1)
+        self.coef_buf[:a].mul_(opt.momentum).scatter_add_(1, pos_out, g)
+        self.coef[:a].add_(self.coef_buf[:a], alpha=opt.lr)
+        sgd_update_(self.b[0][:a], g_b, self.m_b[0][:a], lr=opt.lr, momentum=opt.momentum)
+
+
+class AdamSteps:
+    """Adam (torch.optim.Adam): the weight gradient ``h^T g`` into a preallocated buffer, then the in-place Adam
+    update with a preallocated scratch. Adam is not linear in the gradients, so it has no dual form."""
+
+    supports_dual = False
+
+    def __init__(self, w: list[torch.Tensor | None], b: list[torch.Tensor], opt: OptimiserSpec,
+                 coef: torch.Tensor | None) -> None:
+        self.w, self.b, self.opt = w, b, opt
+        self.m_w, self.v_w = [torch.zeros_like(t) for t in w], [torch.zeros_like(t) for t in w]
+        self.m_b, self.v_b = [torch.zeros_like(t) for t in b], [torch.zeros_like(t) for t in b]
+        self.g_w, self.tmp_w = [torch.empty_like(t) for t in w], [torch.empty_like(t) for t in w]
+
+    def layer(self, i: int, a: int, h_in: torch.Tensor, g: torch.Tensor, step: int) -> None:
+        opt = self.opt
+        g_b = g.sum(dim=1)
+        gw = torch.bmm(h_in.transpose(1, 2), g, out=self.g_w[i][:a])
+        hyper = dict(step=step, lr=opt.lr, beta1=opt.beta1, beta2=opt.beta2, eps=opt.eps)
+        adam_update_(self.w[i][:a], gw, self.m_w[i][:a], self.v_w[i][:a], scratch=self.tmp_w[i][:a], **hyper)
+        adam_update_(self.b[i][:a], g_b, self.m_b[i][:a], self.v_b[i][:a], **hyper)
+
+
+def bmm_steps_class(opt: OptimiserSpec) -> type[SgdSteps] | type[AdamSteps]:
+    """The optimiser steps of the bmm engine for ``opt``."""
+    if opt.kind == "adam":
+        return AdamSteps
+    return MomentumSteps if opt.momentum != 0.0 else SgdSteps
+
+
 def train_group_bmm(layers: list[LinearLayer], global_params: Mapping[str, torch.Tensor], x2d: torch.Tensor,
-                    y: torch.Tensor, plan: BatchPlan, opt: OptimiserSpec, *,
-                    dual: bool | None = None, out: dict[str, torch.Tensor] | None = None,
-                    out_rows: np.ndarray | None = None) -> tuple[dict[str, torch.Tensor], np.ndarray]:
+                    y: torch.Tensor, plan: BatchPlan, opt: OptimiserSpec, out: dict[str, torch.Tensor],
+                    out_rows: np.ndarray, *, dual: bool | None = None) -> np.ndarray:
     """Train a group of clients of a Linear/ReLU chain with batched matrix products (see the module docstring).
 
-    ``x2d`` is the train set flattened to (n_rows, n_features). Returns (stacked params (K, ...), per-client loss sums);
-    with ``out`` (stacked tensors of the whole cohort) the parameters are written to rows ``out_rows`` of it instead
-    and the returned dict is empty.
+    ``x2d`` is the train set flattened to (n_rows, n_features). Client ``j`` of the plan's parameters are written to
+    row ``out_rows[j]`` of the cohort's stacked tensors ``out``; returns the per-client loss sums.
 
     With SGD (with or without momentum) the first layer can run in its *dual* form: its weights stay
     W = W0 - X^T C, with X the client's rows and C (n x out) the accumulated, learning-rate-scaled output gradients
@@ -158,27 +244,21 @@ def train_group_bmm(layers: list[LinearLayer], global_params: Mapping[str, torch
     n_feat = x2d.shape[1]
     n_layers = len(layers)
     out0 = global_params[layers[0].bias].shape[0]
-    use_dual = opt.kind == "sgd" and (dual_first_layer_pays(plan, n_feat, out0) if dual is None else dual)
+    steps_class = bmm_steps_class(opt)
+    use_dual = steps_class.supports_dual and (dual_first_layer_pays(plan, n_feat, out0) if dual is None else dual)
     first = 1 if use_dual else 0
     # weights are kept transposed, (K, in, out), so the forward pass is h @ W and the weight gradient h^T @ g
     w: list[torch.Tensor | None] = [None] * n_layers
     for i in range(first, n_layers):
         w[i] = global_params[layers[i].weight].detach().to(torch.float32).t().unsqueeze(0).repeat(k, 1, 1)
     b = [global_params[ly.bias].detach().to(torch.float32).unsqueeze(0).repeat(k, 1) for ly in layers]
-    adam, mom = opt.kind == "adam", opt.kind == "sgd" and opt.momentum != 0.0
-    m_w = [None if t is None else torch.zeros_like(t) for t in w] if adam or mom else None
-    m_b = [torch.zeros_like(t) for t in b] if adam or mom else None
-    v_w = [torch.zeros_like(t) for t in w] if adam else None
-    v_b = [torch.zeros_like(t) for t in b] if adam else None
-    g_w = [torch.empty_like(t) for t in w] if adam else None
-    tmp_w = [torch.empty_like(t) for t in w] if adam else None
     rows = torch.from_numpy(plan.rows)
     positions = torch.from_numpy(plan.positions)
     labels = y[rows].unsqueeze(3)  # (K, S, B, 1)
     weights = torch.from_numpy(sample_weights(plan.counts, batch)).unsqueeze(3)  # (K, S, B, 1)
     nll = torch.zeros(plan.max_steps, k, batch, 1)  # log-likelihood of every sample slot (0 for inactive clients)
     minus_one = torch.full((k, batch, 1), -1.0)
-    lr = opt.lr
+    coef = None
     if use_dual:
         n_max = plan.members.shape[1]
         xc = x2d.index_select(0, torch.from_numpy(plan.members).reshape(-1)).view(k, n_max, n_feat)
@@ -186,9 +266,9 @@ def train_group_bmm(layers: list[LinearLayer], global_params: Mapping[str, torch
         xw0 = torch.matmul(xc.view(k * n_max, n_feat), w0).view(k, n_max, out0)
         gram = torch.bmm(xc, xc.transpose(1, 2))
         coef = torch.zeros(k, n_max, out0)
-        coef_buf = torch.zeros(k, n_max, out0) if mom else None
     else:
         x_buf = torch.empty(k * batch, n_feat, dtype=torch.float32)
+    steps = steps_class(w, b, opt, coef)
 
     for s, a in enumerate(_active_counts(plan)):
         yb = labels[:a, s]
@@ -205,62 +285,30 @@ def train_group_bmm(layers: list[LinearLayer], global_params: Mapping[str, torch
             z = torch.baddbmm(b[i][:a].unsqueeze(1), hs[-1], w[i][:a])
             hs.append(z.relu_() if layers[i].relu else z)
         logp = torch.log_softmax(hs.pop(), dim=2)
-        wb = weights[:a, s]
         torch.gather(logp, 2, yb, out=nll[s, :a])  # the loss is summed once, after the loop
         g = logp.exp_()  # dL/dz of the weighted mean cross-entropy: (softmax - onehot) * weight
         g.scatter_add_(2, yb, minus_one[:a])
-        g.mul_(wb)
+        g.mul_(weights[:a, s])
         for i in range(n_layers - 1, -1, -1):
-            h_in = hs[i]
             g_next = None
             if i > 0:  # gradient for the layer below, with this layer's weights before their update
-                g_next = torch.ops.aten.threshold_backward(torch.bmm(g, w[i][:a].transpose(1, 2)), h_in, 0.0)
-            g_b = g.sum(dim=1)
+                g_next = torch.ops.aten.threshold_backward(torch.bmm(g, w[i][:a].transpose(1, 2)), hs[i], 0.0)
             if i == 0 and use_dual:
-                if mom:
-                    coef_buf[:a].mul_(opt.momentum).scatter_add_(1, pos_out, g)
-                    coef[:a].add_(coef_buf[:a], alpha=lr)
-                    sgd_update_(b[0][:a], g_b, m_b[0][:a], lr=lr, momentum=opt.momentum)
-                else:
-                    coef[:a].scatter_add_(1, pos_out, g.mul_(lr))
-                    b[0][:a].add_(g_b, alpha=-lr)
-                continue
-            h_t = h_in.transpose(1, 2)
-            if adam:
-                gw = torch.bmm(h_t, g, out=g_w[i][:a])
-                step = dict(step=s + 1, lr=lr, beta1=opt.beta1, beta2=opt.beta2, eps=opt.eps)
-                adam_update_(w[i][:a], gw, m_w[i][:a], v_w[i][:a], scratch=tmp_w[i][:a], **step)
-                adam_update_(b[i][:a], g_b, m_b[i][:a], v_b[i][:a], **step)
-            elif mom:
-                m_w[i][:a].baddbmm_(h_t, g, beta=opt.momentum)
-                w[i][:a].add_(m_w[i][:a], alpha=-lr)
-                sgd_update_(b[i][:a], g_b, m_b[i][:a], lr=lr, momentum=opt.momentum)
+                steps.dual(a, pos_out, g)
             else:
-                w[i][:a].baddbmm_(h_t, g, alpha=-lr)
-                b[i][:a].add_(g_b, alpha=-lr)
+                steps.layer(i, a, hs[i], g, s + 1)
             g = g_next
-    result: dict[str, torch.Tensor] = {}
+    rows_t = torch.from_numpy(np.ascontiguousarray(out_rows, dtype=np.int64))
     for i, ly in enumerate(layers):
-        if i == 0 and use_dual:  # W^T = W0^T - C^T X, computed in the model's (out, in) layout
-            if out is not None:  # straight into the caller's rows: no temporary, no second copy
-                w0_t, dest = w0.t(), out[ly.weight]
-                for j, row in enumerate(out_rows):
-                    torch.addmm(w0_t, coef[j].t(), xc[j], alpha=-1.0, out=dest[int(row)])
-            else:
-                w_t = torch.bmm(coef.transpose(1, 2), xc)
-                result[ly.weight] = torch.sub(w0.t().unsqueeze(0), w_t, out=w_t)
+        if i == 0 and use_dual:  # W^T = W0^T - C^T X, computed in the model's (out, in) layout straight into the rows
+            w0_t, dest = w0.t(), out[ly.weight]
+            for j, row in enumerate(out_rows):
+                torch.addmm(w0_t, coef[j].t(), xc[j], alpha=-1.0, out=dest[int(row)])
         else:
-            result[ly.weight] = w[i].transpose(1, 2)
-        result[ly.bias] = b[i]
-    if out is not None:
-        rows_t = torch.from_numpy(np.asarray(out_rows, dtype=np.int64))
-        for name, t in result.items():
-            out[name].index_copy_(0, rows_t, t)
-        result = {}
-    else:
-        result = {n: t.contiguous() for n, t in result.items()}
+            out[ly.weight].index_copy_(0, rows_t, w[i].transpose(1, 2))
+        out[ly.bias].index_copy_(0, rows_t, b[i])
     step_loss = (nll.squeeze(3).permute(1, 0, 2) * weights.squeeze(3)).sum(dim=2)  # (K, S) batch mean losses
-    return result, -(step_loss.to(torch.float64).numpy() * plan.counts).sum(axis=1)
+    return -(step_loss.to(torch.float64).numpy() * plan.counts).sum(axis=1)
 
 
 def group_bytes(global_params: Mapping[str, torch.Tensor], opt: OptimiserSpec, engine: str, *, mean_rows: float,

@@ -166,14 +166,9 @@ class LocalTrainer:
                 group = order[start:start + chunk]
                 plan = make_plan([indices[k] for k in group], seeds[group], **plan_args)
                 if engine == "bmm":
-                    _, losses = train_group_bmm(layers, global_params, x2d, yt, plan, self.spec, out=out,
-                                                out_rows=group)
+                    loss_sum[group] = train_group_bmm(layers, global_params, x2d, yt, plan, self.spec, out, group)
                 else:
-                    params, losses = train_group_vmap(model, global_params, xt, yt, plan, self.spec)
-                    group_t = torch.from_numpy(group)
-                    for n in out:
-                        out[n].index_copy_(0, group_t, params[n])
-                loss_sum[group] = losses
+                    loss_sum[group] = train_group_vmap(model, global_params, xt, yt, plan, self.spec, out, group)
         processed = self.samples_processed(sizes)
         with np.errstate(invalid="ignore", divide="ignore"):
             mean_loss = np.where(processed > 0, loss_sum / np.maximum(processed, 1), np.nan)

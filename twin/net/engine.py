@@ -24,58 +24,33 @@ from typing import Any
 import numpy as np
 import simpy
 
-from twin.net.fairness import mixed_maxmin_rates
 from twin.net.flow import Flow, FlowObserver, LinkDirection, Resource, SlowStart
-from twin.net.sharing import maxmin_rates
+from twin.net.lazy import FlowRates
 from twin.net.tcp import slow_start_stall_s
 
 __all__ = ["Flow", "FlowNetwork", "FlowObserver", "LinkDirection", "Resource"]
 
-_EPS_S = 1e-12  # flows whose finish time is this close (relative) are finished together
 
+class FlowNetwork(FlowRates):
+    """All active flows and their fair shares. ``env.process(net.transfer(...))`` moves bytes.
 
-class FlowNetwork:
-    """All active flows and their fair shares. ``env.process(net.transfer(...))`` moves bytes."""
+    ``incremental=False`` recomputes every flow at every event (the reference of the lazy recomputation, see
+    :mod:`twin.net.lazy`); both give the same rates.
+    """
 
     def __init__(self, env: simpy.Environment, *, observer: FlowObserver | None = None,
-                 slow_start: SlowStart | None = None) -> None:
+                 slow_start: SlowStart | None = None, incremental: bool = True) -> None:
         self.env = env
         self.observer = observer  # told of every flow's start, end and cancellation
         self.slow_start = slow_start
-        self._resources: list[Resource] = []
-        self._res_index: dict[int, int] = {}
-        self._flows: dict[int, Flow] = {}  # slot -> flow
-        self._free: list[int] = []
-        self._cap = 0
-        self._k = 1
-        self._links = np.zeros((0, 1), dtype=np.int64)
-        self._coef = np.zeros((0, 1))
-        self._remaining = np.zeros(0)
-        self._rate = np.zeros(0)
-        self._weight = np.zeros(0)
-        self._capacity = np.zeros(0)
-        self._time_fair = np.zeros(0, dtype=bool)
-        self._any_time_fair = False
+        self._init_rates(incremental)
         self._pending: dict[int, Flow] = {}  # started, waiting for their slow-start delay (keyed by id)
-        self._last_update = env.now
         self._generation = 0
         self._recompute_pending = False
         self._ids = itertools.count()
-        self.n_recomputes = 0
         self.n_flow_events = 0
-        self._carried: np.ndarray | None = None  # per resource: payload bytes carried (None: nobody asked)
-        self._busy = np.zeros(0)  # per resource: capacity x seconds in use
-        self._counted_t = env.now
 
     # ---------------------------------------------------------------------------------------------- resources
-
-    def add_resource(self, resource: Resource) -> Resource:
-        self._res_index[id(resource)] = len(self._resources)
-        self._resources.append(resource)
-        self._capacity = np.append(self._capacity, float(resource.capacity))
-        self._time_fair = np.append(self._time_fair, bool(resource.time_fair))
-        self._any_time_fair = bool(self._time_fair.any())
-        return resource
 
     @property
     def resources(self) -> list[Resource]:
@@ -85,57 +60,7 @@ class FlowNetwork:
         """Call after a resource's capacity or coefficients change (e.g. a new SINR)."""
         self.resources_changed([resource])
 
-    def resources_changed(self, resources: Sequence[Resource]) -> None:
-        """Like :meth:`resource_changed` for several resources at once (one pass over the flows)."""
-        self._count()  # the coefficients change now: count the interval so far with the old ones
-        changed = set()
-        for resource in resources:
-            self._capacity[self._res_index[id(resource)]] = float(resource.capacity)
-            changed.add(id(resource))
-        for slot, flow in self._flows.items():
-            if any(id(r) in changed for r in flow.route):
-                self._set_route(slot, flow)
-        self._schedule_recompute()
-
-    # ---------------------------------------------------------------------------------------------- flow slots
-
-    def _grow(self, need_k: int) -> None:
-        cap = max(16, self._cap * 2) if len(self._free) == 0 else self._cap
-        k = max(self._k, need_k)
-        links = np.zeros((cap, k), dtype=np.int64)
-        coef = np.zeros((cap, k))
-        links[: self._cap, : self._k] = self._links
-        coef[: self._cap, : self._k] = self._coef
-        self._links, self._coef, self._k = links, coef, k
-        if cap > self._cap:
-            self._remaining = np.concatenate([self._remaining, np.zeros(cap - self._cap)])
-            self._rate = np.concatenate([self._rate, np.zeros(cap - self._cap)])
-            self._weight = np.concatenate([self._weight, np.zeros(cap - self._cap)])
-            self._free.extend(range(cap - 1, self._cap - 1, -1))
-            self._cap = cap
-
-    def _set_route(self, slot: int, flow: Flow) -> None:
-        if len(flow.route) > self._k:
-            self._grow(len(flow.route))
-        self._links[slot] = 0
-        self._coef[slot] = 0.0
-        for j, res in enumerate(flow.route):
-            idx = self._res_index.get(id(res))
-            if idx is None:
-                raise ValueError(f"flow {flow.name} crosses {res.name}, which is not part of this network")
-            self._links[slot, j] = idx
-            self._coef[slot, j] = res.coefficient(flow)
-
     # ------------------------------------------------------------------------------------------------- progress
-
-    def _advance(self) -> None:
-        """Move every active flow forward to ``env.now`` at its current rate."""
-        self._count()
-        dt = self.env.now - self._last_update
-        if dt > 0 and self._flows:
-            slots = np.fromiter(self._flows, dtype=np.int64, count=len(self._flows))
-            self._remaining[slots] -= self._rate[slots] * dt / 8.0 * (self._rate[slots] > 0)
-        self._last_update = self.env.now
 
     def _schedule_recompute(self) -> None:
         """Recompute at the end of this instant, so flows starting together cost one recomputation."""
@@ -153,61 +78,6 @@ class FlowNetwork:
         if self._recompute_pending:
             self._recompute_pending = False
             self._recompute()
-
-    def _recompute(self) -> None:
-        self._advance()
-        self.n_recomputes += 1
-        self._generation += 1
-        if not self._flows:
-            return
-        slots = np.fromiter(self._flows, dtype=np.int64, count=len(self._flows))
-        n = slots.size
-        coef = self._coef[slots]
-        if self._any_time_fair:
-            used = coef != 0
-            fi = np.repeat(np.arange(n), self._k).reshape(coef.shape)[used]
-            rates = mixed_maxmin_rates(self._links[slots][used], fi, coef[used], self._capacity, self._time_fair,
-                                       self._weight[slots], n)
-        elif self._k == 1:
-            rates = maxmin_rates(self._links[slots, 0], np.arange(n), coef[:, 0], self._capacity,
-                                 self._weight[slots], n)
-        else:
-            used = coef != 0
-            fi = np.repeat(np.arange(n), self._k).reshape(coef.shape)[used]
-            rates = maxmin_rates(self._links[slots][used], fi, coef[used], self._capacity, self._weight[slots], n)
-        self._rate[slots] = rates
-        with np.errstate(divide="ignore", invalid="ignore"):
-            finish = np.where(rates > 0, self._remaining[slots] * 8.0 / rates, np.inf)
-        finish = np.maximum(finish, 0.0)
-        first = finish.min()
-        if np.isfinite(first):
-            generation = self._generation
-            self.env.timeout(float(first)).callbacks.append(lambda _event: self._on_complete(generation))
-
-    def _on_complete(self, generation: int) -> None:
-        if generation != self._generation:
-            return  # rates changed since; a newer completion is scheduled
-        self._advance()
-        slots = np.fromiter(self._flows, dtype=np.int64, count=len(self._flows))
-        rates = self._rate[slots]
-        with np.errstate(divide="ignore", invalid="ignore"):
-            left_s = np.where(rates > 0, self._remaining[slots] * 8.0 / rates, np.inf)
-        finished = slots[left_s <= _EPS_S * max(1.0, self.env.now)]
-        if finished.size == 0:  # rounding left a sliver: finish the earliest anyway
-            finished = slots[[int(np.argmin(left_s))]]
-        for slot in finished.tolist():
-            self._finish_tx(slot)
-        self._recompute()
-
-    def _finish_tx(self, slot: int) -> None:
-        flow = self._flows.pop(slot)
-        self._remaining[slot] = 0.0
-        self._rate[slot] = 0.0
-        self._free.append(slot)
-        flow.slot = None
-        flow.tx_end_t = self.env.now
-        self.n_flow_events += 1
-        self._deliver(flow)
 
     def _deliver(self, flow: Flow) -> None:
         """The last byte has left: it arrives after the route's latency."""
@@ -259,15 +129,7 @@ class FlowNetwork:
         self._pending.pop(id(flow), None)
         if flow.cancelled:
             return
-        if not self._free:
-            self._grow(len(flow.route))
-        slot = self._free.pop()
-        flow.slot = slot
-        self._flows[slot] = flow
-        self._remaining[slot] = flow.size_bytes
-        self._rate[slot] = 0.0
-        self._weight[slot] = flow.weight
-        self._set_route(slot, flow)
+        self._occupy(flow, flow.weight)
         self._schedule_recompute()
 
     def _startup_delay(self, flow: Flow) -> float:
@@ -288,12 +150,7 @@ class FlowNetwork:
         if flow.slot is not None:
             self._advance()
             done = flow.size_bytes - self._remaining[flow.slot]
-            slot = flow.slot
-            del self._flows[slot]
-            self._remaining[slot] = 0.0
-            self._rate[slot] = 0.0
-            self._free.append(slot)
-            flow.slot = None
+            self._release(flow.slot)
             self._schedule_recompute()
         elif flow.tx_end_t is None:
             done = 0.0
@@ -329,29 +186,6 @@ class FlowNetwork:
         self._count()
         return self._carried.copy(), self._busy.copy()
 
-    def _count(self) -> None:
-        """Add ``[last count, now]`` at the current rates and coefficients to the per-resource counters."""
-        if self._carried is None:
-            return
-        dt = self.env.now - self._counted_t
-        self._counted_t = self.env.now
-        if dt <= 0 or not self._flows:
-            return
-        if self._carried.size < len(self._resources):  # resources added after counting began
-            grow = len(self._resources) - self._carried.size
-            self._carried = np.concatenate([self._carried, np.zeros(grow)])
-            self._busy = np.concatenate([self._busy, np.zeros(grow)])
-        slots = np.fromiter(self._flows, dtype=np.int64, count=len(self._flows))
-        rate = self._rate[slots]
-        coef = self._coef[slots]
-        used = (coef != 0) & (rate > 0)[:, None]  # a moving flow's coefficients are finite
-        if not used.any():
-            return
-        links = self._links[slots][used]
-        moving = np.broadcast_to(rate[:, None], coef.shape)[used]
-        np.add.at(self._carried, links, moving * (dt / 8.0))
-        np.add.at(self._busy, links, coef[used] * moving * dt)
-
     def rate_of(self, flow: Flow) -> float:
         """Current goodput of a flow in bit/s (0 when it is not transmitting)."""
         self._flush()
@@ -370,24 +204,3 @@ class FlowNetwork:
     def live_flows(self) -> list[Flow]:
         """Flows started and not yet sent: the transmitting ones and those still in their slow-start delay."""
         return list(self._pending.values()) + list(self._flows.values())
-
-    def resource_load(self) -> np.ndarray:
-        """[n_resources] capacity in use now (same units as capacity)."""
-        self._flush()
-        load = np.zeros(len(self._resources))
-        if self._flows:
-            slots = np.fromiter(self._flows, dtype=np.int64, count=len(self._flows))
-            r = self._rate[slots][:, None]
-            coef = self._coef[slots]
-            with np.errstate(invalid="ignore"):  # inf x 0 for stalled flows
-                use = np.where((coef > 0) & np.isfinite(coef) & (r > 0), coef * r, 0.0)
-            np.add.at(load, self._links[slots].ravel(), use.ravel())
-        return load
-
-    def resource_flow_counts(self) -> np.ndarray:
-        counts = np.zeros(len(self._resources), dtype=np.int64)
-        if self._flows:
-            slots = np.fromiter(self._flows, dtype=np.int64, count=len(self._flows))
-            used = self._coef[slots] != 0
-            np.add.at(counts, self._links[slots][used], 1)
-        return counts

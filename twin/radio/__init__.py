@@ -2,13 +2,23 @@
 
 Stateless physics are vectorised functions (arrays in, arrays out, numpy broadcasting, units in
 the names); state that must stay consistent along a trajectory lives in small classes
-(``ShadowingProcess``, ``LosProcess``, ``Association``). See docs/radio.md.
+(``ShadowingProcess``, ``LosProcess``, ``Association``). Path-loss models are records in a registry
+(``PATHLOSS_MODELS``); technology presets implement one ``Preset`` interface; ``twin.radio.model.RadioModel`` composes
+them into the radio state of a scenario. See docs/radio.md.
 """
 
 from .association import Association, best_server
 from .nr import max_rbs, nr_peak_rate_bps, nr_rate_bps, numerology, overhead
-from .pathloss import LOS_PROBABILITY_MODELS, PATHLOSS_MODELS, los_probability, pathloss_db
-from .presets import PRESETS, NrPreset, TablePreset, get_preset, user_rate_bps
+from .pathloss import (
+    LOS_PROBABILITY_MODELS,
+    PATHLOSS_MODELS,
+    PathLossModel,
+    los_probability,
+    pathloss_db,
+    pathloss_model,
+    register_pathloss_model,
+)
+from .presets import PRESETS, LinkQuality, NrPreset, Preset, TablePreset, get_preset, user_rate_bps
 from .shadowing import (
     LosProcess,
     ShadowingProcess,
@@ -46,10 +56,13 @@ __all__ = [
     "Association",
     "GNB_NOISE_FIGURE_DB",
     "LOS_PROBABILITY_MODELS",
+    "LinkQuality",
     "LosProcess",
     "NrPreset",
     "PATHLOSS_MODELS",
     "PRESETS",
+    "PathLossModel",
+    "Preset",
     "ShadowingProcess",
     "TablePreset",
     "UE_NOISE_FIGURE_DB",
@@ -77,6 +90,8 @@ __all__ = [
     "o2i_car_loss_db",
     "overhead",
     "pathloss_db",
+    "pathloss_model",
+    "register_pathloss_model",
     "rx_power_dbm",
     "shadow_sigma_db",
     "sinr_db",

@@ -22,27 +22,8 @@ import math
 import numpy as np
 
 from ._checks import choice, float_array, los_mask, non_negative
+from .pathloss import PATHLOSS_MODELS  # shadow-fading sigma and decorrelation distance per path-loss model
 
-# TR 38.901 Table 7.4.1-1 shadow-fading sigma (dB), (LOS, NLOS).
-SHADOW_SIGMA_DB = {
-    "uma": (4.0, 6.0),
-    "umi": (4.0, 7.82),
-    "rma": (4.0, 8.0),  # RMa LOS: 4 dB up to dBP, 6 dB beyond (see shadow_sigma_db)
-    "inh": (3.0, 8.03),
-    "freespace": (0.0, 0.0),
-    "tr36873-uma": (0.0, 0.0),
-    "cost231-hata": (0.0, 0.0),
-}
-# TR 38.901 Table 7.5-6 (part 1-2) SF decorrelation distance (m), (LOS, NLOS).
-SHADOW_DECORRELATION_M = {
-    "uma": (37.0, 50.0),
-    "umi": (10.0, 13.0),
-    "rma": (37.0, 120.0),
-    "inh": (10.0, 6.0),
-    "freespace": (math.inf, math.inf),
-    "tr36873-uma": (math.inf, math.inf),
-    "cost231-hata": (math.inf, math.inf),
-}
 # TR 38.901 Table 7.6.3.1-2 correlation distance of the LOS/NLOS state (m).
 LOS_DECORRELATION_M = {"uma": 50.0, "umi": 50.0, "rma": 60.0, "inh": 10.0, "freespace": math.inf}
 
@@ -58,8 +39,8 @@ def shadow_sigma_db(model: str, los, d2d_m=None, *, fc_hz=None, h_bs_m=35.0, h_u
     RMa LOS is 4 dB up to the breakpoint ``dBP = 2 pi hBS hUT fc / c`` and 6 dB beyond; that
     distinction needs ``d2d_m`` and ``fc_hz`` (without them RMa LOS is 4 dB).
     """
-    model = choice("shadowing model", model, tuple(SHADOW_SIGMA_DB))
-    s_los, s_nlos = SHADOW_SIGMA_DB[model]
+    model = choice("shadowing model", model, tuple(PATHLOSS_MODELS))
+    s_los, s_nlos = PATHLOSS_MODELS[model].shadow_sigma_db
     los_v = los_mask(los)
     sigma = np.where(los_v, s_los, s_nlos)
     if model == "rma" and d2d_m is not None:
@@ -74,8 +55,8 @@ def shadow_sigma_db(model: str, los, d2d_m=None, *, fc_hz=None, h_bs_m=35.0, h_u
 def decorrelation_distance_m(model: str, los) -> np.ndarray:
     """Shadow-fading decorrelation distance in m (TR 38.901 Table 7.5-6): UMa 37/50, UMi 10/13,
     RMa 37/120, InH 10/6 (LOS/NLOS); ``inf`` for models without shadowing."""
-    model = choice("shadowing model", model, tuple(SHADOW_DECORRELATION_M))
-    d_los, d_nlos = SHADOW_DECORRELATION_M[model]
+    model = choice("shadowing model", model, tuple(PATHLOSS_MODELS))
+    d_los, d_nlos = PATHLOSS_MODELS[model].shadow_decorrelation_m
     return np.where(los_mask(los), d_los, d_nlos)
 
 
@@ -167,8 +148,8 @@ class ShadowingProcess:
 
         RMa LOS uses 4 dB throughout; pass ``sigma_db`` from ``shadow_sigma_db(..., d2d_m, fc_hz=...)`` for 6 dB beyond dBP.
         """
-        model = choice("shadowing model", model, tuple(SHADOW_SIGMA_DB))
-        return cls(shape, sigma_db=SHADOW_SIGMA_DB[model], d_corr_m=SHADOW_DECORRELATION_M[model], rng=rng, dtype=dtype)
+        rec = PATHLOSS_MODELS[choice("shadowing model", model, tuple(PATHLOSS_MODELS))]
+        return cls(shape, sigma_db=rec.shadow_sigma_db, d_corr_m=rec.shadow_decorrelation_m, rng=rng, dtype=dtype)
 
     @property
     def state(self) -> np.ndarray:

@@ -29,8 +29,8 @@ from twin.mobility.base import Mobility
 from twin.net.cells import Cell, NoCoverage
 from twin.net.engine import FlowNetwork
 from twin.net.flow import Flow, Resource
+from twin.radio.model import RadioModel
 from twin.recording.recorder import Recorder
-from twin.sim.radio_model import RadioModel
 from twin.sim.tags import Direction, direction_of
 
 

@@ -9,7 +9,6 @@ once at t = 0 -> the map tables (``cells``, ``roads``, ``coverage``) for the run
 
 from __future__ import annotations
 
-import dataclasses
 import math
 from contextlib import ExitStack
 from dataclasses import dataclass
@@ -18,19 +17,19 @@ import networkx as nx
 import numpy as np
 import pandas as pd
 
-import twin.radio as radio
 from twin import mobility as mob
 from twin.errors import InputError
 from twin.net import topology as topo
 from twin.net.cells import Cell, NoCoverage
 from twin.net.engine import FlowNetwork
+from twin.radio.model import RadioModel, Tier
 from twin.scenario import access as A
 from twin.scenario import schema as S
 from twin.sim.access import Access
+from twin.sim.derived import tier_preset
 from twin.sim.devices import device_flops
 from twin.sim.env import Client, TwinEnv
 from twin.sim.mobility_build import build_mobility
-from twin.sim.radio_model import RadioModel, Tier, sensitivity_floor_dbm
 from twin.sim.wired import Links, wire_links
 
 O2I_MEAN_DB = 9.0  # mean in-car penetration loss (TR 38.901 7.4.3.2), used for the coverage map
@@ -119,19 +118,10 @@ def _tiers(rcfg: A.CellularRadio, road: mob.RoadNetwork) -> tuple[list[Tier], np
     tiers, xy, start = [], [], 0
     for i, spec in enumerate(rcfg.tiers):
         where = f"radio.tiers[{i}]"
-        try:
-            preset = radio.get_preset(spec.preset)
-        except ValueError:
-            raise InputError(f"{where}.preset: unknown preset {spec.preset!r}; expected one of "
-                             f"{', '.join(radio.PRESETS)}") from None
-        changes = {k: getattr(spec, k) for k in ("p_tx_dbm", "g_bs_dbi", "g_ue_dbi", "h_bs_m")
-                   if getattr(spec, k) is not None}
-        preset = dataclasses.replace(preset, **changes)
+        preset, floor, reach = tier_preset(spec, where)
         sites = _placement(spec.placement, road, f"{where}.placement")
         if len(sites) == 0:
             raise InputError(f"{where}.placement: no site falls in the area of the road network")
-        floor = spec.min_rx_dbm if spec.min_rx_dbm is not None else sensitivity_floor_dbm(preset)
-        reach = spec.max_range_m if spec.max_range_m is not None else getattr(preset, "max_tx_distance_m", np.inf)
         tiers.append(Tier(spec.name, preset, np.arange(start, start + len(sites)), floor, spec.bias_db, reach))
         xy.append(sites.xy_m)
         start += len(sites)

@@ -11,7 +11,6 @@ file derives again.
 from __future__ import annotations
 
 import dataclasses
-import math
 
 from twin.errors import InputError
 from twin.fl.schedules import clients_per_round, resolved_shape
@@ -36,21 +35,26 @@ def schedule_values(cfg: S.FLConfig) -> dict:
     return {"schedule": {k: v for k, v in shape.items() if v is not None}, "clients_per_round": counts.tolist()}
 
 
-def tier_values(spec: S.CellTier, where: str) -> dict:
-    """A tier's preset after its overrides, its sensitivity floor and range (the radio side, kept small: presets are
-    dataclasses of ``twin.radio``)."""
+def tier_preset(spec: S.CellTier, where: str):
+    """A tier's preset after its overrides, its sensitivity floor (dBm) and its range (m): the one place that resolves
+    them, for the build and for the derived block alike."""
     import twin.radio as radio
-    from twin.sim.radio_model import sensitivity_floor_dbm
 
     try:
         preset = radio.get_preset(spec.preset)
     except ValueError:
         raise InputError(f"{where}.preset: unknown preset {spec.preset!r}; expected one of "
                          f"{', '.join(radio.PRESETS)}") from None
-    changes = {k: getattr(spec, k) for k in ("p_tx_dbm", "g_bs_dbi", "g_ue_dbi", "h_bs_m") if getattr(spec, k) is not None}
-    preset = dataclasses.replace(preset, **changes)
-    floor = spec.min_rx_dbm if spec.min_rx_dbm is not None else sensitivity_floor_dbm(preset)
-    reach = spec.max_range_m if spec.max_range_m is not None else getattr(preset, "max_tx_distance_m", math.inf)
+    overrides = spec.model_dump(include={"p_tx_dbm", "g_bs_dbi", "g_ue_dbi", "h_bs_m"}, exclude_none=True)
+    preset = preset.replace(**overrides)
+    floor = spec.min_rx_dbm if spec.min_rx_dbm is not None else preset.sensitivity_floor_dbm()
+    reach = spec.max_range_m if spec.max_range_m is not None else preset.max_range_m
+    return preset, float(floor), float(reach)
+
+
+def tier_values(spec: S.CellTier, where: str) -> dict:
+    """What the derived block says of a tier: its preset after overrides, its sensitivity floor and range."""
+    preset, floor, reach = tier_preset(spec, where)
     fields = {f.name: getattr(preset, f.name) for f in dataclasses.fields(preset)
               if isinstance(getattr(preset, f.name), (int, float, str))}
     return {"name": spec.name, "min_rx_dbm": float(floor), "max_range_m": float(reach), "preset": fields}

@@ -106,9 +106,8 @@ class FederatedWorkload:
         torch_seed = int(rng("torch").integers(2**31))
         model_cfg = cfg.model
         try:
-            self.model = build_model("mlp" if model_cfg.kind == "mlp" else model_cfg.kind,
-                                     input_shape=self.data.input_shape, n_classes=self.data.n_classes,
-                                     seed=torch_seed, hidden=getattr(model_cfg, "hidden", None))
+            self.model = build_model(model_cfg.kind, input_shape=self.data.input_shape, n_classes=self.data.n_classes,
+                                     seed=torch_seed, **model_cfg.model_dump(exclude={"kind"}))
             opt = cfg.local.optimizer
             opt_args = {"momentum": opt.momentum} if opt.kind == "sgd" else \
                 {"beta1": opt.beta1, "beta2": opt.beta2, "eps": opt.eps}

@@ -1,6 +1,7 @@
 """The radio state of a scenario: cells of one or more tiers seen from every vehicle, stepped with the mobility.
 
-Composes the pure physics of :mod:`twin.radio` (no SimPy here): per tier, LOS state (``LosProcess``, TR 38.901 LOS
+Composes the pure physics of :mod:`twin.radio` through the :class:`~twin.radio.presets.Preset` interface only (no
+SimPy here; :mod:`twin.sim.access` steps it in simulated time): per tier, LOS state (``LosProcess``, TR 38.901 LOS
 probability, correlated along each trajectory) and shadowing (``ShadowingProcess``, correlated along the trajectory),
 path loss, an in-car penetration loss drawn once per vehicle, received power on both links; then, given the serving
 cells and each cell's activity, SINR with co-channel interference (cells of the same preset share a channel) and the
@@ -13,12 +14,12 @@ from dataclasses import dataclass
 
 import numpy as np
 
-import twin.radio as radio
-from twin.radio.presets import NrPreset, Preset, TablePreset
+from .association import best_server
+from .pathloss import los_probability
+from .presets import LinkQuality, Preset
+from .shadowing import LosProcess, ShadowingProcess, o2i_car_loss_db, shadow_sigma_db
+from .sinr import candidate_sinr_db, dbm_to_mw, mw_to_dbm, sinr_db, uplink_sinr_db
 
-# LOS-probability / shadowing model of the DRIVE presets (their path-loss models have no LOS probability of their own):
-# the LTE macro layer is an urban macro, the 802.11ad small cells stand in street canyons.
-_DRIVE_LOS_MODEL = {"drive-lte": "uma", "drive-80211ad": "umi"}
 _FAR_M = 1e7  # distance given to inactive vehicles (their powers are masked anyway)
 
 
@@ -33,31 +34,10 @@ class Tier:
     bias_db: float = 0.0  # added to the association metric of these cells
     max_range_m: float = np.inf  # farther cells are unusable
 
-    @property
-    def los_model(self) -> str:
-        p = self.preset
-        return p.pathloss_model if isinstance(p, NrPreset) else _DRIVE_LOS_MODEL.get(p.name, "uma")
-
-    @property
-    def shadow_model(self) -> str:
-        p = self.preset
-        return p.pathloss_model if isinstance(p, NrPreset) else p.los_model
-
 
 def sensitivity_floor_dbm(preset: Preset) -> float:
     """Lowest received power (dBm) at which ``preset`` gives a positive rate without interference."""
-    if isinstance(preset, TablePreset):
-        return float(min(preset.sensitivity_dbm))
-    sinr = np.arange(-30.0, 30.0, 0.01)
-    ok = np.flatnonzero(preset.rate_bps(sinr, "dl") > 0)
-    return float(preset.noise_dbm("dl") + sinr[ok[0]])
-
-
-def noise_dbm(preset: Preset, link: str) -> float:
-    if isinstance(preset, NrPreset):
-        return preset.noise_dbm(link)
-    nf = radio.UE_NOISE_FIGURE_DB if link == "dl" else radio.GNB_NOISE_FIGURE_DB
-    return float(radio.noise_power_dbm(preset.bandwidth_hz, nf))
+    return preset.sensitivity_floor_dbm()
 
 
 class RadioModel:
@@ -72,12 +52,12 @@ class RadioModel:
         self.n_vehicles = int(n_vehicles)
         self.los_mode, self.interference, self.sharing, self.metric = los, interference, sharing, metric
         v = self.n_vehicles
-        self._los = [radio.LosProcess.for_model(t.los_model, (v, t.cells.size), rng=rng) if los == "random" else None
+        self._los = [LosProcess.for_model(t.preset.los_model, (v, t.cells.size), rng=rng) if los == "random" else None
                      for t in tiers]
-        self._shadow = [radio.ShadowingProcess.for_model(t.shadow_model, (v, t.cells.size), rng=rng)
-                        if shadowing and radio.shadow_sigma_db(t.shadow_model, True) + radio.shadow_sigma_db(
-                            t.shadow_model, False) > 0 else None for t in tiers]
-        self.o2i_db = radio.o2i_car_loss_db(v, rng) if penetration_loss else np.zeros(v)
+        self._shadow = [ShadowingProcess.for_model(t.preset.shadowing_model, (v, t.cells.size), rng=rng)
+                        if shadowing and shadow_sigma_db(t.preset.shadowing_model, True) + shadow_sigma_db(
+                            t.preset.shadowing_model, False) > 0 else None for t in tiers]
+        self.o2i_db = o2i_car_loss_db(v, rng) if penetration_loss else np.zeros(v)
         self.floor_dbm = np.empty(self.n_cells)
         self.bias_db = np.empty(self.n_cells)
         self.tier_of = np.empty(self.n_cells, dtype=np.int64)
@@ -95,11 +75,8 @@ class RadioModel:
         p = tier.preset
         pl = p.pathloss_db(d2d, los=los)
         far = d2d > tier.max_range_m
-        if isinstance(p, NrPreset):
-            dl, ul = p.rx_power_dbm(pl, "dl", loss_db=loss_db), p.rx_power_dbm(pl, "ul", loss_db=loss_db)
-            return np.where(far, -np.inf, dl), np.where(far, -np.inf, ul)
-        rx = np.where(far, -np.inf, p.rx_power_dbm(pl, loss_db=loss_db))
-        return rx, rx  # DRIVE uses the same table (in received power) on both links
+        dl, ul = p.rx_power_dbm(pl, "dl", loss_db=loss_db), p.rx_power_dbm(pl, "ul", loss_db=loss_db)
+        return np.where(far, -np.inf, dl), np.where(far, -np.inf, ul)
 
     def step(self, xy_m: np.ndarray, active: np.ndarray, moved_m: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Advance the LOS / shadowing processes and return received powers (dBm) [V, C] on DL and UL.
@@ -113,7 +90,7 @@ class RadioModel:
             cxy = self.cell_xy_m[t.cells]
             d2d = np.hypot(xy[:, 0:1] - cxy[:, 0], xy[:, 1:2] - cxy[:, 1])
             if los_proc is not None:
-                los = los_proc.step(moved, radio.los_probability(t.los_model, d2d, h_ut_m=t.preset.h_ut_m))
+                los = los_proc.step(moved, los_probability(t.preset.los_model, d2d, h_ut_m=t.preset.h_ut_m))
             else:
                 los = np.full(d2d.shape, self.los_mode == "los")
             loss = self.o2i_db[:, None] + (shadow.step(moved, los) if shadow is not None else 0.0)
@@ -131,7 +108,7 @@ class RadioModel:
         out = np.full(rx_dl.shape, -np.inf)
         act = self._activity(activity_dl)
         for cells, preset in zip(self.channels, self.channel_preset, strict=True):
-            out[:, cells] = radio.candidate_sinr_db(rx_dl[:, cells], noise_dbm(preset, "dl"), act[cells])
+            out[:, cells] = candidate_sinr_db(rx_dl[:, cells], preset.noise_dbm("dl"), act[cells])
         return np.where(usable, out + self.bias_db, -np.inf)
 
     def _activity(self, activity: np.ndarray) -> np.ndarray:
@@ -160,17 +137,14 @@ class RadioModel:
             mine = loc >= 0
             if not mine.any():
                 continue
-            s_dl = radio.sinr_db(rx_dl[:, cells], loc, noise_dbm(preset, "dl"), a_dl[cells])
-            s_ul = radio.uplink_sinr_db(rx_ul[:, cells], loc, noise_dbm(preset, "ul"), a_ul[cells])
+            s_dl = sinr_db(rx_dl[:, cells], loc, preset.noise_dbm("dl"), a_dl[cells])
+            s_ul = uplink_sinr_db(rx_ul[:, cells], loc, preset.noise_dbm("ul"), a_ul[cells])
             sinr_dl[mine], sinr_ul[mine] = s_dl[mine], s_ul[mine]
-            if isinstance(preset, NrPreset):
-                g_dl = self._pf_gain_db(users_dl, serving[mine])
-                g_ul = self._pf_gain_db(users_ul, serving[mine])
-                rate_dl[mine] = preset.rate_bps(s_dl[mine] + g_dl, "dl")
-                rate_ul[mine] = preset.rate_bps(s_ul[mine] + g_ul, "ul")
-            else:
-                r = preset.rate_bps(rx_dl[mine, serving[mine]])
-                rate_dl[mine], rate_ul[mine] = r, r
+            srv = serving[mine]
+            rate_dl[mine] = preset.rate_bps(LinkQuality(sinr_db=s_dl[mine], rx_power_dbm=rx_dl[mine, srv],
+                                                        gain_db=self._pf_gain_db(users_dl, srv)), "dl")
+            rate_ul[mine] = preset.rate_bps(LinkQuality(sinr_db=s_ul[mine], rx_power_dbm=rx_ul[mine, srv],
+                                                        gain_db=self._pf_gain_db(users_ul, srv)), "ul")
         return sinr_dl, sinr_ul, rate_dl, rate_ul
 
     def _pf_gain_db(self, users: np.ndarray | None, cells: np.ndarray) -> np.ndarray | float:
@@ -194,14 +168,14 @@ class RadioModel:
             cxy = self.cell_xy_m[t.cells]
             d2d = np.hypot(pts[:, 0:1] - cxy[:, 0], pts[:, 1:2] - cxy[:, 1])
             if self.los_mode == "random":
-                p = radio.los_probability(t.los_model, d2d, h_ut_m=t.preset.h_ut_m)
+                p = los_probability(t.preset.los_model, d2d, h_ut_m=t.preset.h_ut_m)
                 los_dbm, _ = self._budget(t, d2d, True, penetration_db)
                 nlos_dbm, _ = self._budget(t, d2d, False, penetration_db)
                 with np.errstate(divide="ignore"):
-                    rx[:, t.cells] = radio.mw_to_dbm(p * radio.dbm_to_mw(los_dbm) + (1 - p) * radio.dbm_to_mw(nlos_dbm))
+                    rx[:, t.cells] = mw_to_dbm(p * dbm_to_mw(los_dbm) + (1 - p) * dbm_to_mw(nlos_dbm))
             else:
                 rx[:, t.cells], _ = self._budget(t, d2d, self.los_mode == "los", penetration_db)
         ones = np.ones(self.n_cells)
-        best, _ = radio.best_server(self.association_metric(rx, ones))
+        best, _ = best_server(self.association_metric(rx, ones))
         _, _, rate, _ = self.link_quality(rx, rx, best, ones, ones)
         return rate, best

@@ -1,0 +1,324 @@
+"""The rate machinery of :class:`twin.net.engine.FlowNetwork`: slot arrays, progress, and lazy recomputation.
+
+Every transmitting flow has a slot in fixed arrays (route resources and coefficients [slot, hop], bytes remaining,
+rate, weight, admission number), grown by doubling, never re-allocated per event. An event (flows start, finish, are
+cancelled or re-routed, resources change) marks the resources it touches *dirty*; the next recomputation solves only
+the flows connected to them (SimGrid's lazy LMM): the component grows from the dirty resources through every active
+flow that crosses it and every *saturated* resource such a flow crosses. A resource that is not saturated constrains
+nobody, so flows beyond it keep their rates, unless the new rates fill it: then it joins and the component is solved
+again. Flows outside keep their bottleneck (saturated, untouched) and so their max-min rates; the result is the
+global max-min allocation.
+
+The component is solved in admission order with the arithmetic of :func:`twin.net.sharing.maxmin_rates`, so the rates
+are bit-identical to a full recomputation (barring two components whose levels are within 1e-9 of each other, which
+the full progressive filling would freeze together). With numba (:mod:`twin.net.kernels`) the whole recomputation is
+one compiled call; without it, or with radio cells (time-fair resources, :mod:`twin.net.fairness`), or with
+``FlowNetwork(..., incremental=False)`` (the reference), every flow is recomputed with numpy.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from twin.net import kernels
+from twin.net.fairness import mixed_maxmin_rates
+from twin.net.sharing import maxmin_rates
+
+if TYPE_CHECKING:
+    from twin.net.flow import Flow, Resource
+
+_EPS_S = 1e-12  # flows whose finish time is this close (relative) are finished together
+
+
+class FlowRates:
+    """Mixin of FlowNetwork: the slot arrays and the rate recomputation (needs ``env``, ``_flows``, ``_generation``)."""
+
+    def _init_rates(self, incremental: bool) -> None:
+        self.incremental = bool(incremental)
+        self._resources: list[Resource] = []
+        self._res_index: dict[int, int] = {}
+        self._flows: dict[int, Flow] = {}  # slot -> flow, in admission order
+        self._free: list[int] = []
+        self._cap = 0
+        self._k = 1
+        self._links = np.zeros((0, 1), dtype=np.int64)
+        self._coef = np.zeros((0, 1))
+        self._use = np.zeros((0, 1))  # [slot, hop] capacity in use, as counted in _load
+        self._remaining = np.zeros(0)
+        self._rate = np.zeros(0)
+        self._weight = np.zeros(0)
+        self._seq = np.zeros(0, dtype=np.int64)
+        self._active = np.zeros(0, dtype=bool)
+        self._seed = np.zeros(0, dtype=bool)  # flows to recompute (new or re-routed)
+        self._n_admitted = 0
+        self._capacity = np.zeros(0)
+        self._time_fair = np.zeros(0, dtype=bool)
+        self._any_time_fair = False
+        self._dirty = np.zeros(0, dtype=bool)  # resources to re-share at the next recomputation
+        self._saturated = np.zeros(0, dtype=bool)
+        self._load = np.zeros(0)  # capacity in use per resource (kept by the lazy path)
+        self._head = np.zeros(0, dtype=np.int64)  # per resource: its first crossing (slot * k + hop), -1 if none
+        self._nxt = np.zeros(0, dtype=np.int64)  # per crossing: the next and previous one on the same resource
+        self._prv = np.zeros(0, dtype=np.int64)
+        self._last_update = self.env.now
+        self.n_recomputes = 0
+        self.n_flows_recomputed = 0
+        self._carried: np.ndarray | None = None  # per resource: payload bytes carried (None: nobody asked)
+        self._busy = np.zeros(0)  # per resource: capacity x seconds in use
+        self._counted_t = self.env.now
+
+    @property
+    def _lazy(self) -> bool:
+        return self.incremental and kernels.AVAILABLE and not self._any_time_fair
+
+    # ---------------------------------------------------------------------------------------------- resources
+
+    def add_resource(self, resource: Resource) -> Resource:
+        capacity = float(resource.capacity)
+        if not capacity > 0:
+            raise ValueError(f"resource {resource.name}: capacity must be positive, got {capacity}")
+        self._res_index[id(resource)] = len(self._resources)
+        self._resources.append(resource)
+        self._capacity = np.append(self._capacity, capacity)
+        self._time_fair = np.append(self._time_fair, bool(resource.time_fair))
+        self._any_time_fair = bool(self._time_fair.any())
+        self._dirty = np.append(self._dirty, False)
+        self._saturated = np.append(self._saturated, False)
+        self._load = np.append(self._load, 0.0)
+        self._head = np.append(self._head, -1)
+        return resource
+
+    def resources_changed(self, resources: Sequence[Resource]) -> None:
+        """Like :meth:`resource_changed` for several resources at once (one pass over the flows)."""
+        self._count()  # the coefficients change now: count the interval so far with the old ones
+        changed = set()
+        for resource in resources:
+            index = self._res_index[id(resource)]
+            if not resource.capacity > 0:
+                raise ValueError(f"resource {resource.name}: capacity must be positive, got {resource.capacity}")
+            self._capacity[index] = float(resource.capacity)
+            self._dirty[index] = True
+            changed.add(id(resource))
+        for slot, flow in self._flows.items():
+            if any(id(r) in changed for r in flow.route):
+                self._set_route(slot, flow)
+        self._schedule_recompute()
+
+    # ---------------------------------------------------------------------------------------------- flow slots
+
+    def _grow(self, need_k: int) -> None:
+        cap = max(16, self._cap * 2) if len(self._free) == 0 else self._cap
+        k = max(self._k, need_k)
+        links = np.zeros((cap, k), dtype=np.int64)
+        coef = np.zeros((cap, k))
+        use = np.zeros((cap, k))
+        links[: self._cap, : self._k] = self._links
+        coef[: self._cap, : self._k] = self._coef
+        use[: self._cap, : self._k] = self._use
+        self._links, self._coef, self._use, self._k = links, coef, use, k
+        if cap > self._cap:
+            extra = cap - self._cap
+            self._remaining = np.concatenate([self._remaining, np.zeros(extra)])
+            self._rate = np.concatenate([self._rate, np.zeros(extra)])
+            self._weight = np.concatenate([self._weight, np.zeros(extra)])
+            self._seq = np.concatenate([self._seq, np.zeros(extra, dtype=np.int64)])
+            self._active = np.concatenate([self._active, np.zeros(extra, dtype=bool)])
+            self._seed = np.concatenate([self._seed, np.zeros(extra, dtype=bool)])
+            self._free.extend(range(cap - 1, self._cap - 1, -1))
+            self._cap = cap
+        self._nxt = np.full(cap * k, -1, dtype=np.int64)  # crossing numbers changed: relink every flow
+        self._prv = np.full(cap * k, -1, dtype=np.int64)
+        self._head[:] = -1
+        for slot in self._flows:
+            kernels.link(slot, self._links, self._coef, self._head, self._nxt, self._prv)
+
+    def _set_route(self, slot: int, flow: Flow) -> None:
+        if len(flow.route) > self._k:
+            self._grow(len(flow.route))
+        self._unlink(slot)
+        self._seed[slot] = True
+        self._links[slot] = 0
+        self._coef[slot] = 0.0
+        for j, res in enumerate(flow.route):
+            idx = self._res_index.get(id(res))
+            if idx is None:
+                raise ValueError(f"flow {flow.name} crosses {res.name}, which is not part of this network")
+            self._links[slot, j] = idx
+            self._coef[slot, j] = res.coefficient(flow)
+        kernels.link(slot, self._links, self._coef, self._head, self._nxt, self._prv)
+
+    def _unlink(self, slot: int) -> None:
+        """The flow leaves its route: the saturated resources on it re-share (unsaturated ones limit nobody)."""
+        kernels.unlink(slot, self._links, self._coef, self._use, self._head, self._nxt, self._prv, self._load,
+                       self._saturated, self._dirty)
+
+    def _occupy(self, flow: Flow, weight: float) -> int:
+        """Give ``flow`` a free slot (growing the arrays if needed) and return it."""
+        if not self._free:
+            self._grow(len(flow.route))
+        slot = self._free.pop()
+        flow.slot = slot
+        self._flows[slot] = flow
+        self._remaining[slot] = flow.size_bytes
+        self._rate[slot] = 0.0
+        self._links[slot] = 0
+        self._coef[slot] = 0.0
+        self._weight[slot] = weight
+        self._seq[slot] = self._n_admitted
+        self._n_admitted += 1
+        self._active[slot] = True
+        self._set_route(slot, flow)
+        return slot
+
+    def _release(self, slot: int) -> Flow:
+        """Free a slot (the flow finished or was cancelled); its resources are re-shared at the next recomputation."""
+        flow = self._flows.pop(slot)
+        self._unlink(slot)
+        self._remaining[slot] = 0.0
+        self._rate[slot] = 0.0
+        self._active[slot] = False
+        self._seed[slot] = False
+        self._links[slot] = 0
+        self._coef[slot] = 0.0
+        self._free.append(slot)
+        flow.slot = None
+        return flow
+
+    def _slots(self) -> np.ndarray:
+        """Active slots in admission order."""
+        return np.fromiter(self._flows, dtype=np.int64, count=len(self._flows))
+
+    # ------------------------------------------------------------------------------------------------- progress
+
+    def _advance(self) -> None:
+        """Move every active flow forward to ``env.now`` at its current rate."""
+        self._count()
+        dt = self.env.now - self._last_update
+        if dt > 0 and self._flows:
+            if kernels.AVAILABLE:
+                kernels.advance(self._remaining, self._rate, self._active, dt)
+            else:
+                slots = self._slots()
+                self._remaining[slots] -= self._rate[slots] * dt / 8.0 * (self._rate[slots] > 0)
+        self._last_update = self.env.now
+
+    def _count(self) -> None:
+        """Add ``[last count, now]`` at the current rates and coefficients to the per-resource counters
+        (:meth:`FlowNetwork.count_carried`); nothing when nobody asked."""
+        if self._carried is None:
+            return
+        dt = self.env.now - self._counted_t
+        self._counted_t = self.env.now
+        if dt <= 0 or not self._flows:
+            return
+        if self._carried.size < len(self._resources):  # resources added after counting began
+            grow = len(self._resources) - self._carried.size
+            self._carried = np.concatenate([self._carried, np.zeros(grow)])
+            self._busy = np.concatenate([self._busy, np.zeros(grow)])
+        slots = self._slots()
+        rate = self._rate[slots]
+        coef = self._coef[slots]
+        used = (coef != 0) & (rate > 0)[:, None]  # a moving flow's coefficients are finite
+        if used.any():
+            links = self._links[slots][used]
+            moving = np.broadcast_to(rate[:, None], coef.shape)[used]
+            np.add.at(self._carried, links, moving * (dt / 8.0))
+            np.add.at(self._busy, links, coef[used] * moving * dt)
+
+    def _recompute(self) -> None:
+        self._advance()
+        self.n_recomputes += 1
+        self._generation += 1
+        if not self._flows:
+            self._dirty[:] = False
+            self._saturated[:] = False
+            return
+        if self._lazy:
+            self.n_flows_recomputed += kernels.lazy_recompute(
+                self._links, self._coef, self._weight, self._active, self._seed, self._seq, self._rate, self._capacity,
+                self._saturated, self._dirty, self._load, self._use, self._head, self._nxt)
+            first = kernels.first_finish(self._remaining, self._rate, self._active)
+        else:
+            first = self._recompute_all()
+        if np.isfinite(first):
+            generation = self._generation
+            self.env.timeout(float(first)).callbacks.append(lambda _event: self._on_complete(generation))
+
+    def _recompute_all(self) -> float:
+        """The reference: every flow's rate from scratch with numpy; returns the earliest finish time from now."""
+        self._dirty[:] = False
+        self._seed[:] = False
+        slots = self._slots()
+        n = slots.size
+        self.n_flows_recomputed += n
+        coef = self._coef[slots]
+        if self._any_time_fair:
+            used = coef != 0
+            fi = np.repeat(np.arange(n), self._k).reshape(coef.shape)[used]
+            rates = mixed_maxmin_rates(self._links[slots][used], fi, coef[used], self._capacity, self._time_fair,
+                                       self._weight[slots], n)
+        elif self._k == 1:
+            rates = maxmin_rates(self._links[slots, 0], np.arange(n), coef[:, 0], self._capacity,
+                                 self._weight[slots], n)
+        else:
+            used = coef != 0
+            fi = np.repeat(np.arange(n), self._k).reshape(coef.shape)[used]
+            rates = maxmin_rates(self._links[slots][used], fi, coef[used], self._capacity, self._weight[slots], n)
+        self._rate[slots] = rates
+        with np.errstate(divide="ignore", invalid="ignore"):
+            finish = np.where(rates > 0, self._remaining[slots] * 8.0 / rates, np.inf)
+        return float(np.maximum(finish, 0.0).min())
+
+    def _on_complete(self, generation: int) -> None:
+        if generation != self._generation:
+            return  # rates changed since; a newer completion is scheduled
+        self._advance()
+        if kernels.AVAILABLE:
+            finished = kernels.finished_slots(self._remaining, self._rate, self._active, self._seq,
+                                              _EPS_S * max(1.0, self.env.now))
+            for slot in finished.tolist():
+                self._finish_tx(slot)
+            self._recompute()
+            return
+        slots = self._slots()
+        rates = self._rate[slots]
+        with np.errstate(divide="ignore", invalid="ignore"):
+            left_s = np.where(rates > 0, self._remaining[slots] * 8.0 / rates, np.inf)
+        finished = slots[left_s <= _EPS_S * max(1.0, self.env.now)]
+        if finished.size == 0:  # rounding left a sliver: finish the earliest anyway
+            finished = slots[[int(np.argmin(left_s))]]
+        for slot in finished.tolist():
+            self._finish_tx(slot)
+        self._recompute()
+
+    def _finish_tx(self, slot: int) -> None:
+        flow = self._release(slot)
+        flow.tx_end_t = self.env.now
+        self.n_flow_events += 1
+        self._deliver(flow)
+
+    # -------------------------------------------------------------------------------------------------- probes
+
+    def resource_load(self) -> np.ndarray:
+        """[n_resources] capacity in use now (same units as capacity)."""
+        self._flush()
+        load = np.zeros(len(self._resources))
+        if self._flows:
+            slots = self._slots()
+            r = self._rate[slots][:, None]
+            coef = self._coef[slots]
+            with np.errstate(invalid="ignore"):  # inf x 0 for stalled flows
+                use = np.where((coef > 0) & np.isfinite(coef) & (r > 0), coef * r, 0.0)
+            np.add.at(load, self._links[slots].ravel(), use.ravel())
+        return load
+
+    def resource_flow_counts(self) -> np.ndarray:
+        counts = np.zeros(len(self._resources), dtype=np.int64)
+        if self._flows:
+            slots = self._slots()
+            used = self._coef[slots] != 0
+            np.add.at(counts, self._links[slots][used], 1)
+        return counts
