@@ -25,7 +25,7 @@ from twin.radio.pathloss import PATHLOSS_MODELS
 from twin.radio.presets import PRESETS, get_preset
 from twin.scenario import access as A
 from twin.scenario import fl as F
-from twin.scenario.access import CellTier
+from twin.scenario.access import PRESET_OVERRIDES, CellTier
 from twin.scenario.plugins import kind_tags
 
 
@@ -174,14 +174,20 @@ def test_every_preset_matches_the_tier_schema(name):
     assert isinstance(preset, radio.Preset)
     fields = {f.name: f for f in dataclasses.fields(preset)}
     hints = typing.get_type_hints(type(preset))
-    assert _override_fields() == ["p_tx_dbm", "g_bs_dbi", "g_ue_dbi", "h_bs_m"], (
+    assert _override_fields() == ["p_tx_dbm", "g_bs_dbi", "g_ue_dbi", "h_bs_m", "ul_p0_dbm", "ul_alpha"], (
         "CellTier's fields changed: a field that configures the tier itself goes into tier_only in _override_fields, "
-        "one that overrides a preset field must exist (same name, float) in every preset")
+        "one that overrides a preset field must exist (same name, float) in every preset (ul_*: every preset with "
+        "uplink power control)")
+    assert list(PRESET_OVERRIDES) == _override_fields()
     for field in _override_fields():
+        if field.startswith("ul_") and preset.uplink is None:  # fixed UE power: the build refuses the override
+            assert field not in fields
+            continue
         assert field in fields, f"{name}: the tier override {field} is not a preset field"
         assert hints[field] is float
-        tier = CellTier(name="t", preset=name, **{field: 7.0})
-        assert getattr(preset.replace(**{field: getattr(tier, field)}), field) == 7.0
+        value = {"ul_p0_dbm": -70.0, "ul_alpha": 0.7}.get(field, 7.0)
+        tier = CellTier(name="t", preset=name, **{field: value})
+        assert getattr(preset.replace(**{field: getattr(tier, field)}), field) == value
     assert math.isfinite(preset.sensitivity_floor_dbm()) and preset.max_range_m > 0
     d = preset.describe()
     assert d["name"] == name and {"sensitivity_floor_dbm", "max_range_m", "los_model"} <= set(d)

@@ -10,9 +10,11 @@ quiet, exit 1. Anything else is a bug and keeps its traceback.
 from __future__ import annotations
 
 import argparse
+import math
 import os
 import sys
 from collections.abc import Callable
+from pathlib import Path
 
 import twin
 from twin.errors import InputError
@@ -20,6 +22,39 @@ from twin.errors import InputError
 EXIT_INPUT = 2
 EXIT_INTERRUPTED = 130
 EXIT_BROKEN_PIPE = 1  # as Python itself on EPIPE
+
+
+def printable(text: str) -> str:
+    """``text`` with control characters (newlines, terminal escape sequences) escaped: one line, nothing executed by
+    the terminal. Scenario names, paths and values from files are shown through this."""
+    return "".join(ch if ch.isprintable() or ch == " " else ch.encode("unicode_escape").decode("ascii") for ch in text)
+
+
+def finite_float(text: str) -> float:
+    """An argparse type: a finite number (NaN and infinity are refused like any other non-number)."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
+    if not math.isfinite(value):
+        raise argparse.ArgumentTypeError(f"expected a finite number, got {text!r}")
+    return value
+
+
+def output_file(path: Path, option: str) -> Path:
+    """Check, before any work, that a file can be written at ``path`` (the ``--out`` of plot / report, ``--csv``):
+    its folder exists and is writable, and ``path`` is not a folder. Raises InputError (one line)."""
+    path = Path(path)
+    if path.is_dir():
+        raise InputError(f"{option} {path}: is a folder; give a file name")
+    parent = path.parent
+    if not parent.exists():
+        raise InputError(f"{option} {path}: folder {parent} does not exist")
+    if not parent.is_dir():
+        raise InputError(f"{option} {path}: {parent} is not a folder")
+    if not os.access(parent, os.W_OK | os.X_OK) or (path.exists() and not os.access(path, os.W_OK)):
+        raise InputError(f"{option} {path}: not writable")
+    return path
 
 
 class ArgumentParser(argparse.ArgumentParser):
@@ -38,9 +73,11 @@ def main_of(body: Callable[[], int], *, input_errors: tuple[type[BaseException],
             interrupted: str = "interrupted") -> int:
     """Run ``body()`` and return its exit status, mapping input errors, Ctrl-C and a closed pipe as described above."""
     try:
-        return body()
+        status = body()
+        sys.stdout.flush()  # a closed pipe shows here, inside the handler, not in the interpreter's final flush
+        return status
     except (InputError, *input_errors) as exc:
-        print(f"error: {exc}", file=sys.stderr)
+        print(f"error: {printable(str(exc))}", file=sys.stderr)
         return EXIT_INPUT
     except KeyboardInterrupt:
         print(interrupted, file=sys.stderr)

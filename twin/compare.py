@@ -14,7 +14,7 @@ import sys
 import warnings
 from pathlib import Path
 
-from twin.cli import EXIT_INPUT, ArgumentParser, main_of  # noqa: F401 - EXIT_INPUT is part of the command's API
+from twin.cli import EXIT_INPUT, ArgumentParser, finite_float, main_of, output_file, printable  # noqa: F401 - EXIT_INPUT is part of the command's API
 from twin.errors import InputError
 
 
@@ -23,9 +23,9 @@ def _parser() -> ArgumentParser:
     p = ArgumentParser(prog="python -m twin.compare", description=description)
     p.add_argument("sweep", type=Path, metavar="DIR",
                    help="sweep folder (python -m twin.sweep ... --out DIR) or a folder of run folders")
-    p.add_argument("--target", type=float, help="accuracy to reach (default: the runs' fl.stop.target_accuracy, "
+    p.add_argument("--target", type=finite_float, help="accuracy to reach (default: the runs' fl.stop.target_accuracy, "
                                                 "else 0.8)")
-    p.add_argument("--within", type=float, default=10.0, metavar="PCT",
+    p.add_argument("--within", type=finite_float, default=10.0, metavar="PCT",
                    help="how much later than the constant schedule (percent of its time to target) a strategy may "
                         "reach the target and still be chosen (default: 10)")
     p.add_argument("--baseline", metavar="LABEL", help="the strategy to measure reductions against (default: the "
@@ -49,11 +49,13 @@ def _main(argv: list[str] | None) -> int:
         raise InputError(f"--target: an accuracy between 0 and 1, got {args.target:g}")
     if args.within < 0:
         raise InputError(f"--within: a percentage >= 0, got {args.within:g}")
+    if args.csv is not None:
+        output_file(args.csv, "--csv")
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always", RunFolderWarning)
         runs = open_runs(args.sweep)
     for w in caught:
-        print(f"warning: {w.message}", file=sys.stderr)
+        print(f"warning: {printable(str(w.message))}", file=sys.stderr)
     result = compare(runs, target=args.target, within=args.within, baseline=args.baseline, mixed=args.mixed)
     print(result.text())
     if args.csv is not None:

@@ -12,7 +12,7 @@ import sys
 import warnings
 from pathlib import Path
 
-from twin.cli import EXIT_INPUT, ArgumentParser, main_of  # noqa: F401 - EXIT_INPUT is part of the command's API
+from twin.cli import EXIT_INPUT, ArgumentParser, finite_float, main_of, output_file, printable  # noqa: F401 - EXIT_INPUT is part of the command's API
 from twin.errors import InputError
 
 
@@ -25,8 +25,8 @@ def _parser(modes: dict) -> ArgumentParser:
     p.add_argument("--out", type=Path, help="PNG to write (default: DIR/plots/MODE.png)")
     p.add_argument("--run", metavar="ID", help="for one-run modes: which run of a sweep or folder (default: the first)")
     p.add_argument("--round", type=int, metavar="N", help="gantt: the round to draw (default: 1)")
-    p.add_argument("--target", type=float, help="accuracy target to mark (default: the runs' own)")
-    p.add_argument("--t", type=float, metavar="SECONDS", help="map: the time of the vehicle positions (default: last)")
+    p.add_argument("--target", type=finite_float, help="accuracy target to mark (default: the runs' own)")
+    p.add_argument("--t", type=finite_float, metavar="SECONDS", help="map: the time of the vehicle positions (default: last)")
     p.add_argument("--list", action="store_true", help="list the modes and exit")
     return p
 
@@ -45,6 +45,8 @@ def _main(argv: list[str] | None) -> int:
         return 0
     if args.mode is None or args.dir is None:
         raise InputError("give a MODE and a DIR (python -m twin.plot --list names the modes)")
+    if args.out is not None:
+        output_file(args.out, "--out")
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always", RunFolderWarning)
         try:
@@ -52,7 +54,7 @@ def _main(argv: list[str] | None) -> int:
                              t=args.t)
         finally:
             for w in caught:
-                print(f"warning: {w.message}", file=sys.stderr)
+                print(f"warning: {printable(str(w.message))}", file=sys.stderr)
     print(path)
     return 0
 

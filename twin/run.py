@@ -14,10 +14,11 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from twin.cli import EXIT_INPUT, ArgumentParser, main_of  # noqa: F401 - EXIT_INPUT is part of the command's API
+from twin.cli import EXIT_INPUT, ArgumentParser, main_of, printable  # noqa: F401 - EXIT_INPUT is part of the command's API
 from twin.errors import InputError
 from twin.logs import LEVELS, Console, level_of
-from twin.recording.run_folder import RunFolderExists, check_target, write_run_folder
+from twin.recording.run_folder import RunNotWritten, write_or_save
+from twin.recording.target import check_target, claim
 from twin.scenario.loading import builtin_names, load_scenario, resolved_yaml
 from twin.scenario.units import format_quantity
 
@@ -42,9 +43,49 @@ def _parser() -> argparse.ArgumentParser:
                         "data set, model) without simulating; writes nothing")
     p.add_argument("--print-resolved", action="store_true", help="print the scenario with every default filled in")
     p.add_argument("--overwrite", action="store_true", help="replace an existing --out folder")
+    p.add_argument("--max-memory", type=_size, metavar="SIZE",
+                   help="refuse a scenario whose estimated memory exceeds SIZE (default: limits.max_memory, else 2 GB)")
+    p.add_argument("--max-events", type=_count, metavar="N",
+                   help="refuse a scenario whose estimated event count exceeds N (default: limits.max_events, else 1e8)")
     p.add_argument("--baseline", type=Path, metavar="RUN_DIR",
                    help="a finished run to compare with (normally the constant schedule): savings go into the summary")
     return p
+
+
+def _size(text: str) -> float:
+    from twin.scenario.units import parse_quantity
+
+    try:
+        value = parse_quantity(text if not text.replace(".", "", 1).isdigit() else float(text), "size")
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+    if not value > 0 or value == float("inf"):
+        raise argparse.ArgumentTypeError(f"must be a positive size, got {text!r}")
+    return value
+
+
+def _count(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
+    if not 0 < value < float("inf"):
+        raise argparse.ArgumentTypeError(f"must be a positive number, got {text!r}")
+    return value
+
+
+def preflight(config, base_dir: Path, *, max_memory: float | None = None, max_events: float | None = None) -> float:
+    """Refuse, before anything is built, a scenario beyond the resource limits or naming a missing file (one line
+    with file:line: field); return the run folder's estimated size in bytes."""
+    from twin.scenario.loading import with_location
+    from twin.sim.preflight import check, check_files, output_bytes
+
+    try:
+        found = check(config, max_memory=max_memory, max_events=max_events)
+        check_files(config, base_dir)
+    except InputError as exc:
+        raise InputError(with_location(config, str(exc))) from None
+    return output_bytes(found)
 
 
 def summary_table(summary: dict, out: Path | None = None) -> str:
@@ -76,34 +117,35 @@ def summary_table(summary: dict, out: Path | None = None) -> str:
     if out is not None:
         rows.append(("run folder", str(out)))
     width = max(len(k) for k, _ in rows)
-    return "\n".join(f"  {k:<{width}}  {v}" for k, v in rows)
+    return "\n".join(f"  {k:<{width}}  {printable(str(v))}" for k, v in rows)
 
 
 def main(argv: list[str] | None = None) -> int:
-    return main_of(lambda: _main(argv), input_errors=(RunFolderExists,), interrupted="interrupted: nothing was written")
+    return main_of(lambda: _main(argv), interrupted="interrupted: nothing was written")
 
 
 def _main(argv: list[str] | None) -> int:
     args = _parser().parse_args(argv)
     config = load_scenario(args.scenario, args.overrides, seed=args.seed)
+    base_dir = scenario_base_dir(args.scenario)
+    need_bytes = preflight(config, base_dir, max_memory=args.max_memory, max_events=args.max_events)
     if args.print_resolved or args.validate:
         from twin.sim.derived import derive  # the schedule and radio values the build computes (pure, no build)
 
         derived = derive(config)
         if args.print_resolved:
             print(resolved_yaml(config, derived), end="")
-    base_dir = scenario_base_dir(args.scenario)
     if args.validate:
         from twin.sim.runner import dry_build  # heavy imports only once the input is known to be good
 
         built = dry_build(config, base_dir=base_dir)
         if not args.quiet:
-            print(f"{args.scenario}: ok ({config.name}): {built}")
+            print(printable(f"{args.scenario}: ok ({config.name}): {built}"))
         return 0
     out = args.out or (Path(config.output.dir) if config.output.dir else default_out(config.name))
-    check_target(out, overwrite=args.overwrite)
+    out = check_target(out, overwrite=args.overwrite)
     baseline = _read_baseline(args.baseline, config) if args.baseline else None
-    return _run(config, out, base_dir, args, baseline)
+    return _run(config, out, base_dir, args, baseline, need_bytes)
 
 
 def default_out(name: str) -> Path:
@@ -151,22 +193,25 @@ def scenario_base_dir(path_or_name: str) -> Path:
 
 def run_scenario(config, out: Path, *, base_dir: Path, overwrite: bool = False,
                  on_round: Callable[[int, dict], None] | None = None,
-                 before_write: Callable[[Any], None] | None = None, log_level: str = "info"):
+                 before_write: Callable[[Any], None] | None = None, need_bytes: int = 0, log_level: str = "info"):
     """Simulate one validated scenario and write its run folder atomically; returns the ``RunResult``.
 
     The one way a run becomes a run folder, shared by ``twin.run`` and the sweep workers (``twin.sweeps``).
-    ``before_write(result)`` may add to ``result.summary`` before it is written.
+    The folder is claimed (writable, locked, enough space for ``need_bytes``) before the simulation starts; a folder
+    that still cannot be written afterwards raises :class:`RunNotWritten` naming the fallback folder that holds the
+    results. ``before_write(result)`` may add to ``result.summary`` before it is written.
     """
     from twin.sim.runner import simulate  # heavy imports only once the input is known to be good
 
-    result = simulate(config, base_dir=base_dir, on_round=on_round, log_level=level_of(log_level))
-    if before_write is not None:
-        before_write(result)
-    write_run_folder(out, result.tables, result.resolved_yaml, result.summary, overwrite=overwrite, log=result.log)
+    with claim(out, overwrite=overwrite, need_bytes=need_bytes) as target:
+        result = simulate(config, base_dir=base_dir, on_round=on_round, log_level=level_of(log_level))
+        if before_write is not None:
+            before_write(result)
+        write_or_save(target, result.tables, result.resolved_yaml, result.summary, log=result.log)
     return result
 
 
-def _run(config, out: Path, base_dir: Path, args, baseline=None) -> int:
+def _run(config, out: Path, base_dir: Path, args, baseline=None, need_bytes: float = 0) -> int:
     def add_baseline(result) -> None:
         if baseline is None:
             return
@@ -176,11 +221,21 @@ def _run(config, out: Path, base_dir: Path, args, baseline=None) -> int:
         result.summary["vs_baseline"] = {"run": str(args.baseline), **savings(
             result.tables["rounds"], baseline, target=stop.target_accuracy, floor_decimals=stop.floor_decimals)}
 
-    with Console(name=config.name, total_rounds=config.fl.rounds, level=args.log_level, quiet=args.quiet) as console:
-        result = run_scenario(config, out, base_dir=base_dir, overwrite=args.overwrite, on_round=console.on_round,
-                              before_write=add_baseline, log_level=args.log_level)
+    try:
+        with Console(name=config.name, total_rounds=config.fl.rounds, level=args.log_level,
+                     quiet=args.quiet) as console:
+            result = run_scenario(config, out, base_dir=base_dir, overwrite=args.overwrite, on_round=console.on_round,
+                                  before_write=add_baseline, need_bytes=int(need_bytes), log_level=args.log_level)
+    except InputError as exc:  # found only at build time (a data set's content): locate the field it names
+        from twin.scenario.loading import with_location
+
+        raise InputError(with_location(config, str(exc))) from None
+    except RunNotWritten as exc:
+        print(f"error: {printable(str(exc))}", file=sys.stderr)
+        return 1
     if result.summary["status"] != "ok":
-        print(f"error: the simulation failed at t={result.summary['sim_time_s']:.6g} s: {result.summary['exception']} "
+        print(f"error: the simulation failed at t={result.summary['sim_time_s']:.6g} s: "
+              f"{printable(str(result.summary['exception']))} "
               f"(partial results and the traceback are in {out})", file=sys.stderr)
         return 1
     print(out if args.quiet else summary_table(result.summary, out))

@@ -8,6 +8,7 @@ import pandas as pd
 import pytest
 
 from twin.analysis import AnalysisError, RunFolderWarning, load_rounds, load_runs, load_timeline, open_runs
+from twin.recording.manifest import write_manifest
 
 
 def test_single_run_folder(wired_runs):
@@ -64,6 +65,7 @@ def test_damaged_run_folders_are_reported_and_skipped(study_sweep, tmp_path):
     crashed = root / index["path"][3]
     summary = json.loads((crashed / "summary.json").read_text())
     (crashed / "summary.json").write_text(json.dumps({**summary, "status": "failed", "exception": "ValueError: boom"}))
+    write_manifest(crashed)  # a run that failed as written (an edit without a new manifest would be damage)
     with pytest.warns(RunFolderWarning) as caught:
         runs = load_runs(root)
     messages = " ".join(str(w.message) for w in caught)

@@ -19,7 +19,7 @@ def test_quickstart_writes_a_complete_run_folder(tmp_path, capsys):
     out = tmp_path / "run"
     assert main(["quickstart", "--out", str(out)]) == 0
     assert is_complete(out)
-    assert sorted(p.name for p in out.iterdir()) == sorted((*RUN_FILES, "run.log"))
+    assert sorted(p.name for p in out.iterdir()) == sorted((*RUN_FILES, "run.log", "manifest.json"))
     summary = json.loads((out / "summary.json").read_text())
     assert summary["status"] == "ok" and summary["stop_reason"] == "target_accuracy"
     assert summary["final_accuracy"] >= 0.9
@@ -45,7 +45,7 @@ def test_validate_only(tmp_path, capsys):
 @pytest.mark.parametrize(("change", "needle"), [
     # each passes the schema; only building finds it
     ({"fl": {"data": {"kind": "idx", "path": "/nonexistent/idx"}, "model": {"kind": "mlp", "hidden": [8]}}},
-     "idx: folder /nonexistent/idx does not exist"),
+     "fl.data.path: /nonexistent/idx: not found"),  # the preflight finds a missing file before building
     ({"mobility": {"n_vehicles": 20}}, "clients.vehicles.count: 60 clients, but only 20 vehicles"),
 ])
 def test_validate_builds_what_can_fail(tmp_path, capsys, change, needle):
@@ -68,7 +68,7 @@ def test_validate_builds_what_can_fail(tmp_path, capsys, change, needle):
     ("topology: {kind: star, client_link: {bandwidth_bps: -1}}\n", [], "bandwidth_bps"),
     ("topology:\n  kind: explicit\n  nodes: [{name: s, role: server}, {name: r}, {name: c, role: client}]\n"
      "  links: [{a: s, b: r, bandwidth_bps: 1e6}]\n", [], "topology: client 'c' cannot reach server 's'"),
-    ("topology: {kind: graphml, path: missing.graphml}\n", [], "missing.graphml: GraphML file not found"),
+    ("topology: {kind: graphml, path: missing.graphml}\n", [], "topology.path: missing.graphml: not found"),
     ("", ["--set", "fl.nope=1"], "fl.nope: unknown field"),
     ("", ["--set", "fl.rounds"], "FIELD.PATH=VALUE"),
 ])
@@ -102,22 +102,33 @@ def test_existing_out_folder_is_never_clobbered(tmp_path, capsys):
     assert main(["quickstart", "--out", str(out)]) == 2
     assert "not empty" in capsys.readouterr().err
     assert (out / "precious.txt").read_text() == "keep me"
-    assert main(["quickstart", "--out", str(out), "--overwrite", "--quiet"]) == 0
-    assert is_complete(out) and not (out / "precious.txt").exists()
+    # --overwrite replaces only a twin run folder: this one is not, so it is refused and kept
+    assert main(["quickstart", "--out", str(out), "--overwrite", "--quiet"]) == 2
+    assert "not one; nothing was deleted" in capsys.readouterr().err
+    assert (out / "precious.txt").read_text() == "keep me"
+    (out / "precious.txt").unlink()
+    assert main(["quickstart", "--out", str(out), "--quiet"]) == 0  # an empty folder may be written
+    (out / "extra.txt").write_text("from an earlier run")
+    assert main(["quickstart", "--out", str(out), "--overwrite", "--quiet"]) == 0  # a run folder is replaced
+    assert is_complete(out) and not (out / "extra.txt").exists()
 
 
-def test_crash_mid_write_leaves_no_folder(tmp_path, monkeypatch):
-    import twin.recording.run_folder as rf
+def test_crash_mid_write_leaves_no_folder_and_saves_the_results(tmp_path, monkeypatch, capsys):
+    import twin.recording.target as target
 
     def boom(*a, **k):
-        raise OSError("disk full")
+        raise OSError(28, "No space left on device")
 
-    monkeypatch.setattr(rf, "_fsync_dir", boom)
-    out = tmp_path / "run"
-    with pytest.raises(OSError):
-        main(["quickstart", "--out", str(out), "--quiet"])
+    monkeypatch.setattr(target, "_fsync", boom)
+    monkeypatch.setenv("TWIN_FALLBACK_DIR", str(tmp_path / "fallback"))
+    out = tmp_path / "runs" / "run"
+    assert main(["quickstart", "--out", str(out), "--quiet"]) == 1
+    err = capsys.readouterr().err.strip()
+    assert "\n" not in err and "No space left on device" in err and "saved to" in err
     assert not out.exists()
-    assert list(tmp_path.iterdir()) == []  # no temporary leftovers either
+    assert list(out.parent.iterdir()) == []  # no temporary folder or lock left over either
+    saved = Path(err.rsplit("saved to ", 1)[1])
+    assert saved.parent == tmp_path / "fallback" and is_complete(saved)
 
 
 def test_module_entry_point_exit_status_and_no_traceback(tmp_path):

@@ -202,3 +202,96 @@ def test_drop_records_its_cause_chain(monkeypatch, interruption_s, path, cause, 
     assert len(dropped) == 1 and dropped.loc[0, "reason"] == "deadline"
     assert (dropped.loc[0, "cause"], dropped.loc[0, "causes"], dropped.loc[0, "phase"]) == (cause, causes, "download")
     assert result.summary["drop_causes"] == {cause: 1}
+
+
+def _weak_uplink_config(**fl):
+    """One NLOS macro cell whose uplink power control (P0 -60 dBm, alpha 0.5) gives no rate beyond about 240 m while
+    its downlink still does; the client's update is large enough to be under way when the vehicle moves out."""
+    config = _scenario(**fl)
+    config["radio"]["los"] = "nlos"
+    config["radio"]["tiers"][0].update(ul_p0_dbm=-60, ul_alpha=0.5)
+    config["clients"]["vehicles"] = {"ids": ["0"]}
+    return config
+
+
+def _rates_at(d2d_m, **changes):
+    from twin.radio.interface import LinkQuality
+
+    p = get_preset("nr-macro").replace(**changes)
+    pl = p.pathloss_db(np.asarray(d2d_m, dtype=float), los=False)
+    dl, ul = p.rx_power_dbm(pl, "dl"), p.rx_power_dbm(pl, "ul")
+    return (p.rate_bps(LinkQuality(sinr_db=dl - p.noise_dbm("dl"), rx_power_dbm=dl), "dl"),
+            p.rate_bps(LinkQuality(rx_power_dbm=ul), "ul"))
+
+
+def test_zero_uplink_rate_stalls_as_no_uplink_and_the_upload_resumes(monkeypatch):
+    dl, ul = _rates_at([100.0, 250.0], ul_p0_dbm=-60.0, ul_alpha=0.5)
+    assert dl.min() > 0 and ul[0] > 0 and ul[1] == 0  # the premise: at 250 m only the uplink is gone
+    config = _weak_uplink_config(model={"kind": "fixed", "size_bytes": 1e3, "update_bytes": ul[0] * 2 / 8,
+                                        "train_flops": 0}, schedule={"kind": "constant", "start": 1})
+    # 100 m from the cell, then (t = 1 s) 250 m: the 2 s upload stops; back at 100 m at t = 4 s
+    result = _run(monkeypatch, config, lambda t: [[100, 0] if t < 1 or t >= 4 else [250, 0], [1000, 50]])
+    stall, resume = _events(result, "stall"), _events(result, "resume")
+    assert stall[["t", "client", "cell", "reason"]].values.tolist() == [[1.0, "client.0", "cell.0", "no_uplink"]]
+    assert resume[["t", "reason", "stalled_s"]].values.tolist() == [[4.0, "no_uplink", 3.0]]
+    assert _events(result, "handover").empty  # it never left its cell
+    up = _events(result, "flow_end").query("direction == 'up'").iloc[0]
+    assert up["t"] > 4.0 and up["bytes"] == pytest.approx(ul[0] * 2 / 8)
+    # the upload sent for 1 s before the stall, waited 3 s, then sent the rest: about 2 + 3 s in all
+    assert up["duration_s"] == pytest.approx(5.0, abs=0.05)
+    assert result.tables["rounds"]["n_completed"].tolist() == [1]
+    assert result.env.reachable[0]  # attached all along: still selectable
+
+
+def test_zero_downlink_rate_stalls_as_no_downlink_until_it_comes_back(monkeypatch):
+    # a 30 dBm cell with its floor lowered to -200 dBm: usable (attached) where its downlink gives no rate
+    changes = {"p_tx_dbm": 10.0}
+    dl, ul = _rates_at([30.0, 250.0], **changes)
+    assert dl[0] > 0 and dl[1] == 0 and ul.min() > 0
+    config = _scenario(model={"kind": "fixed", "size_bytes": dl[0] * 3 / 8, "update_bytes": 1e3, "train_flops": 0},
+                       schedule={"kind": "constant", "start": 1})
+    config["radio"]["los"] = "nlos"
+    config["radio"]["tiers"][0].update(p_tx_dbm=10.0, min_rx_dbm=-200.0)
+    config["clients"]["vehicles"] = {"ids": ["0"]}
+    result = _run(monkeypatch, config, lambda t: [[30, 0] if t < 1 or t >= 3 else [250, 0], [1000, 50]])
+    stall, resume = _events(result, "stall"), _events(result, "resume")
+    assert stall[["t", "reason"]].values.tolist() == [[1.0, "no_downlink"]]
+    assert resume[["t", "reason", "stalled_s"]].values.tolist() == [[3.0, "no_downlink", 2.0]]
+    down = _events(result, "flow_end").query("direction == 'down'").iloc[0]
+    assert down["t"] > 3.0 and down["bytes"] == pytest.approx(dl[0] * 3 / 8)
+
+
+def test_a_rate_stall_ends_when_the_client_hands_over(monkeypatch):
+    # no uplink at 250 m from cell 0 (t = 1 s), then next to cell 1 (t = 3 s): the no_uplink stall resumes at the
+    # handover, which opens its own stall; one stall open at a time, each closed by a resume naming its reason
+    config = _weak_uplink_config(model={"kind": "fixed", "size_bytes": 1e3, "update_bytes": 1e9, "train_flops": 0},
+                                 schedule={"kind": "constant", "start": 1}, deadline_s=6.0)
+    result = _run(monkeypatch, config, lambda t: [[100, 0] if t < 1 else [250, 0] if t < 3 else [900, 0],
+                                                  [1000, 50]])
+    tl = result.tables["timeline"]
+    ev = tl[tl["kind"].isin(["stall", "resume"])][["t", "kind", "reason"]].values.tolist()
+    assert ev == [[1.0, "stall", "no_uplink"], [3.0, "resume", "no_uplink"], [3.0, "stall", "handover"],
+                  [pytest.approx(3.05), "resume", "handover"]]
+    dropped = _events(result, "client_dropped")  # the cause chain builds on any stall reason
+    assert dropped["causes"].tolist() == ["no_uplink>handover>low_rate"] and dropped["phase"].tolist() == ["upload"]
+
+
+def test_uplink_power_control_overrides_are_checked_per_tier(monkeypatch):
+    config = _scenario()
+    config["radio"]["tiers"][0]["ul_alpha"] = 0.75
+    with pytest.raises(Exception, match=r"ul_alpha must be one of"):
+        validate(config)
+    config["radio"]["tiers"][0].update(ul_alpha=0.8, ul_p0_dbm=30)
+    with pytest.raises(Exception, match=r"ul_p0_dbm"):
+        validate(config)
+    config["radio"]["tiers"][0].update(preset="drive-lte", ul_p0_dbm=-90)
+    del config["radio"]["tiers"][0]["ul_alpha"]
+    with pytest.raises(InputError, match=r"radio\.tiers\[0\]\.ul_p0_dbm: preset 'drive-lte' has no such setting"):
+        _run(monkeypatch, config, lambda t: [[100, 0], [50, 0]])
+
+
+def test_schema_alphas_match_the_radio_ones():
+    from twin.radio.uplink import ALPHAS
+    from twin.scenario.access import UL_ALPHAS
+
+    assert UL_ALPHAS == ALPHAS

@@ -2,12 +2,15 @@
 
 import re
 import sys
+from pathlib import Path
 
 import pandas as pd
 import pytest
 from conftest import EIGHT
 
 from twin.sweep import main
+
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def _one_line_error(capsys, needle: str) -> str:
@@ -87,20 +90,27 @@ def test_dry_run_lists_the_runs(make_sweep, tmp_path, capsys):
     assert not (tmp_path / "out").exists()
 
 
-def test_dry_run_builds_what_validation_alone_passes(make_sweep, tmp_path, capsys):
-    """A data folder that does not exist passes the schema; the dry run builds the data set and names the run."""
-    sweep = make_sweep("""\
-        set: {fl.rounds: 1, fl.model: {kind: mlp, hidden: [8]}}
+def test_dry_run_builds_what_validation_alone_passes(tmp_path, capsys):
+    """More clients than vehicles passes the schema and the preflight; only building the city finds it. The dry run
+    builds, names the run, and writes nothing."""
+    import textwrap
+
+    city = ROOT / "scenarios" / "city_grid.yaml"
+    sweep = tmp_path / "sweep.yaml"
+    sweep.write_text(textwrap.dedent(f"""\
+        base: {city}
+        set: {{fl.rounds: 1}}
         grid:
-          fl.data: [{kind: digits}, {kind: idx, path: /nonexistent/idx}]
-        """)
+          mobility.n_vehicles: [300, 20]
+        """))
     assert main([str(sweep), "--dry-run", "--out", str(tmp_path / "out")]) == 2
-    _one_line_error(capsys, r"run 001-\w+ \(\{fl.data: \{kind: idx, path: /nonexistent/idx\}\}\): idx: folder "
-                            r"/nonexistent/idx does not exist")
+    _one_line_error(capsys, r"run 001-\w+ \(\{mobility.n_vehicles: 20\}\): clients.vehicles.count: 60 clients, "
+                            r"but only 20 vehicles")
     assert not (tmp_path / "out").exists()
 
 
 def test_a_failing_run_is_recorded_exit_1_and_retried(make_sweep, tmp_path, capsys):
+    (tmp_path / "missing.graphml").write_text("not GraphML at all")  # a damaged file is found only at build time
     sweep = make_sweep("""\
         set: {fl.rounds: 1, output.sample_period_s: 0}
         grid:

@@ -19,12 +19,13 @@ from typing import Any
 
 import pandas as pd
 import pyarrow.parquet as pq
-import yaml
 
 from twin.analysis.labels import strategy_labels
 from twin.analysis.metrics import run_metrics
 from twin.errors import InputError
+from twin.recording.manifest import verify_manifest
 from twin.recording.run_folder import RUN_FILES
+from twin.scenario.loading import compose_checked
 
 SWEEP_MARKER = "sweep.json"
 SWEEP_INDEX = "runs.parquet"
@@ -116,7 +117,10 @@ class RunSet:
             path = Path(run["path"]) / f"{name}.parquet"
             if not path.is_file():
                 continue
-            df = pd.read_parquet(path, columns=columns, filters=filters)
+            try:
+                df = pd.read_parquet(path, columns=columns, filters=filters)
+            except Exception as exc:  # noqa: BLE001 - a file damaged since open_runs checked it, a missing column
+                raise AnalysisError(f"{path}: cannot read ({type(exc).__name__}: {_first_line(exc)})") from None
             for col in reversed(front):
                 df.insert(0, col, run[col]) if col not in df else None
             parts.append(df)
@@ -132,8 +136,18 @@ def open_runs(path: str | Path, *, target: float | None = None) -> RunSet:
     """Find and check the runs under ``path`` (a run folder, a folder of run folders, or a sweep folder).
 
     ``target``: the accuracy the ``*_to_target`` columns refer to (default: each run's own
-    ``fl.stop.target_accuracy``, if any). Raises :class:`AnalysisError` when ``path`` holds no runs at all.
+    ``fl.stop.target_accuracy``, if any). Raises :class:`AnalysisError` when ``path`` holds no runs at all, or cannot
+    be read (the only exception the analysis raises for anything found on disk).
     """
+    try:
+        return _open_runs(path, target)
+    except InputError:
+        raise
+    except (OSError, ValueError, TypeError, KeyError, AttributeError, RecursionError) as exc:
+        raise AnalysisError(f"{path}: cannot be read as runs ({type(exc).__name__}: {_first_line(exc)})") from None
+
+
+def _open_runs(path: str | Path, target: float | None) -> RunSet:
     root = Path(path)
     if not root.exists():
         raise AnalysisError(f"{root}: not found")
@@ -144,6 +158,10 @@ def open_runs(path: str | Path, *, target: float | None = None) -> RunSet:
         kind = "sweep"
         sweep, index = _read_sweep(root)
         entries = [(str(r["run_id"]), root / str(r["path"]), r) for r in index.to_dict("records")]
+        inside = root.resolve()
+        for i, (run_id, folder, r) in enumerate(entries):
+            if not folder.resolve().is_relative_to(inside):  # a damaged or hostile index: never read outside
+                entries[i] = (run_id, folder, {**r, "status": "outside"})
         swept = [c for c in index.columns if c not in INDEX_HEAD and c not in INDEX_TAIL]
     elif _looks_like_run(root):
         kind, entries, swept = "run", [(root.name, root, None)], []
@@ -161,6 +179,8 @@ def open_runs(path: str | Path, *, target: float | None = None) -> RunSet:
         rows.append(row)
         resolved.append(scenario)
     _warn_problems(root, rows)
+    for row in rows:
+        row.pop("verified", None)
     runs = pd.DataFrame(rows)
     default = runs["scenario"] if "scenario" in runs else runs["run_id"]
     if kind != "sweep":
@@ -227,7 +247,9 @@ def _read_sweep(root: Path) -> tuple[dict[str, Any], pd.DataFrame]:
 
 
 def check_run_folder(folder: Path) -> tuple[str, str, dict[str, Any]]:
-    """(status, problem, summary) of one run folder: 'ok' / 'failed' / 'incomplete' / 'corrupt'."""
+    """(status, problem, summary) of one run folder: 'ok' / 'failed' / 'incomplete' / 'corrupt'. A folder whose
+    manifest.json does not match its files is 'corrupt'; one without a manifest (written before twin kept one) is
+    accepted and its summary marked ``_unverified`` (the caller warns once)."""
     if not folder.is_dir():
         return "incomplete", "run folder missing", {}
     missing = [name for name in RUN_FILES if not (folder / name).is_file()]
@@ -239,11 +261,16 @@ def check_run_folder(folder: Path) -> tuple[str, str, dict[str, Any]]:
             raise ValueError("not a JSON object")
     except (OSError, ValueError) as exc:
         return "incomplete", f"summary.json unreadable ({exc})", {}
+    damage = verify_manifest(folder, required=RUN_FILES)
+    if damage:
+        return "corrupt", damage, summary if isinstance(summary, dict) else {}
     for path in sorted(folder.glob("*.parquet")):
         try:
             pq.read_metadata(path)
         except Exception as exc:  # truncated / overwritten files raise ArrowInvalid, OSError ...
             return "corrupt", f"{path.name} does not parse ({str(exc).splitlines()[0]})", summary
+    if damage is None:
+        summary = {**summary, "_unverified": True}
     if summary.get("status", "ok") != "ok":
         error = summary.get("error") or summary.get("exception") or "no message"
         error = error.get("message", error) if isinstance(error, dict) else error
@@ -254,6 +281,9 @@ def check_run_folder(folder: Path) -> tuple[str, str, dict[str, Any]]:
 def _read_run(run_id: str, folder: Path, index_row: dict | None, target: float | None
               ) -> tuple[dict[str, Any], dict | None]:
     row: dict[str, Any] = {"run_id": run_id, "path": str(folder.resolve()), "status": "ok", "problem": ""}
+    if index_row is not None and index_row.get("status") == "outside":
+        row.update(status="corrupt", problem=f"the sweep index points outside the sweep folder ({index_row['path']})")
+        return row, None
     if index_row is not None:
         row.update({k: v for k, v in index_row.items() if k not in ("run_id", "path", "status") and
                     k not in INDEX_TAIL[1:]})
@@ -268,29 +298,51 @@ def _read_run(run_id: str, folder: Path, index_row: dict | None, target: float |
     scenario = None
     if status == "ok":
         try:
-            scenario = yaml.load((folder / "scenario.resolved.yaml").read_text(encoding="utf-8"), Loader=_Loader)
-            if isinstance(scenario, dict):
-                scenario.pop("derived", None)  # values the build computed, not inputs (twin.sim.derived)
+            resolved = folder / "scenario.resolved.yaml"
+            scenario, _ = compose_checked(resolved.read_text(encoding="utf-8"), str(resolved))
+            if not isinstance(scenario, dict):
+                raise ValueError("scenario.resolved.yaml is not a mapping")
+            scenario.pop("derived", None)  # values the build computed, not inputs (twin.sim.derived)
             rounds = pd.read_parquet(folder / "rounds.parquet")
-        except Exception as exc:
-            row.update(status="corrupt", problem=f"cannot read ({str(exc).splitlines()[0]})")
+            fl = _mapping(scenario.get("fl"))
+            stop = _mapping(fl.get("stop"))
+            goal = target if target is not None else stop.get("target_accuracy", summary.get("target_accuracy"))
+            row.update({"scenario": summary.get("name", scenario.get("name")),
+                        "seed": summary.get("seed", row.get("seed")),
+                        "schedule": _mapping(fl.get("schedule")).get("kind"),
+                        "weighting": _mapping(fl.get("strategy")).get("weighting")})
+            row.update({k: summary.get(k) for k in SUMMARY_COLUMNS})
+            row["wall_s"] = _mapping(summary.get("runtime_s")).get("total")
+            row["floor_decimals"] = stop.get("floor_decimals")
+            row.update(run_metrics(rounds, goal, stop.get("floor_decimals")))
+            row["verified"] = not summary.get("_unverified", False)
+        except Exception as exc:  # noqa: BLE001 - any damage (schema, types, parse) makes the run 'corrupt', never a crash
+            row = {k: row[k] for k in ("run_id", "path", "status", "problem") if k in row}
+            row.update(status="corrupt", problem=f"cannot read ({type(exc).__name__}: {_first_line(exc)})")
             return row, None
-        fl = (scenario or {}).get("fl") or {}
-        stop = fl.get("stop") or {}
-        goal = target if target is not None else stop.get("target_accuracy", summary.get("target_accuracy"))
-        row.update({"scenario": summary.get("name", scenario.get("name")), "seed": summary.get("seed", row.get("seed")),
-                    "schedule": (fl.get("schedule") or {}).get("kind"),
-                    "weighting": (fl.get("strategy") or {}).get("weighting")})
-        row.update({k: summary.get(k) for k in SUMMARY_COLUMNS})
-        row["wall_s"] = (summary.get("runtime_s") or {}).get("total")
-        row["floor_decimals"] = stop.get("floor_decimals")
-        row.update(run_metrics(rounds, goal, stop.get("floor_decimals")))
     elif summary:
         row.update({"scenario": summary.get("name"), "seed": summary.get("seed", row.get("seed"))})
     return row, scenario
 
 
+def _mapping(value: Any) -> dict:
+    if value is None:
+        return {}
+    if not isinstance(value, dict):
+        raise TypeError(f"expected a mapping, got {type(value).__name__}")
+    return value
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip()
+    return text.splitlines()[0] if text else "no message"
+
+
 def _warn_problems(root: Path, rows: list[dict[str, Any]]) -> None:
+    unverified = [r for r in rows if r["status"] == "ok" and r.get("verified") is False]
+    if unverified:
+        warnings.warn(f"{root}: {len(unverified)} of {len(rows)} run folders have no manifest.json (written by an "
+                      "older twin): their files cannot be checked for damage", RunFolderWarning, stacklevel=3)
     pending = [r for r in rows if r["status"] == "pending"]
     if pending:
         warnings.warn(f"{root}: {len(pending)} of {len(rows)} runs not run yet (pending); skipped",
@@ -299,10 +351,6 @@ def _warn_problems(root: Path, rows: list[dict[str, Any]]) -> None:
         if r["status"] not in ("ok", "pending"):
             warnings.warn(f"{r['path']}: {r['status']} run folder: {r['problem']}; skipped", RunFolderWarning,
                           stacklevel=3)
-
-
-class _Loader(getattr(yaml, "CSafeLoader", yaml.SafeLoader)):  # type: ignore[misc]
-    pass
 
 
 def _flat(mapping: dict, prefix: str = "") -> dict[str, Any]:

@@ -5,7 +5,10 @@ SimPy here; :mod:`twin.sim.access` steps it in simulated time): per tier, LOS st
 probability, correlated along each trajectory) and shadowing (``ShadowingProcess``, correlated along the trajectory),
 path loss, an in-car penetration loss drawn once per vehicle, received power on both links; then, given the serving
 cells and each cell's activity, SINR with co-channel interference (cells of the same preset share a channel) and the
-full-cell rate of each vehicle. All random draws come from the generator given to the constructor (``env.rng("radio")``).
+full-cell rate of each vehicle. The uplink of presets with power control (NR) is link-adapted
+(``Preset.uplink_allocation``: the rate-maximising RB count under open-loop power control); its interference at a cell
+is the other cells' users' power per RB weighted by the RBs x air time they actually used in the previous step. All
+random draws come from the generator given to the constructor (``env.rng("radio")``).
 """
 
 from __future__ import annotations
@@ -19,6 +22,7 @@ from .pathloss import los_probability
 from .presets import LinkQuality, Preset
 from .shadowing import LosProcess, ShadowingProcess, o2i_car_loss_db, shadow_sigma_db
 from .sinr import candidate_sinr_db, dbm_to_mw, mw_to_dbm, sinr_db, uplink_sinr_db
+from .uplink import uplink_interference_dbm
 
 _FAR_M = 1e7  # distance given to inactive vehicles (their powers are masked anyway)
 
@@ -64,6 +68,8 @@ class RadioModel:
         names = sorted({t.preset.name for t in tiers})
         self.channels = [np.concatenate([t.cells for t in tiers if t.preset.name == n]) for n in names]
         self.channel_preset = [next(t.preset for t in tiers if t.preset.name == n) for n in names]
+        # the uplink allocation of the last step (link-adapted presets): power per RB (dBm) and share of the RBs
+        self.ul_p_rb_dbm, self.ul_rb_share = np.full(v, -np.inf), np.zeros(v)
         for i, t in enumerate(tiers):
             self.floor_dbm[t.cells] = t.floor_dbm
             self.bias_db[t.cells] = t.bias_db
@@ -122,13 +128,19 @@ class RadioModel:
 
     def link_quality(self, rx_dl: np.ndarray, rx_ul: np.ndarray, serving: np.ndarray, activity_dl: np.ndarray,
                      activity_ul: np.ndarray, users_dl: np.ndarray | None = None,
-                     users_ul: np.ndarray | None = None) -> tuple[np.ndarray, ...]:
+                     users_ul: np.ndarray | None = None, airtime_ul: np.ndarray | None = None,
+                     remember: bool = True) -> tuple[np.ndarray, ...]:
         """SINR (dB) and full-cell rate (bit/s) of every vehicle towards its serving cell, DL and UL, each [V].
 
-        ``users_*`` [C]: users with traffic per cell, for the proportional-fair multi-user diversity gain."""
+        ``users_*`` [C]: users with traffic per cell, for the proportional-fair multi-user diversity gain.
+        ``airtime_ul`` [V]: the share of its cell's uplink air time each vehicle used since the last step (the
+        uplink interference of link-adapted presets; None: nobody transmitted). The uplink SINR of a link-adapted
+        preset is the SINR per RB on its chosen RBs. ``remember``: keep this step's uplink allocation as the next
+        step's interference (False for what-if calls such as the coverage map)."""
         v = rx_dl.shape[0]
         sinr_dl, sinr_ul = np.full(v, -np.inf), np.full(v, -np.inf)
         rate_dl, rate_ul = np.zeros(v), np.zeros(v)
+        p_rb, share = np.full(v, -np.inf), np.zeros(v)
         a_dl, a_ul = self._activity(activity_dl), self._activity(activity_ul)
         for cells, preset in zip(self.channels, self.channel_preset, strict=True):
             local = np.full(self.n_cells, -1)
@@ -138,14 +150,42 @@ class RadioModel:
             if not mine.any():
                 continue
             s_dl = sinr_db(rx_dl[:, cells], loc, preset.noise_dbm("dl"), a_dl[cells])
-            s_ul = uplink_sinr_db(rx_ul[:, cells], loc, preset.noise_dbm("ul"), a_ul[cells])
-            sinr_dl[mine], sinr_ul[mine] = s_dl[mine], s_ul[mine]
+            sinr_dl[mine] = s_dl[mine]
             srv = serving[mine]
             rate_dl[mine] = preset.rate_bps(LinkQuality(sinr_db=s_dl[mine], rx_power_dbm=rx_dl[mine, srv],
                                                         gain_db=self._pf_gain_db(users_dl, srv)), "dl")
-            rate_ul[mine] = preset.rate_bps(LinkQuality(sinr_db=s_ul[mine], rx_power_dbm=rx_ul[mine, srv],
-                                                        gain_db=self._pf_gain_db(users_ul, srv)), "ul")
+            quality = LinkQuality(rx_power_dbm=rx_ul[mine, srv], gain_db=self._pf_gain_db(users_ul, srv),
+                                  interference_per_rb_dbm=self._ul_interference_dbm(rx_ul[:, cells], loc, preset,
+                                                                                    airtime_ul)[loc[mine]])
+            alloc = preset.uplink_allocation(quality)
+            if alloc is None:  # fixed UE power over the whole channel (DRIVE tables)
+                s_ul = uplink_sinr_db(rx_ul[:, cells], loc, preset.noise_dbm("ul"), a_ul[cells])
+                sinr_ul[mine] = s_ul[mine]
+                rate_ul[mine] = preset.rate_bps(LinkQuality(sinr_db=s_ul[mine], rx_power_dbm=rx_ul[mine, srv],
+                                                            gain_db=quality.gain_db), "ul")
+                continue
+            sinr_ul[mine], rate_ul[mine] = alloc.sinr_per_rb_db, alloc.rate_bps
+            p_rb[mine], share[mine] = alloc.p_tx_per_rb_dbm, alloc.n_rb / preset.uplink.n_rb
+        if remember:
+            self.ul_p_rb_dbm, self.ul_rb_share = p_rb, share
         return sinr_dl, sinr_ul, rate_dl, rate_ul
+
+    def _ul_interference_dbm(self, rx_ul: np.ndarray, loc: np.ndarray, preset: Preset,
+                             airtime_ul: np.ndarray | None) -> np.ndarray:
+        """[cells of one channel] mean uplink interference per RB (dBm) from the last step's allocations: each
+        vehicle's power per RB, weighted by its RB share x air time (``interference: activity``), by its RB share x
+        1 / (vehicles in its cell) (``full-buffer``: every attached vehicle always has data), or nothing (``none``)."""
+        n, config = rx_ul.shape[1], preset.uplink
+        if self.interference == "none" or config is None or len(loc) != self.n_vehicles:  # (points: no vehicles)
+            return np.full(n, -np.inf)
+        if self.interference == "full-buffer":
+            attached = np.bincount(loc[loc >= 0], minlength=n)
+            time = np.where(loc >= 0, 1.0 / np.maximum(attached[np.maximum(loc, 0)], 1), 0.0)
+        else:
+            time = np.zeros(len(loc)) if airtime_ul is None else np.clip(airtime_ul, 0.0, 1.0)
+        coupling = config.p_cmax_dbm - rx_ul  # the UL budget is at P_CMAX; +inf where unusable: contributes nothing
+        with np.errstate(invalid="ignore"):
+            return uplink_interference_dbm(self.ul_p_rb_dbm, coupling, loc, self.ul_rb_share * time)
 
     def _pf_gain_db(self, users: np.ndarray | None, cells: np.ndarray) -> np.ndarray | float:
         """Proportional fair: the scheduled user's SINR is boosted by the selection gain ``H_n`` (the mean of the
@@ -177,5 +217,5 @@ class RadioModel:
                 rx[:, t.cells], _ = self._budget(t, d2d, self.los_mode == "los", penetration_db)
         ones = np.ones(self.n_cells)
         best, _ = best_server(self.association_metric(rx, ones))
-        _, _, rate, _ = self.link_quality(rx, rx, best, ones, ones)
+        _, _, rate, _ = self.link_quality(rx, rx, best, ones, ones, remember=False)
         return rate, best

@@ -1,15 +1,13 @@
 """Technology presets (frozen dataclasses behind one :class:`Preset` interface) and the full-cell user rate.
 
-* ``nr-macro`` / ``nr-mmwave`` (:class:`NrPreset`): 5G NR carriers; rate from SINR via a spectral-efficiency
-  mapping, the TS 38.101 maximum RBs and the TS 38.306 overheads (``nr_rate_bps``).
+* ``nr-macro`` / ``nr-mmwave`` (:class:`NrPreset`): 5G NR carriers; downlink rate from the full-band SINR
+  (``nr_rate_bps``), uplink from open-loop power control and link adaptation over the RB count (``twin.radio.uplink``).
 * ``drive-lte`` / ``drive-80211ad`` (:class:`TablePreset`): DRIVE's (Mavromatis et al., ISCC 2020) rate /
   sensitivity tables; the rate is the highest table rate whose sensitivity is <= the received power.
 
 Callers use the interface only (path loss, received power, noise, rate from a :class:`LinkQuality`, LOS and
 shadowing models, sensitivity floor, range, overrides), never the concrete class.
-
-Antenna gains of the NR presets are 0 dBi: the reference gives none, so the budget is that of
-isotropic antennas; set ``g_bs_dbi`` / ``g_ue_dbi`` with ``dataclasses.replace`` for a known array.
+Antenna gains of the NR presets are 0 dBi (the reference gives none): set ``g_bs_dbi`` / ``g_ue_dbi`` for an array.
 """
 
 from __future__ import annotations
@@ -17,92 +15,20 @@ from __future__ import annotations
 import dataclasses
 import math
 from dataclasses import dataclass
-from typing import Protocol, runtime_checkable
 
 import numpy as np
 
 from ._checks import choice, float_array, los_mask
+from .interface import LINKS, LinkQuality, Preset
 from .nr import frequency_range, max_rbs, nr_rate_bps, numerology
 from .nr import overhead as nr_overhead
 from .pathloss import pathloss_db
 from .sinr import downlink_rx_power_dbm, uplink_rx_power_dbm
 from .spectral import GNB_NOISE_FIGURE_DB, UE_NOISE_FIGURE_DB, noise_power_dbm, spectral_efficiency
+from .uplink import ALPHA, ALPHAS, P0_DBM, P0_RANGE_DBM, UplinkAllocation, UplinkConfig, uplink_link_adaptation
 
-LINKS = ("dl", "ul")
-
-
-@dataclass(frozen=True)
-class LinkQuality:
-    """What the rate of one link direction may depend on, for the users of one channel (arrays of one shape).
-
-    ``sinr_db``: full-band SINR (dB) with interference; ``rx_power_dbm``: received power (dBm) of the serving link at
-    the preset's transmit power (path loss, gains, shadowing and penetration loss included); ``gain_db``: the
-    scheduler's selection gain on the SINR (proportional fair; 0 for round robin). A preset reads what its rate model
-    needs and raises ValueError naming a missing one. New inputs (e.g. the interference per resource block for uplink
-    link adaptation) are added here as optional fields, so callers and presets that do not use them do not change.
-    """
-
-    sinr_db: np.ndarray | float | None = None
-    rx_power_dbm: np.ndarray | float | None = None
-    gain_db: np.ndarray | float = 0.0
-
-
-@runtime_checkable
-class Preset(Protocol):
-    """The interface every technology preset implements (frozen dataclasses; powers dBm, gains dBi, heights m)."""
-
-    name: str
-    fc_hz: float
-    bandwidth_hz: float
-    p_tx_dbm: float
-    g_bs_dbi: float
-    g_ue_dbi: float
-    h_bs_m: float
-    h_ut_m: float
-
-    @property
-    def los_model(self) -> str:
-        """LOS-probability model (TR 38.901 Table 7.4.2-1 scenario) of the links, for ``los_probability``."""
-        ...
-
-    @property
-    def shadowing_model(self) -> str:
-        """Path-loss model whose shadow-fading table (sigma, decorrelation distance) applies to the links."""
-        ...
-
-    @property
-    def max_range_m(self) -> float:
-        """Cells farther than this are not usable (inf: no limit)."""
-        ...
-
-    def pathloss_db(self, d2d_m, *, los, h_ut_m=None) -> np.ndarray:
-        """Path loss (dB) at 2D distance ``d2d_m`` (any shape) for LOS state ``los`` (bool or bool array)."""
-        ...
-
-    def rx_power_dbm(self, pathloss_db, link: str = "dl", loss_db=0.0) -> np.ndarray:
-        """Received power (dBm) on ``link`` ("dl" | "ul") over ``pathloss_db`` plus extra ``loss_db``."""
-        ...
-
-    def noise_dbm(self, link: str = "dl") -> float:
-        """Thermal noise (dBm) over the channel bandwidth at the receiver of ``link``."""
-        ...
-
-    def rate_bps(self, quality: LinkQuality, link: str = "dl") -> np.ndarray:
-        """Full-cell rate (bit/s) of a user alone in the cell, shape of the quality's arrays."""
-        ...
-
-    def sensitivity_floor_dbm(self) -> float:
-        """Lowest received power (dBm) at which the preset gives a positive rate without interference."""
-        ...
-
-    def replace(self, **changes) -> Preset:
-        """A copy with fields replaced (``dataclasses.replace``; ValueError naming an unknown field)."""
-        ...
-
-    def describe(self) -> dict:
-        """Every field and derived value (n_rb, floor, range, models) as plain Python values."""
-        ...
-
+__all__ = ["LINKS", "LinkQuality", "NrPreset", "PRESETS", "Preset", "TablePreset", "get_preset", "replace",
+           "user_rate_bps"]
 
 class _PresetBase:
     """What the concrete presets share: overrides and description."""
@@ -152,6 +78,8 @@ class NrPreset(_PresetBase):
     layers: int = 1
     se_method: str = "cqi"
     cqi_table: int = 2
+    ul_p0_dbm: float = P0_DBM  # PUSCH open-loop power control, TS 38.213 7.1.1 (P_CMAX is ue_p_tx_dbm)
+    ul_alpha: float = ALPHA
 
     def __post_init__(self):
         max_rbs(self.bandwidth_hz, self.scs_hz)  # validates the pair
@@ -159,6 +87,15 @@ class NrPreset(_PresetBase):
         choice("CQI table", self.cqi_table, (1, 2))
         if self.layers < 1:
             raise ValueError(f"layers must be >= 1, got {self.layers}")
+        if not any(abs(self.ul_alpha - a) < 1e-9 for a in ALPHAS):
+            raise ValueError(f"ul_alpha must be one of {', '.join(map(str, ALPHAS))} (TS 38.331), got {self.ul_alpha}")
+        if not P0_RANGE_DBM[0] <= self.ul_p0_dbm <= P0_RANGE_DBM[1]:
+            raise ValueError(f"ul_p0_dbm must lie in [-202, 24] dBm (TS 38.331), got {self.ul_p0_dbm}")
+
+    @property
+    def uplink(self) -> UplinkConfig:
+        """The carrier's uplink: numerology, gNB noise figure, P_CMAX = ``ue_p_tx_dbm``, P0, alpha, SE mapping."""
+        return UplinkConfig.for_preset(self, p0_dbm=self.ul_p0_dbm, alpha=self.ul_alpha)
 
     @property
     def n_rb(self) -> int:
@@ -220,10 +157,21 @@ class NrPreset(_PresetBase):
         return nr_rate_bps(se, n_prb=self.n_rb, scs_hz=self.scs_hz, layers=self.layers, overhead=self.overhead(link))
 
     def rate_bps(self, quality: LinkQuality, link: str = "dl") -> np.ndarray:
-        """Full-cell rate (bit/s): full-band allocation at the SINR plus the scheduler's gain (both links today;
-        uplink link adaptation replaces the ``ul`` branch, reading ``quality.rx_power_dbm`` for the coupling loss)."""
+        """Full-cell rate (bit/s). Downlink: full-band allocation at the SINR plus the scheduler's gain. Uplink with
+        ``rx_power_dbm``: link adaptation (``uplink_allocation``); uplink with only ``sinr_db``: the full-band rate
+        at that SINR (the model without power control, kept for comparison)."""
+        if choice("link", link, LINKS) == "ul" and quality.rx_power_dbm is not None:
+            return self.uplink_allocation(quality).rate_bps
         sinr = float_array("sinr_db", _need(quality.sinr_db, "sinr_db", self.name))
         return self.sinr_rate_bps(sinr + quality.gain_db, link)
+
+    def uplink_allocation(self, quality: LinkQuality) -> UplinkAllocation:
+        """``uplink_link_adaptation`` at the coupling loss ``ue_p_tx_dbm - rx_power_dbm`` (path loss + shadowing +
+        penetration - antenna gains), the interference per RB and the scheduler's gain (added to the SINR per RB)."""
+        rx = float_array("rx_power_dbm", _need(quality.rx_power_dbm, "rx_power_dbm", self.name))
+        return uplink_link_adaptation(self.ue_p_tx_dbm - rx.astype(np.float64), self.uplink,
+                                      interference_per_rb_dbm=quality.interference_per_rb_dbm,
+                                      sinr_gain_db=quality.gain_db)
 
     def sensitivity_floor_dbm(self) -> float:
         """Noise plus the lowest SINR (0.01 dB grid from -30 dB) at which the downlink rate is positive."""
@@ -296,6 +244,14 @@ class TablePreset(_PresetBase):
         choice("link", link, LINKS)
         return self.table_rate_bps(_need(quality.rx_power_dbm, "rx_power_dbm", self.name))
 
+    @property
+    def uplink(self) -> None:
+        return None
+
+    def uplink_allocation(self, quality: LinkQuality) -> None:
+        """None: DRIVE's UE sends at a fixed power over the whole channel, at the table rate (no power control)."""
+        return None
+
     def sensitivity_floor_dbm(self) -> float:
         """The lowest table sensitivity."""
         return float(min(self.sensitivity_dbm))
@@ -353,10 +309,8 @@ def user_rate_bps(
 ) -> np.ndarray:
     """Full-cell rate (bit/s) of a user alone in a cell of ``preset``, any array shape.
 
-    NR presets need ``sinr_db`` (``layers * SE(SINR) * N_RB * 12 * 14 * 2^mu * 1e3 * (1 - OH)``, SE
-    from ``spectral_efficiency`` with the preset's method and CQI table unless ``method`` / ``table``
-    override them). DRIVE presets need ``rx_power_dbm`` (their tables are in received power; DRIVE uses
-    the same table for both links).
+    NR presets: ``preset.rate_bps`` (``sinr_db``: full band; uplink with ``rx_power_dbm``: link adaptation), with the
+    preset's SE method and CQI table unless ``method`` / ``table`` override them. DRIVE presets need ``rx_power_dbm``.
     """
     p = get_preset(preset)
     overrides = {k: v for k, v in (("se_method", method), ("cqi_table", table)) if v is not None}

@@ -218,7 +218,7 @@ def uplink_rate_bps(coupling_loss_db, n_rb, config: UplinkConfig, *, interferenc
 
 
 def uplink_link_adaptation(
-    coupling_loss_db, config: UplinkConfig, *, interference_per_rb_dbm=-np.inf, n_rb_max=None
+    coupling_loss_db, config: UplinkConfig, *, interference_per_rb_dbm=-np.inf, n_rb_max=None, sinr_gain_db=0.0
 ) -> UplinkAllocation:
     """Rate-maximising RB count, power and rate of UEs on their serving cell's uplink (exact optimum).
 
@@ -232,6 +232,8 @@ def uplink_link_adaptation(
             (default ``config.n_rb``: the whole carrier, one user alone in the cell). A UE that shares the carrier
             in frequency gets its share here; one that shares it in time keeps ``n_rb`` and the caller scales the
             rate by its air time.
+        sinr_gain_db: the scheduler's selection gain (dB, broadcast to the UEs; proportional fair's ``H_n``): added
+            to the SINR per RB at every M, so it raises the SE and the best RB count alike (0: round robin).
 
     Returns:
         ``UplinkAllocation`` (rate_bps, n_rb, p_tx_dbm, sinr_per_rb_db, fullband_snr_db), each of the broadcast
@@ -241,7 +243,10 @@ def uplink_link_adaptation(
     m_max = np.asarray(config.n_rb if n_rb_max is None else n_rb_max)
     if m_max.dtype.kind not in "iu" or (m_max.size and (m_max.min() < 0 or m_max.max() > config.n_rb)):
         raise ValueError(f"n_rb_max must be integers in 0..{config.n_rb} (the carrier's RBs)")
-    ni_dbm = _noise_plus_interference_dbm(config, interference_per_rb_dbm)
+    gain = float_array("sinr_gain_db", sinr_gain_db).astype(np.float64)
+    if not np.isfinite(gain).all():
+        raise ValueError("sinr_gain_db must be finite")
+    ni_dbm = _noise_plus_interference_dbm(config, interference_per_rb_dbm) - gain  # a gain lowers the effective N+I
     cl, m_max, ni_dbm = np.broadcast_arrays(cl, m_max.astype(np.int64), ni_dbm)
     cl = np.where(np.isnan(cl), np.inf, cl)
     s0_db = config.p_cmax_dbm - cl - ni_dbm  # SINR per RB at P_CMAX on one RB

@@ -30,7 +30,7 @@ EVENT_SCHEMA: dict[str, tuple[str, ...]] = {
     "round_end": ("n_completed", "n_dropped"),
     "handover": ("client", "cell", "from_cell", "interruption_s"),
     "stall": ("client", "cell", "reason"),
-    "resume": ("client", "cell", "stalled_s"),
+    "resume": ("client", "cell", "stalled_s", "reason"),
 }
 
 # Column dtypes of the timeline; every column not listed is float64.

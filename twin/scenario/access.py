@@ -173,6 +173,10 @@ class Backhaul(Section):
     latency_s: Seconds = 0.0005
 
 
+UL_ALPHAS = (0.0, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 1.0)  # TS 38.331 Alpha (the radio side's twin.radio.uplink.ALPHAS)
+PRESET_OVERRIDES = ("p_tx_dbm", "g_bs_dbi", "g_ue_dbi", "h_bs_m", "ul_p0_dbm", "ul_alpha")  # CellTier -> preset field
+
+
 class CellTier(Section):
     """One layer of cells of one technology preset (``nr-macro``, ``nr-mmwave``, ``drive-lte``, ``drive-80211ad``).
 
@@ -180,7 +184,9 @@ class CellTier(Section):
     sensitivity floor below which a cell is not usable (default: the lowest received power at which the preset gives a
     rate without interference); ``max_range_m`` makes cells farther than that unusable (default: the preset's, i.e.
     DRIVE's maxTXDistance, else none); ``bias_db`` is added to this tier's association metric (cell individual offset,
-    the HetNet range-expansion bias that lets small cells win over a stronger macro)."""
+    the HetNet range-expansion bias that lets small cells win over a stronger macro). ``ul_p0_dbm`` / ``ul_alpha``
+    replace an NR preset's uplink open-loop power control (TS 38.213 7.1.1: P0 in dBm per 15 kHz RB, -202..24; alpha
+    one of 0, 0.4, 0.5, ..., 0.9, 1; defaults -80 dBm and 0.8); DRIVE presets have no uplink power control."""
 
     name: Name
     preset: str = "nr-macro"
@@ -192,7 +198,15 @@ class CellTier(Section):
     min_rx_dbm: float | None = None
     max_range_m: Metres | None = None
     bias_db: float = 0.0
+    ul_p0_dbm: Annotated[float, Field(ge=-202.0, le=24.0)] | None = None
+    ul_alpha: float | None = None
     backhaul: Backhaul = Backhaul()
+
+    @model_validator(mode="after")
+    def _alpha(self) -> CellTier:
+        require(self.ul_alpha is None or any(abs(self.ul_alpha - a) < 1e-9 for a in UL_ALPHAS),
+                f"ul_alpha must be one of {', '.join(map(str, UL_ALPHAS))} (TS 38.331 Alpha), got {self.ul_alpha}")
+        return self
 
 
 class AssociationSpec(Section):

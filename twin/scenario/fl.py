@@ -145,15 +145,19 @@ class MLPModel(Section):
 Model = Annotated[FixedModel | NamedModel | MLPModel, Field(discriminator="kind")]
 
 
+# A step size beyond 1e6 overflows float32 training at the first step (a typo, never a setting): refused up front.
+LearningRate = Annotated[float, Field(gt=0, le=1e6)]
+
+
 class SGD(Section):
     kind: Literal["sgd"] = "sgd"
-    lr: Positive = 0.02
+    lr: LearningRate = 0.02
     momentum: Decay = 0.0
 
 
 class Adam(Section):
     kind: Literal["adam"]
-    lr: Positive = 1e-3
+    lr: LearningRate = 1e-3
     beta1: Decay = 0.9
     beta2: Decay = 0.999
     eps: Positive = 1e-8

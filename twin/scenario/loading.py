@@ -7,6 +7,8 @@ field path (``topology.client_link.bandwidth_bps``), so the CLI can print it and
 from __future__ import annotations
 
 import importlib.resources
+import re
+import weakref
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
@@ -15,7 +17,9 @@ import yaml
 from pydantic import ValidationError
 
 from twin.errors import InputError
+from twin.scenario.hints import did_you_mean
 from twin.scenario.schema import ScenarioConfig
+from twin.scenario.types import FIELD_MARK
 
 BUILTIN_PACKAGE = "twin.scenarios"
 
@@ -32,6 +36,12 @@ def _construct_mapping(loader: _LineLoader, node: yaml.MappingNode, deep: bool =
     seen: dict[Any, int] = {}
     for key_node, _ in node.value:
         key = loader.construct_object(key_node, deep=deep)
+        try:
+            hash(key)
+        except TypeError:
+            raise yaml.constructor.ConstructorError(
+                None, None, f"a {type(key).__name__} cannot be a key (keys are names or numbers)",
+                key_node.start_mark) from None
         if key in seen:
             raise yaml.constructor.ConstructorError(
                 None, None, f"duplicate key {key!r} (first on line {seen[key] + 1})", key_node.start_mark)
@@ -57,16 +67,70 @@ def _line_index(node: yaml.Node | None, path: tuple = (), out: dict | None = Non
     return out
 
 
-def parse_yaml(text: str, source: str) -> tuple[dict, dict[tuple, int]]:
-    """Parse YAML text into (data, line index). ``source`` names the file in errors."""
+MAX_YAML_NODES = 200_000   # values after aliases are expanded: a scenario has a few hundred, a 2 KB alias bomb 10^9
+MAX_YAML_DEPTH = 64
+MAX_INT_DIGITS = 100
+
+
+def compose_checked(text: str, source: str, loader: type = None) -> tuple[Any, yaml.Node | None]:
+    """Parse YAML text into (data, node) with bounds: at most :data:`MAX_YAML_NODES` values once aliases are
+    expanded, :data:`MAX_YAML_DEPTH` levels of nesting, integers of at most :data:`MAX_INT_DIGITS` digits. Checked on
+    the composed nodes, before any value is constructed. Raises :class:`ScenarioError` (``source:line: ...``)."""
+    ldr = (loader or _LineLoader)(text)
     try:
-        data = yaml.load(text, Loader=_LineLoader)  # noqa: S506 - _LineLoader is a SafeLoader
-        lines = _line_index(yaml.compose(text, Loader=yaml.SafeLoader))
+        try:
+            node = ldr.get_single_node()
+        except RecursionError:
+            raise ScenarioError(f"{source}: nested deeper than {MAX_YAML_DEPTH} levels") from None
+        if node is not None:
+            _check_size(node, source)
+        try:
+            data = ldr.construct_document(node) if node is not None else None
+        except RecursionError:
+            raise ScenarioError(f"{source}: nested deeper than {MAX_YAML_DEPTH} levels") from None
+        except ValueError as exc:  # a number Python will not parse
+            raise ScenarioError(f"{source}: a value cannot be read: {str(exc).splitlines()[0]}") from None
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None) or getattr(exc, "context_mark", None)
         where = f"{source}:{mark.line + 1}" if mark is not None else source
         problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
         raise ScenarioError(f"{where}: malformed YAML: {problem}") from None
+    finally:
+        ldr.dispose()
+    return data, node
+
+
+def _check_size(root: yaml.Node, source: str) -> None:
+    sizes: dict[int, int] = {}
+
+    def size(node: yaml.Node, depth: int) -> int:
+        known = sizes.get(id(node))
+        if known is not None:
+            return known
+        if depth > MAX_YAML_DEPTH:
+            raise ScenarioError(f"{source}:{node.start_mark.line + 1}: nested deeper than {MAX_YAML_DEPTH} levels")
+        if isinstance(node, yaml.ScalarNode):
+            total = 1
+            if node.tag == "tag:yaml.org,2002:int" and len(node.value) > MAX_INT_DIGITS:
+                raise ScenarioError(f"{source}:{node.start_mark.line + 1}: an integer of {len(node.value):,} digits "
+                                    f"(at most {MAX_INT_DIGITS})")
+        elif isinstance(node, yaml.MappingNode):
+            total = 1 + sum(size(k, depth + 1) + size(v, depth + 1) for k, v in node.value)
+        else:
+            total = 1 + sum(size(item, depth + 1) for item in node.value)
+        if total > MAX_YAML_NODES:
+            raise ScenarioError(f"{source}:{node.start_mark.line + 1}: more than {MAX_YAML_NODES:,} values once "
+                                "aliases are expanded (an alias bomb?)")
+        sizes[id(node)] = total
+        return total
+
+    size(root, 0)
+
+
+def parse_yaml(text: str, source: str) -> tuple[dict, dict[tuple, int]]:
+    """Parse YAML text into (data, line index). ``source`` names the file in errors. Bounded (:func:`compose_checked`)."""
+    data, node = compose_checked(text, source)
+    lines = _line_index(node)
     if data is None:
         data = {}
     if not isinstance(data, dict):
@@ -178,9 +242,18 @@ def _format_validation_error(exc: ValidationError, source: str, lines: Mapping[t
             where = "--set"
     msg = first["msg"]
     if first["type"] == "extra_forbidden":
-        msg = "unknown field" + _did_you_mean(list(first["loc"]))
+        msg = "unknown field" + did_you_mean(list(first["loc"]), _UNION_TAGS)
     elif msg.startswith("Value error, "):
         msg = msg[len("Value error, "):]
+    if msg.startswith(FIELD_MARK):  # a section's validator named the field (types.Section): put it into the path
+        _, key, msg = msg.split(FIELD_MARK, 2)
+        loc.append(key)
+        path = ".".join(str(p) for p in loc)
+        line = lines.get(tuple(loc), line)
+        where = f"{source}:{line}" if line is not None else source
+        for path_ in overridden:
+            if tuple(loc[: len(path_)]) == path_:
+                where = "--set"
     value = first.get("input")
     shown = "" if first["type"] in ("extra_forbidden", "missing") or isinstance(value, (dict, list)) else \
         f" (got {value!r})"
@@ -222,44 +295,45 @@ def _collect_tags() -> set[str]:
 _UNION_TAGS = _collect_tags()
 
 
-def _did_you_mean(loc: list) -> str:
-    """`` (did you mean 'rounds'?)`` for an unknown field at pydantic location ``loc`` (union tags included), when a
-    field of the section it sits in is spelt alike; else ``""``."""
-    import difflib
-    import typing
-
-    from pydantic import BaseModel
-
-    def models(annotation: Any) -> list[type[BaseModel]]:
-        if isinstance(annotation, type) and issubclass(annotation, BaseModel):
-            return [annotation]
-        return [m for arg in typing.get_args(annotation) for m in models(arg)]
-
-    here: list[type[BaseModel]] = [ScenarioConfig]
-    for part in loc[:-1]:
-        if isinstance(part, str) and part in _UNION_TAGS and not any(part in m.model_fields for m in here):
-            tagged = [m for m in here if "kind" in m.model_fields
-                      and part in typing.get_args(m.model_fields["kind"].annotation)]
-            here = tagged or here
-            continue
-        here = [m for model in here if isinstance(part, str) and part in model.model_fields
-                for m in models(model.model_fields[part].annotation)]
-        if not here:
-            return ""
-    names = sorted({name for model in here for name in model.model_fields})
-    close = difflib.get_close_matches(str(loc[-1]), names, n=1, cutoff=0.6)
-    return f" (did you mean {close[0]!r}?)" if close else ""
-
-
 def validate(data: dict, source: str = "<scenario>", lines: Mapping[tuple, int] | None = None,
              overridden: Iterable[tuple] = ()) -> ScenarioConfig:
     """Validate a scenario mapping. A ``derived:`` block (written into scenario.resolved.yaml) is not input: ignored."""
     if DERIVED in data:
         data = {k: v for k, v in data.items() if k != DERIVED}
     try:
-        return ScenarioConfig.model_validate(data)
+        config = ScenarioConfig.model_validate(data)
     except ValidationError as exc:
         raise ScenarioError(_format_validation_error(exc, source, lines or {}, overridden)) from None
+    _ORIGINS[id(config)] = (weakref.ref(config), (source, dict(lines or {}), [tuple(p) for p in overridden]))
+    for key in [k for k, (ref, _) in _ORIGINS.items() if ref() is None]:
+        del _ORIGINS[key]
+    return config
+
+
+# id(config) -> (weak reference, (source, line index, overridden paths)) of each validated scenario: where its fields
+# were written, for errors found after validation (with_location). Not a model attribute: it must not change equality.
+_ORIGINS: dict[int, tuple[weakref.ref, tuple]] = {}
+
+
+_FIELD_AT_START = re.compile(r"^([a-z_]+(?:(?:\.[A-Za-z_0-9]+)|(?:\[\d+\]))*)(?=[: ])")
+
+
+def with_location(config: ScenarioConfig, message: str) -> str:
+    """Prefix an error about a validated scenario's field (``fl.rounds: ...``) with ``file:line: `` (or ``--set: ``)
+    where that field was written; messages that already start with a location, or name no field, are unchanged."""
+    ref, origin = _ORIGINS.get(id(config), (None, None))
+    origin = origin if ref is not None and ref() is config else None
+    m = _FIELD_AT_START.match(message)
+    if origin is None or m is None or m[1].split(".")[0].split("[")[0] not in ScenarioConfig.model_fields:
+        return message
+    source, lines, overridden = origin
+    loc = tuple(int(p) if p.isdigit() else p for p in re.split(r"\.|\[|\]\.?", m[1]) if p)
+    if any(loc[: len(p)] == p for p in overridden):
+        return f"--set: {message}"
+    for n in range(len(loc), 0, -1):
+        if loc[:n] in lines:
+            return f"{source}:{lines[loc[:n]]}: {message}"
+    return f"{source}: {message}"
 
 
 def load_scenario(path_or_name: str, overrides: Iterable[str] = (), *, seed: int | None = None) -> ScenarioConfig:
@@ -283,7 +357,10 @@ _DERIVED_NOTE = "# derived: computed from the fields above when the run was buil
 def resolved_yaml(config: ScenarioConfig, derived: Mapping | None = None) -> str:
     """The scenario with every default filled in, as YAML that loads back to an equal config; with ``derived`` (see
     ``twin.sim.derived``) a last ``derived:`` block that loading ignores and :func:`without_derived` cuts off."""
-    text = yaml.safe_dump(config.model_dump(mode="json"), sort_keys=False, default_flow_style=False)
+    # limits change no result: left out while unset, so that they never change a sweep's run hashes
+    unset = config.limits.max_memory is None and config.limits.max_events is None
+    text = yaml.safe_dump(config.model_dump(mode="json", exclude={"limits"} if unset else None), sort_keys=False,
+                          default_flow_style=False)
     if derived:
         text += _DERIVED_NOTE + yaml.safe_dump({DERIVED: dict(derived)}, sort_keys=False, default_flow_style=None,
                                                width=120)

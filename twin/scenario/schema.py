@@ -254,6 +254,14 @@ class ClientsConfig(Section):
 # --------------------------------------------------------------------------------------------------------- output
 
 
+class LimitsConfig(Section):
+    """Resource bounds checked before a run builds anything (``twin.sim.preflight``); ``--max-memory`` and
+    ``--max-events`` on the command line win over these, which win over the defaults (2 GB, 1e8 events)."""
+
+    max_memory: Bytes | None = None
+    max_events: Positive | None = None
+
+
 class OutputConfig(Section):
     sample_period_s: Seconds = 1.0
     dir: str | None = None
@@ -273,6 +281,7 @@ class ScenarioConfig(Section):
     clients: ClientsConfig = ClientsConfig()
     fl: FLConfig = FLConfig()
     output: OutputConfig = OutputConfig()
+    limits: LimitsConfig = LimitsConfig()
 
     @field_validator("name")
     @classmethod

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+import functools
+import typing
+from typing import Annotated, Any
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, model_validator
 
 from twin.scenario.units import parse_quantity
 
@@ -14,9 +16,41 @@ def _quantity(dimension: str):
 
 
 class Section(BaseModel):
-    """Base of every schema model: unknown keys are errors, values are validated on assignment too."""
+    """Base of every schema model: unknown keys are errors, values are validated on assignment too, NaN and infinity
+    are refused wherever a number is expected, and a boolean is never a number (``rounds: true`` is an error)."""
 
-    model_config = ConfigDict(extra="forbid", validate_assignment=True)
+    model_config = ConfigDict(extra="forbid", validate_assignment=True, allow_inf_nan=False)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _no_bool_as_number(cls, data: Any) -> Any:
+        if isinstance(data, dict):
+            for key, value in data.items():
+                if isinstance(key, str) and _has_bool(value) and not _takes_bool(cls, key):
+                    # FIELD_MARK: the loader's error formatter moves the key into the field path
+                    raise ValueError(f"{FIELD_MARK}{key}{FIELD_MARK}expected a number or text, got a boolean "
+                                     f"({str(value).lower()})")
+        return data
+
+
+FIELD_MARK = "\x1f"  # brackets a field name at the start of a section validator's message
+
+def _has_bool(value: Any) -> bool:
+    return isinstance(value, bool) or (isinstance(value, (list, tuple)) and any(isinstance(v, bool) for v in value))
+
+
+@functools.cache
+def _takes_bool(cls: type, name: str) -> bool:
+    field = cls.model_fields.get(name)
+    return field is None or _mentions_bool(field.annotation)  # an unknown key is reported as such later
+
+
+def _mentions_bool(annotation: Any) -> bool:
+    if annotation is bool or annotation is Any:
+        return True
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return True  # a section validates its own fields
+    return any(_mentions_bool(a) for a in typing.get_args(annotation) if not isinstance(a, (str, int, float)))
 
 
 # Strictly positive / non-negative SI quantities.

@@ -10,9 +10,15 @@ moved onto a :class:`~twin.net.cells.NoCoverage` placeholder), then continue on 
 already sent stay sent. A client with no cell above the sensitivity floor stalls the same way until it finds one; the
 FL round deadline decides whether it is dropped. Clients that have no cell (and are not between two cells) are not
 reachable (:attr:`Access.reachable`), so ``env.select`` skips them. The access layer owns the clients' routes:
-:meth:`Access.route_of` is the route a new transfer takes; flows already under way are moved by the layer itself. Timeline events: ``handover`` (client, cell,
-from_cell, interruption_s), ``stall`` (client, cell, reason ``handover`` / ``coverage``), ``resume`` (client, cell,
-stalled_s). A client out of coverage from the start is simply unreachable (no stall event until it had a cell).
+:meth:`Access.route_of` is the route a new transfer takes; flows already under way are moved by the layer itself.
+
+An attached client whose full-cell rate in one direction is 0 keeps its cell, but its transfers in that direction stand
+still (the flow engine gives a zero-rate user no air time) until the rate comes back: a ``stall`` with reason
+``no_downlink`` (DL rate 0, whatever the UL) or ``no_uplink`` (only the UL rate 0). A client has at most one open stall:
+when its cause changes (e.g. a ``no_uplink`` client hands over) the old one resumes and the new one starts at the same
+instant. Timeline events: ``handover`` (client, cell, from_cell, interruption_s), ``stall`` (client, cell, reason
+``handover`` / ``coverage`` / ``no_downlink`` / ``no_uplink``), ``resume`` (client, cell, stalled_s, and the reason of
+the stall it ends). A client out of coverage from the start is simply unreachable (no stall event until it had a cell).
 """
 
 from __future__ import annotations
@@ -54,6 +60,9 @@ class Access:
         self.cell = np.full(n, -1)  # the cell a client's routes use (-1: none)
         self.target = np.full(n, -1)  # handover target while interrupted
         self.stalled_since = np.full(n, np.nan)
+        self.stall_reason: list[str | None] = [None] * n  # the cause of each client's open stall
+        self._stalls: list[list[tuple[float, float, str]]] = [[] for _ in range(n)]  # per client: (from, to, reason)
+        self._vehicle_of = {name: int(v) for name, v in zip(self.client_names, self.client_vehicle, strict=True)}
         self._gen = np.zeros(n, dtype=np.int64)
         self.assoc = radio.Association(v, hysteresis_db=hysteresis_db, time_to_trigger_s=time_to_trigger_s)
         self.serving = np.full(v, -1)
@@ -64,8 +73,6 @@ class Access:
         self._dl_idx = np.asarray(resource_index[: len(cells)])
         self._ul_idx = np.asarray(resource_index[len(cells):])
         self._flows: dict[str, list[Flow]] | None = None
-        self._stalls: list[list[tuple[float, float, str]]] = [[] for _ in range(n)]  # per client: (from, to, reason)
-        self._stall_reason: list[str | None] = [None] * n  # the reason of the stall under way
         self.n_handovers = 0
         self.n_stalls = 0
 
@@ -119,7 +126,7 @@ class Access:
         self.serving = self.assoc.step(self.model.association_metric(rx_dl, act_dl), dt_s)
         users = self._users() if self.model.sharing == "proportional-fair" else (None, None)
         self.sinr_dl, self.sinr_ul, self.rate_dl, self.rate_ul = self.model.link_quality(
-            rx_dl, rx_ul, self.serving, act_dl, act_ul, *users)
+            rx_dl, rx_ul, self.serving, act_dl, act_ul, *users, airtime_ul=self._airtime_ul())
         self._flows = None
         for i in range(len(self.client_vehicle)):
             self._client(i, int(self.serving[self.client_vehicle[i]]), initial)
@@ -134,12 +141,12 @@ class Access:
         """Client ``client``'s stalls that overlapped ``[since, now]``: (from, to, reason) in time order, the one under
         way last (to = now)."""
         past = [s for s in self._stalls[client] if s[1] >= since]
-        now = self._stall_reason[client]
+        now = self.stall_reason[client]
         return past + ([(float(self.stalled_since[client]), float(self.env.now), now)] if now is not None else [])
 
     def stalled_now(self, client: int) -> str | None:
-        """The reason of the stall under way (``handover``, ``coverage`` ...), or None."""
-        return self._stall_reason[client]
+        """The reason of the stall under way (``handover``, ``coverage``, ``no_uplink`` ...), or None."""
+        return self.stall_reason[client]
 
     def available(self, client: int) -> bool:
         """False when the vehicle carrying the client has left the simulation (ended its trip, left the map)."""
@@ -175,12 +182,29 @@ class Access:
             elif new < 0:
                 self._switch(i, -1)
                 if not initial:
+                    self._end_rate_stall(i, name, cur)
                     self._stall(i, name, cur, "coverage")
             else:
                 self._handover(i, name, cur, new)
         if self.cell[i] >= 0:
             v = self.client_vehicle[i]
             self.cells[self.cell[i]].set_rates(name, self.rate_dl[v], self.rate_ul[v])
+            if not initial:
+                self._check_rates(i, name)
+
+    def _check_rates(self, i: int, name: str) -> None:
+        """Open, change or end client i's ``no_downlink`` / ``no_uplink`` stall from its rates on its cell."""
+        v, cell = self.client_vehicle[i], int(self.cell[i])
+        reason = "no_downlink" if self.rate_dl[v] <= 0 else "no_uplink" if self.rate_ul[v] <= 0 else None
+        if self.stall_reason[i] == reason:
+            return
+        self._end_rate_stall(i, name, cell)
+        if reason is not None:
+            self._stall(i, name, cell, reason)
+
+    def _end_rate_stall(self, i: int, name: str, cell: int) -> None:
+        if self.stall_reason[i] in ("no_downlink", "no_uplink"):
+            self._resume(i, name, cell)
 
     def _handover(self, i: int, name: str, old: int, new: int) -> None:
         self.n_handovers += 1
@@ -190,6 +214,7 @@ class Access:
             self._switch(i, new)
             return
         self._switch(i, -1)
+        self._end_rate_stall(i, name, old)
         if np.isnan(self.stalled_since[i]):
             self._stall(i, name, old, "handover")
         self.target[i] = new
@@ -207,26 +232,28 @@ class Access:
         self.cells[cell].set_rates(name, self.rate_dl[v], self.rate_ul[v])
         self.network.resources_changed([self.cells[cell].dl, self.cells[cell].ul])
         self._resume(i, name, cell)
+        self._check_rates(i, name)
 
     def _stall(self, i: int, name: str, cell: int, reason: str) -> None:
         self.n_stalls += 1
         self.stalled_since[i] = self.env.now
-        self._stall_reason[i] = reason
+        self.stall_reason[i] = reason
         self.recorder.emit("stall", self.env.now, name, self._round(), client=name, cell=self.cells[cell].name,
                            reason=reason)
 
     def _cause(self, i: int, reason: str) -> None:
-        """The stall under way goes on for another reason from now (kept apart in the client's stall history)."""
-        if self._stall_reason[i] not in (None, reason):
-            self._stalls[i].append((float(self.stalled_since[i]), float(self.env.now), self._stall_reason[i]))
-            self._stall_reason[i] = reason
+        """The stall under way goes on for another reason from now (kept apart in the client's stall history; the
+        timeline keeps the one stall event)."""
+        if self.stall_reason[i] not in (None, reason):
+            self._stalls[i].append((float(self.stalled_since[i]), float(self.env.now), self.stall_reason[i]))
+            self.stall_reason[i] = reason
 
     def _resume(self, i: int, name: str, cell: int) -> None:
         self.recorder.emit("resume", self.env.now, name, self._round(), client=name, cell=self.cells[cell].name,
-                               stalled_s=self.env.now - self.stalled_since[i])
-        self._stalls[i].append((float(self.stalled_since[i]), float(self.env.now), self._stall_reason[i] or "coverage"))
-        self._stall_reason[i] = None
+                           stalled_s=self.env.now - self.stalled_since[i], reason=self.stall_reason[i])
+        self._stalls[i].append((float(self.stalled_since[i]), float(self.env.now), self.stall_reason[i] or "coverage"))
         self.stalled_since[i] = np.nan
+        self.stall_reason[i] = None
 
     def _round(self) -> int | None:
         """The FL round in progress (None between rounds or without an FL server)."""
@@ -242,6 +269,19 @@ class Access:
                     self._flows[flow.user].append(flow)
         for flow in self._flows.get(self.client_names[i], ()):
             self.network.reroute(flow, self.route_of(i, direction_of(flow)))
+
+    def _airtime_ul(self) -> np.ndarray:
+        """[V] share of its cell's uplink air time each vehicle's client uses now: its uplink flows' rates over its
+        full-cell uplink rate (the weight of its RBs in the other cells' uplink interference)."""
+        air = np.zeros(self.model.n_vehicles)
+        n = len(self.cells)
+        for flow in self.network.live_flows:
+            if flow.user is None or direction_of(flow) != "up" or self._air_index.get(id(flow.route[0]), -1) < n:
+                continue  # not on a cell's uplink (downlink, wired, or stalled on the placeholder)
+            v = self._vehicle_of[flow.user]
+            if self.rate_ul[v] > 0:
+                air[v] += self.network.rate_of(flow) / self.rate_ul[v]
+        return np.minimum(air, 1.0)
 
     def _users(self) -> tuple[np.ndarray, np.ndarray]:
         """Clients with live flows per cell, downlink and uplink."""

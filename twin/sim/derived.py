@@ -36,17 +36,27 @@ def schedule_values(cfg: S.FLConfig) -> dict:
 
 
 def tier_preset(spec: S.CellTier, where: str):
-    """A tier's preset after its overrides, its sensitivity floor (dBm) and its range (m): the one place that resolves
-    them, for the build and for the derived block alike."""
+    """A tier's preset after its overrides (``twin.scenario.access.PRESET_OVERRIDES``), its sensitivity floor (dBm)
+    and its range (m): the one place that resolves them, for the build and for the derived block alike. InputError
+    naming an override the preset lacks (``ul_p0_dbm`` / ``ul_alpha`` on a DRIVE preset: no uplink power control)."""
     import twin.radio as radio
+    from twin.scenario.access import PRESET_OVERRIDES
 
     try:
         preset = radio.get_preset(spec.preset)
     except ValueError:
         raise InputError(f"{where}.preset: unknown preset {spec.preset!r}; expected one of "
                          f"{', '.join(radio.PRESETS)}") from None
-    overrides = spec.model_dump(include={"p_tx_dbm", "g_bs_dbi", "g_ue_dbi", "h_bs_m"}, exclude_none=True)
-    preset = preset.replace(**overrides)
+    overrides = spec.model_dump(include=set(PRESET_OVERRIDES), exclude_none=True)
+    fields = {f.name for f in dataclasses.fields(preset)}
+    for k in PRESET_OVERRIDES:  # in the schema's order: the first missing one is named
+        if k in overrides and k not in fields:
+            raise InputError(f"{where}.{k}: preset {spec.preset!r} has no such setting (DRIVE presets send at a fixed "
+                             "power with no uplink power control)")
+    try:
+        preset = preset.replace(**overrides)
+    except ValueError as e:
+        raise InputError(f"{where}: {e}") from None
     floor = spec.min_rx_dbm if spec.min_rx_dbm is not None else preset.sensitivity_floor_dbm()
     reach = spec.max_range_m if spec.max_range_m is not None else preset.max_range_m
     return preset, float(floor), float(reach)

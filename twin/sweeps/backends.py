@@ -41,7 +41,7 @@ class LocalBackend:
 
     def _new_pool(self) -> ProcessPoolExecutor:
         return ProcessPoolExecutor(self.workers, mp_context=multiprocessing.get_context("spawn"),
-                                   initializer=init_worker)
+                                   initializer=init_worker, initargs=(os.getpid(),))
 
     def run(self, tasks: list[Task]) -> Iterator[Outcome]:
         queue = list(reversed(tasks))

@@ -49,10 +49,27 @@ def limit_threads() -> None:
         torch.set_num_threads(1)
 
 
-def init_worker() -> None:
-    """Pool initializer: Ctrl-C is the driver's to handle (it stops the pool), and one math thread per worker."""
+def init_worker(driver_pid: int | None = None) -> None:
+    """Pool initializer: Ctrl-C is the driver's to handle (it stops the pool), one math thread per worker, and the
+    worker dies with the driver (a killed driver never leaves a worker running on alone)."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    die_with_parent(driver_pid)
     limit_threads()
+
+
+def die_with_parent(parent: int | None = None) -> None:
+    """Linux: ask the kernel to SIGKILL this process when its parent dies (prctl PR_SET_PDEATHSIG); elsewhere nothing.
+    ``parent``: the pid the parent had when it started us (it may already be gone by the time we get here)."""
+    parent = os.getppid() if parent is None else parent
+    try:
+        import ctypes
+
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(1, signal.SIGKILL)  # 1 = PR_SET_PDEATHSIG
+    except (OSError, AttributeError):
+        return
+    if os.getppid() != parent:  # the parent died before the request took effect
+        os._exit(1)
 
 
 def run_task(task: Task) -> Outcome:

@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from twin.errors import InputError
 from twin.scenario.loading import (
     ScenarioError,
     parse_yaml,
@@ -16,6 +17,7 @@ from twin.scenario.loading import (
     resolved_yaml,
     set_field,
     validate,
+    with_location,
     without_derived,
 )
 from twin.sweeps.spec import RunPoint, Sweep, SweepError, flow
@@ -68,9 +70,22 @@ def make_plan(sweep: Sweep) -> Plan:
     runs = []
     for point in sweep.expand():
         config = _validated(sweep, point, base, source, lines)
+        _preflight(sweep, point, config, base_dir)
         text = resolved_yaml(config)
         runs.append(PlannedRun(point, text, scenario_hash(text), config.seed))
     return Plan(sweep, base_ref, base_dir, runs)
+
+
+def _preflight(sweep: Sweep, point: RunPoint, config, base_dir: Path) -> None:
+    """Resource limits and named files of one run, before anything runs (a missing data folder is refused here, not
+    found by every worker)."""
+    from twin.sim.preflight import check, check_files
+
+    try:
+        check(config)
+        check_files(config, base_dir)
+    except InputError as exc:
+        raise SweepError(_explain(sweep, point, point.all_overrides(), with_location(config, str(exc)))) from None
 
 
 def _where(sweep: Sweep, point: RunPoint, key: str) -> str:

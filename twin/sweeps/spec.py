@@ -159,8 +159,19 @@ class Sweep:
             return self.spec.base
         raise SweepError(f"{self.line_of('base')}: base: scenario file not found: {candidate}")
 
+    def count(self) -> int:
+        """How many runs the sweep expands to, without expanding it."""
+        n = math.prod(len(values) for values in self.spec.grid.values())
+        for group in self.spec.zip:
+            n *= min((len(values) for values in group.values()), default=1)
+        return n * (len(self.spec.seeds) if self.spec.seeds else 1)
+
     def expand(self) -> list[RunPoint]:
         """Every run of the sweep in a fixed order (grid product, then zip groups, then seeds innermost)."""
+        n = self.count()
+        if n > MAX_RUNS:
+            raise SweepError(f"{self.line_of('grid') if self.spec.grid else self.path}: the sweep expands to {n:,} "
+                             f"runs, over the limit of {MAX_RUNS:,} per sweep (split it into several sweeps)")
         axes: list[list[dict[str, Any]]] = [[{key: v} for v in values] for key, values in self.spec.grid.items()]
         for group in self.spec.zip:
             keys = list(group)
@@ -184,6 +195,9 @@ class Sweep:
         data["name"] = self.name
         data["base"] = base_ref
         return data
+
+
+MAX_RUNS = 10_000  # every run is validated before anything runs: a sweep stays within seconds of planning
 
 
 def flow(value: Any) -> str:

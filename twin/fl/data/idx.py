@@ -7,6 +7,8 @@ dimension, then the values in big-endian row-major order. Files may be gzip-comp
 from __future__ import annotations
 
 import gzip
+import math
+import zlib
 from pathlib import Path
 
 import numpy as np
@@ -15,6 +17,7 @@ from twin.fl.data.base import FederatedDataset
 from twin.fl.errors import DataFileNotFoundError, DataFormatError
 
 FASHION_MNIST_DIR = Path("/usr/share/datasets/fashion-mnist")
+MAX_IDX_BYTES = 2 * 10**9  # the data of one idx file (EMNIST ByClass, the largest in use, is ~550 MB)
 
 _IDX_TYPES = {0x08: np.dtype(">u1"), 0x09: np.dtype(">i1"), 0x0B: np.dtype(">i2"), 0x0C: np.dtype(">i4"),
               0x0D: np.dtype(">f4"), 0x0E: np.dtype(">f8")}
@@ -31,24 +34,43 @@ def read_idx(path: str | Path) -> np.ndarray:
     opener = gzip.open if path.suffix == ".gz" else open
     try:
         with opener(path, "rb") as fh:
-            raw = fh.read()
-    except (OSError, EOFError) as exc:
+            # header first: the data's size is known before any of it is decompressed (a gzip bomb is never inflated)
+            head = _read_exactly(fh, 4)
+            if len(head) < 4 or head[0] != 0 or head[1] != 0 or head[2] not in _IDX_TYPES:
+                raise DataFormatError(f"{path}: not an idx file (bad magic number {head.hex() or 'empty'}); "
+                                      "expected 00 00 <type> <ndim>")
+            dtype, ndim = _IDX_TYPES[head[2]], head[3]
+            dims = _read_exactly(fh, 4 * ndim)
+            if len(dims) < 4 * ndim:
+                raise DataFormatError(f"{path}: idx header announces {ndim} dimensions but the file ends after "
+                                      f"{4 + len(dims)} bytes")
+            shape = tuple(int(d) for d in np.frombuffer(dims, dtype=">u4", count=ndim))
+            expected = math.prod(shape) * dtype.itemsize
+            if expected > MAX_IDX_BYTES:
+                raise DataFormatError(f"{path}: idx header announces shape {shape} ({expected:,} bytes of data), over "
+                                      f"the limit of {MAX_IDX_BYTES:,} bytes")
+            data_bytes = _read_exactly(fh, expected + 1)  # one byte more tells a file that is too long
+    except (OSError, EOFError, zlib.error) as exc:
         raise DataFormatError(f"{path}: cannot read idx file: {exc}") from None
-    if len(raw) < 4 or raw[0] != 0 or raw[1] != 0 or raw[2] not in _IDX_TYPES:
-        raise DataFormatError(f"{path}: not an idx file (bad magic number {raw[:4].hex() or 'empty'}); "
-                              "expected 00 00 <type> <ndim>")
-    dtype = _IDX_TYPES[raw[2]]
-    ndim = raw[3]
-    header = 4 + 4 * ndim
-    if len(raw) < header:
-        raise DataFormatError(f"{path}: idx header announces {ndim} dimensions but the file ends after {len(raw)} bytes")
-    shape = tuple(int(d) for d in np.frombuffer(raw, dtype=">u4", count=ndim, offset=4))
-    expected = int(np.prod(shape, dtype=np.int64)) * dtype.itemsize
-    if len(raw) - header != expected:
+    header = 0
+    raw = data_bytes
+    if len(raw) != expected:
         raise DataFormatError(f"{path}: idx header announces shape {shape} ({expected} bytes of data) but the file has "
-                              f"{len(raw) - header} bytes of data")
+                              f"{'more' if len(raw) > expected else len(raw)} bytes of data")
     data = np.frombuffer(raw, dtype=dtype, offset=header).reshape(shape)
     return data.astype(dtype.newbyteorder("="))
+
+
+def _read_exactly(fh, n: int) -> bytes:
+    """Up to ``n`` bytes (fewer only at the end of the file), read in chunks: never more than asked is inflated."""
+    parts, left = [], n
+    while left > 0:
+        chunk = fh.read(min(left, 1 << 24))
+        if not chunk:
+            break
+        parts.append(chunk)
+        left -= len(chunk)
+    return b"".join(parts)
 
 
 def write_idx(path: str | Path, array: np.ndarray) -> None:

@@ -31,6 +31,10 @@ def read_leaf_file(path: Path) -> list[tuple[str, np.ndarray, np.ndarray]]:
             doc = json.load(fh)
     except json.JSONDecodeError as exc:
         raise DataFormatError(f"{path}: not valid JSON ({exc.msg} at line {exc.lineno})") from None
+    except RecursionError:
+        raise DataFormatError(f"{path}: JSON nested too deeply for a LEAF file") from None
+    except (UnicodeDecodeError, ValueError) as exc:  # not UTF-8, or a number Python will not parse
+        raise DataFormatError(f"{path}: not valid JSON ({str(exc).splitlines()[0]})") from None
     except OSError as exc:
         raise DataFileNotFoundError(f"{path}: cannot read LEAF file ({exc.strerror}); {_HOW}") from None
     if not isinstance(doc, dict):
