@@ -28,14 +28,15 @@ ALLOWED: dict[str, set[str]] = {
     "sim": {"errors", "scenario", "radio", "mobility", "fl", "net", "recording"},
     "analysis": {"errors", "recording", "scenario", "fl"},
     "sweeps": {"errors", "scenario", "recording", "sim", "run", "cli", "threads"},
-    "cli": {"errors"},
+    "cli": {"errors", "twin"},
     "threads": {"errors"},  # the thread policy (docs/performance.md), read by run, sweep and the sweep workers
-    "run": {"errors", "cli", "scenario", "recording", "sim", "analysis", "threads"},
+    "logs": set(),
+    "run": {"errors", "cli", "logs", "scenario", "recording", "sim", "analysis", "threads"},
     "sweep": {"errors", "cli", "sweeps", "scenario", "threads"},
     "compare": {"errors", "cli", "analysis"},
     "plot": {"errors", "cli", "analysis"},
     "report": {"errors", "cli", "analysis"},
-    "__main__": {"errors", "cli", "run", "sweep", "compare", "plot", "report"},
+    "__main__": {"errors", "cli", "run", "sweep", "compare", "plot", "report", "twin"},
     "twin": set(),  # twin/__init__.py
 }
 # Narrower rules inside a layer: analysis may use fl's pure stopping rule only (never torch-bound code).

@@ -7,6 +7,11 @@ Prints milliseconds per step (median over the timed steps) after a warm-up that 
 
 from __future__ import annotations
 
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # this checkout's twin, from any directory
+
 import argparse
 import time
 

@@ -15,6 +15,11 @@ the lazy one) for a side-by-side comparison. The last line is ``flow_events_per_
 
 from __future__ import annotations
 
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # this checkout's twin, from any directory
+
 import argparse
 import functools
 import statistics

@@ -16,6 +16,7 @@ import sys
 from collections.abc import Callable
 from pathlib import Path
 
+import twin
 from twin.errors import InputError
 
 EXIT_INPUT = 2
@@ -57,7 +58,12 @@ def output_file(path: Path, option: str) -> Path:
 
 
 class ArgumentParser(argparse.ArgumentParser):
-    """An argparse parser whose usage errors are input errors (one line, exit 2) instead of a usage dump."""
+    """An argparse parser whose usage errors are input errors (one line, exit 2) instead of a usage dump, with
+    ``--version``."""
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.add_argument("--version", action="version", version=f"twin {twin.__version__}")
 
     def error(self, message: str) -> None:
         raise InputError(message)

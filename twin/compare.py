@@ -1,8 +1,11 @@
-"""Command line: ``python -m twin.compare SWEEP_DIR [--target 0.8] [--within 10] [--baseline LABEL] [--csv FILE]``.
+"""Command line: ``python -m twin.compare DIR [--target 0.8] [--within 10] [--baseline LABEL] [--mixed] [--csv FILE]``.
 
-Ranks the strategies of a sweep (its swept fields, averaged over seeds) and states the best one: the least bytes
-among those reaching the target accuracy no more than ``--within`` percent of simulated time after the constant
-schedule, with the reduction it achieves (pushed updates, bytes, simulated time). Bad input: one line, exit 2.
+Ranks the strategies of the runs in DIR (a sweep folder, or a folder of run folders; runs that differ only in their
+seed are one strategy, averaged over seeds) and states the best one: the least bytes among those reaching the target
+accuracy no more than ``--within`` percent of simulated time after the constant schedule, with what it saves
+(pushed updates, bytes, simulated time; positive = less than the baseline). The runs must be the same FL job apart
+from strategy fields (schedule, strategy, codecs, local training, deadline, rounds, stop rule, seed): otherwise it
+names the fields that differ and stops, unless ``--mixed``. Bad input: one line, exit 2.
 """
 
 from __future__ import annotations
@@ -16,8 +19,10 @@ from twin.errors import InputError
 
 
 def _parser() -> ArgumentParser:
-    p = ArgumentParser(prog="python -m twin.compare", description=__doc__.splitlines()[2].strip())
-    p.add_argument("sweep", type=Path, help="sweep folder (python -m twin.sweep ... --out DIR)")
+    description = " ".join(__doc__.split("\n\n")[1].split()).replace("``", "")
+    p = ArgumentParser(prog="python -m twin.compare", description=description)
+    p.add_argument("sweep", type=Path, metavar="DIR",
+                   help="sweep folder (python -m twin.sweep ... --out DIR) or a folder of run folders")
     p.add_argument("--target", type=finite_float, help="accuracy to reach (default: the runs' fl.stop.target_accuracy, "
                                                 "else 0.8)")
     p.add_argument("--within", type=finite_float, default=10.0, metavar="PCT",
@@ -25,6 +30,8 @@ def _parser() -> ArgumentParser:
                         "reach the target and still be chosen (default: 10)")
     p.add_argument("--baseline", metavar="LABEL", help="the strategy to measure reductions against (default: the "
                                                        "constant schedule with the most clients per round)")
+    p.add_argument("--mixed", action="store_true",
+                   help="rank runs that are not the same FL job anyway (the output says which fields differ)")
     p.add_argument("--csv", type=Path, metavar="FILE", help="also write the full ranking table as CSV")
     return p
 
@@ -34,7 +41,7 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _main(argv: list[str] | None) -> int:
-    from twin.analysis.loading import SWEEP_MARKER, RunFolderWarning, open_runs
+    from twin.analysis.loading import RunFolderWarning, open_runs
     from twin.analysis.ranking import compare
 
     args = _parser().parse_args(argv)
@@ -44,15 +51,12 @@ def _main(argv: list[str] | None) -> int:
         raise InputError(f"--within: a percentage >= 0, got {args.within:g}")
     if args.csv is not None:
         output_file(args.csv, "--csv")
-    if args.sweep.is_dir() and not (args.sweep / SWEEP_MARKER).is_file():
-        raise InputError(f"{args.sweep}: not a sweep folder (no {SWEEP_MARKER}); twin.compare ranks the "
-                         "strategies of a sweep made by python -m twin.sweep")
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always", RunFolderWarning)
         runs = open_runs(args.sweep)
     for w in caught:
         print(f"warning: {printable(str(w.message))}", file=sys.stderr)
-    result = compare(runs, target=args.target, within=args.within, baseline=args.baseline)
+    result = compare(runs, target=args.target, within=args.within, baseline=args.baseline, mixed=args.mixed)
     print(result.text())
     if args.csv is not None:
         result.table.to_csv(args.csv)

@@ -1,4 +1,4 @@
-"""Command line: ``python -m twin.run SCENARIO [--out DIR] [--seed N] [--set k=v ...] [--quiet]``.
+"""Command line: ``python -m twin.run SCENARIO [--out DIR] [--seed N] [--set k=v ...] [--quiet] [--log-level L]``.
 
 SCENARIO is a YAML file or the name of a built-in scenario (``quickstart``). Bad input prints one line naming the
 field or file and exits with status 2; nothing already on disk is touched.
@@ -7,6 +7,8 @@ field or file and exits with status 2; nothing already on disk is touched.
 from __future__ import annotations
 
 import argparse
+import logging
+import os
 import sys
 import time
 from collections.abc import Callable
@@ -15,6 +17,7 @@ from typing import Any
 
 from twin.cli import EXIT_INPUT, ArgumentParser, main_of, printable  # noqa: F401 - EXIT_INPUT is part of the command's API
 from twin.errors import InputError
+from twin.logs import LEVELS, Console, level_of
 from twin.recording.run_folder import RunNotWritten, write_or_save
 from twin.recording.target import check_target, claim
 from twin.scenario.loading import builtin_names, load_scenario, resolved_yaml
@@ -27,12 +30,18 @@ def _parser() -> argparse.ArgumentParser:
                                 formatter_class=argparse.RawDescriptionHelpFormatter,
                                 epilog=f"built-in scenarios: {', '.join(builtin_names())}")
     p.add_argument("scenario", help="scenario YAML file or built-in name")
-    p.add_argument("--out", type=Path, help="run folder to write (default: runs/NAME-YYYYmmdd-HHMMSS)")
+    p.add_argument("--out", type=Path, help="run folder to write (default: runs/NAME-YYYYmmdd-HHMMSS-PID, with a "
+                                            "suffix -2, -3 ... if that exists)")
     p.add_argument("--seed", type=int, help="replace the scenario's seed")
     p.add_argument("--set", dest="overrides", action="append", default=[], metavar="FIELD.PATH=VALUE",
                    help="override a scenario field, e.g. --set fl.rounds=20 (repeatable)")
-    p.add_argument("--quiet", action="store_true", help="no progress bar and no summary table")
-    p.add_argument("--validate", action="store_true", help="only check the scenario, run nothing")
+    p.add_argument("--quiet", action="store_true",
+                   help="print only the run folder's path (the log still goes to its run.log)")
+    p.add_argument("--log-level", choices=LEVELS, default="info",
+                   help="least severe log lines shown on stderr and kept in run.log (default: info: a line a round)")
+    p.add_argument("--validate", action="store_true",
+                   help="check the scenario and build everything that can fail (files, topology, routes, vehicles, "
+                        "data set, model) without simulating; writes nothing")
     p.add_argument("--print-resolved", action="store_true", help="print the scenario with every default filled in")
     p.add_argument("--overwrite", action="store_true", help="replace an existing --out folder")
     p.add_argument("--max-memory", type=_size, metavar="SIZE",
@@ -94,6 +103,8 @@ def summary_table(summary: dict, out: Path | None = None) -> str:
         ("bytes down", format_quantity(summary["bytes_down"], "B")),
         ("bytes up", format_quantity(summary["bytes_up"], "B")),
     ]
+    if summary.get("drop_causes"):
+        rows.append(("drops by cause", ", ".join(f"{k} {v}" for k, v in summary["drop_causes"].items())))
     if summary.get("final_accuracy") is not None:
         rows.append(("final accuracy", f"{summary['final_accuracy']:.4f}"))
     hit = summary.get("time_to_target")
@@ -103,9 +114,9 @@ def summary_table(summary: dict, out: Path | None = None) -> str:
                      f"round {hit['round']}, {hit['sim_time_s']:.3f} s, {format_quantity(hit['bytes_total'], 'B')}"))
     vs = summary.get("vs_baseline")
     if vs is not None:
-        rows.append(("vs baseline", f"updates {-vs['pushed_updates']['reduction_pct']:+.1f}%, bytes "
-                                    f"{-vs['bytes_total']['reduction_pct']:+.1f}%, time {-vs['sim_time_s']['reduction_pct']:+.1f}%"
-                                    f" ({vs['basis']})"))
+        from twin.analysis.metrics import savings_text
+
+        rows.append(("vs baseline", savings_text(vs)))
     rows.append(("wall time", f"{summary['runtime_s']['total']:.2f} s"))
     if out is not None:
         rows.append(("run folder", str(out)))
@@ -129,28 +140,52 @@ def _main(argv: list[str] | None) -> int:
         if args.print_resolved:
             print(resolved_yaml(config, derived), end="")
     if args.validate:
+        from twin.sim.runner import dry_build  # heavy imports only once the input is known to be good
+
+        built = dry_build(config, base_dir=base_dir)
         if not args.quiet:
-            print(printable(f"{args.scenario}: ok ({config.name})"))
+            print(printable(f"{args.scenario}: ok ({config.name}): {built}"))
         return 0
-    out = args.out or (Path(config.output.dir) if config.output.dir else
-                       Path("runs") / f"{config.name}-{time.strftime('%Y%m%d-%H%M%S')}")
+    out = args.out or (Path(config.output.dir) if config.output.dir else default_out(config.name))
     out = check_target(out, overwrite=args.overwrite)
     from twin.threads import resolve_threads
 
     args.threads = resolve_threads(config, args.threads)  # (count, source), checked before anything runs
-    baseline = _read_baseline(args.baseline) if args.baseline else None
+    baseline = _read_baseline(args.baseline, config) if args.baseline else None
     return _run(config, out, base_dir, args, baseline, need_bytes)
 
 
-def _read_baseline(run_dir: Path):
-    import pandas as pd
+def default_out(name: str) -> Path:
+    """``runs/NAME-YYYYmmdd-HHMMSS-PID``: two runs started in the same second by two processes never share a folder;
+    one process starting two in the same second gets ``-2``, ``-3`` ... for the later ones."""
+    base = Path("runs") / f"{name}-{time.strftime('%Y%m%d-%H%M%S')}-{os.getpid()}"
+    out, n = base, 1
+    while out.exists():
+        n += 1
+        out = base.with_name(f"{base.name}-{n}")
+    return out
 
+
+def _read_baseline(run_dir: Path, config):
+    """The baseline's rounds table, once it is known to be a complete run of the same FL job (only strategy fields
+    may differ: :mod:`twin.analysis.comparable`); refused before anything runs otherwise."""
+    import pandas as pd
+    import yaml
+
+    from twin.analysis.comparable import check_comparable
     from twin.recording.run_folder import is_complete
+    from twin.scenario.loading import without_derived
 
     if not run_dir.is_dir():
         raise InputError(f"{run_dir}: --baseline run folder not found")
     if not is_complete(run_dir):
         raise InputError(f"{run_dir}: --baseline is not a complete run folder (summary.json or a table is missing)")
+    try:
+        theirs = yaml.safe_load(without_derived((run_dir / "scenario.resolved.yaml").read_text(encoding="utf-8")))
+    except (OSError, yaml.YAMLError) as exc:
+        raise InputError(f"{run_dir / 'scenario.resolved.yaml'}: cannot read: {str(exc).splitlines()[0]}") from None
+    mine = yaml.safe_load(without_derived(resolved_yaml(config)))
+    check_comparable([mine, theirs if isinstance(theirs, dict) else {}], f"--baseline {run_dir}")
     try:
         return pd.read_parquet(run_dir / "rounds.parquet")
     except Exception as exc:  # a damaged Parquet file has several exception types
@@ -166,7 +201,7 @@ def scenario_base_dir(path_or_name: str) -> Path:
 def run_scenario(config, out: Path, *, base_dir: Path, overwrite: bool = False,
                  on_round: Callable[[int, dict], None] | None = None,
                  before_write: Callable[[Any], None] | None = None, need_bytes: int = 0,
-                 threads: tuple[int, str] | int | None = None):
+                 threads: tuple[int, str] | int | None = None, log_level: str = "info"):
     """Simulate one validated scenario and write its run folder atomically; returns the ``RunResult``.
 
     The one way a run becomes a run folder, shared by ``twin.run`` and the sweep workers (``twin.sweeps``).
@@ -177,15 +212,16 @@ def run_scenario(config, out: Path, *, base_dir: Path, overwrite: bool = False,
     recorded in the summary.
     """
     with claim(out, overwrite=overwrite, need_bytes=need_bytes) as target:
-        result = simulate_with_threads(config, base_dir=base_dir, on_round=on_round, threads=threads)
+        result = simulate_with_threads(config, base_dir=base_dir, on_round=on_round, threads=threads,
+                                       log_level=level_of(log_level))
         if before_write is not None:
             before_write(result)
-        write_or_save(target, result.tables, result.resolved_yaml, result.summary)
+        write_or_save(target, result.tables, result.resolved_yaml, result.summary, log=result.log)
     return result
 
 
 def simulate_with_threads(config, *, base_dir: Path, on_round: Callable[[int, dict], None] | None = None,
-                          threads: tuple[int, str] | int | None = None):
+                          threads: tuple[int, str] | int | None = None, log_level: int = logging.INFO):
     """``twin.sim.runner.simulate`` under the thread policy (``twin.threads``); the count goes into the summary."""
     from twin.threads import apply_threads, needs_torch, resolve_threads, torch_threads
 
@@ -194,24 +230,12 @@ def simulate_with_threads(config, *, base_dir: Path, on_round: Callable[[int, di
     apply_threads(count, load_torch=needs_torch(config))
     from twin.sim.runner import simulate  # heavy imports only once the input is known to be good
 
-    result = simulate(config, base_dir=base_dir, on_round=on_round)
+    result = simulate(config, base_dir=base_dir, on_round=on_round, log_level=log_level)
     result.summary["threads"] = {"count": count, "source": source, "torch": torch_threads()}
     return result
 
 
 def _run(config, out: Path, base_dir: Path, args, baseline=None, need_bytes: float = 0) -> int:
-    show = not args.quiet and sys.stderr.isatty()
-    bar = None
-    if show:
-        from tqdm import tqdm
-
-        bar = tqdm(total=config.fl.rounds, unit="round", desc=config.name, file=sys.stderr)
-
-    def on_round(round_: int, row: dict) -> None:
-        if bar is not None:
-            bar.update(1)
-            bar.set_postfix(sim_t=f"{row['t_end']:.1f}s")
-
     def add_baseline(result) -> None:
         if baseline is None:
             return
@@ -222,8 +246,11 @@ def _run(config, out: Path, base_dir: Path, args, baseline=None, need_bytes: flo
             result.tables["rounds"], baseline, target=stop.target_accuracy, floor_decimals=stop.floor_decimals)}
 
     try:
-        result = run_scenario(config, out, base_dir=base_dir, overwrite=args.overwrite, on_round=on_round,
-                              before_write=add_baseline, need_bytes=int(need_bytes), threads=args.threads)
+        with Console(name=config.name, total_rounds=config.fl.rounds, level=args.log_level,
+                     quiet=args.quiet) as console:
+            result = run_scenario(config, out, base_dir=base_dir, overwrite=args.overwrite, on_round=console.on_round,
+                                  before_write=add_baseline, need_bytes=int(need_bytes), threads=args.threads,
+                                  log_level=args.log_level)
     except InputError as exc:  # found only at build time (a data set's content): locate the field it names
         from twin.scenario.loading import with_location
 
@@ -231,16 +258,12 @@ def _run(config, out: Path, base_dir: Path, args, baseline=None, need_bytes: flo
     except RunNotWritten as exc:
         print(f"error: {printable(str(exc))}", file=sys.stderr)
         return 1
-    finally:
-        if bar is not None:
-            bar.close()
     if result.summary["status"] != "ok":
         print(f"error: the simulation failed at t={result.summary['sim_time_s']:.6g} s: "
               f"{printable(str(result.summary['exception']))} "
               f"(partial results and the traceback are in {out})", file=sys.stderr)
         return 1
-    if not args.quiet:
-        print(summary_table(result.summary, out))
+    print(out if args.quiet else summary_table(result.summary, out))
     return 0
 
 

@@ -18,8 +18,8 @@ MAX_ROWS = 20  # the summary table fits one screen; the index has everything
 
 
 def _parser() -> ArgumentParser:
-    p = ArgumentParser(prog="python -m twin.sweep", description=__doc__.splitlines()[0],
-                formatter_class=argparse.RawDescriptionHelpFormatter)
+    description = " ".join(__doc__.split("\n\n")[1].split()).replace("``", "")
+    p = ArgumentParser(prog="python -m twin.sweep", description=description)
     p.add_argument("sweep", help="sweep YAML file")
     p.add_argument("--out", type=Path, help="sweep folder (default: sweeps/NAME); an existing one is resumed")
     p.add_argument("--backend", choices=("local", "ray"), default="local",
@@ -28,7 +28,9 @@ def _parser() -> ArgumentParser:
     p.add_argument("--workers", type=_positive, help="runs at a time (default: every core, or the cluster's CPUs)")
     p.add_argument("--threads", type=_positive, metavar="N",
                    help="math threads per run (default: TWIN_THREADS, else 1: one run per core)")
-    p.add_argument("--dry-run", action="store_true", help="validate every run and list them; run nothing")
+    p.add_argument("--dry-run", action="store_true",
+                   help="validate every run, build each distinct scenario (files, topology, routes, vehicles, data "
+                        "sets) without simulating, and list the runs; writes nothing")
     p.add_argument("--quiet", action="store_true", help="no progress bar and no summary table")
     return p
 
@@ -56,8 +58,14 @@ def _main(argv: list[str] | None) -> int:
     sweep = load_sweep(args.sweep)
     plan = make_plan(sweep)
     if args.dry_run:
+        from twin.sweeps.plan import dry_build
+
+        built, seconds = dry_build(plan)
         if not args.quiet:
             _print_plan(plan)
+            print(f"built {built} distinct scenario{'s' if built != 1 else ''} (runs that differ only in their seed "
+                  f"once) in {seconds:.1f} s: files, topology, routes, vehicles, data sets and models are ready; "
+                  "nothing simulated")
         return 0
     out = args.out or Path("sweeps") / sweep.name
     check_out(out, sweep.name)

@@ -71,11 +71,10 @@ def test_runs_without_accuracy_compare_whole_runs(wired_sweep, capsys):
     assert "no test accuracy" in capsys.readouterr().out
 
 
-@pytest.mark.parametrize("case", ["missing", "run_folder", "folder_of_runs", "no_constant", "bad_target", "no_args"])
+@pytest.mark.parametrize("case", ["missing", "not_one_job", "no_constant", "bad_target", "no_args"])
 def test_bad_input_is_one_line_exit_2(case, tmp_path, wired_runs, sweep_maker, capsys):
-    args = {"missing": [str(tmp_path / "nope")], "run_folder": [str(wired_runs / "constant")],
-            "folder_of_runs": [str(wired_runs)], "bad_target": [str(wired_runs), "--target", "3"],
-            "no_args": []}.get(case)
+    args = {"missing": [str(tmp_path / "nope")], "not_one_job": [str(wired_runs)],
+            "bad_target": [str(wired_runs), "--target", "3"], "no_args": []}.get(case)
     if case == "no_constant":
         sweep = sweep_maker(tmp_path / "nc", "wired_star", {"fl.schedule": ["{kind: linear, start: 4, end: 1}"]},
                             [1], ["--set", "fl.rounds=3"])
@@ -85,5 +84,22 @@ def test_bad_input_is_one_line_exit_2(case, tmp_path, wired_runs, sweep_maker, c
     assert err.startswith("error: ") and "\n" not in err
     if case == "no_constant":
         assert "constant schedule" in err
-    if case in ("run_folder", "folder_of_runs"):
-        assert "not a sweep folder" in err
+    if case == "not_one_job":  # the deadline run also changed the devices: another job, named field by field
+        assert "not the same FL job" in err and "clients.device.heterogeneity" in err and "--mixed" in err
+
+
+def test_folder_of_runs_of_one_job_is_ranked(wired_runs, tmp_path, capsys):
+    """A plain folder of run folders (no sweep) is compared as docs/analysis.md says, when they are one job."""
+    import shutil
+
+    folder = tmp_path / "runs"
+    for name in ("constant", "linear"):
+        shutil.copytree(wired_runs / name, folder / name)
+    assert main([str(folder)]) == 0
+    out = capsys.readouterr().out
+    assert "saved updates %" in out and "percent less than the baseline" in out and "not the same" not in out
+
+
+def test_mixed_ranks_other_jobs_with_a_warning(wired_runs, capsys):
+    assert main([str(wired_runs), "--mixed"]) == 0
+    assert "Warning: not the same FL job: the runs also differ in clients.device.heterogeneity" in capsys.readouterr().out

@@ -1,6 +1,7 @@
 """The command line as a user meets it: outputs, one-line errors with exit status 2, safe run folders."""
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -11,12 +12,14 @@ import pytest
 from twin.recording.run_folder import RUN_FILES, is_complete
 from twin.run import main
 
+ROOT = Path(__file__).resolve().parents[2]
+
 
 def test_quickstart_writes_a_complete_run_folder(tmp_path, capsys):
     out = tmp_path / "run"
     assert main(["quickstart", "--out", str(out)]) == 0
     assert is_complete(out)
-    assert sorted(p.name for p in out.iterdir()) == sorted((*RUN_FILES, "manifest.json"))
+    assert sorted(p.name for p in out.iterdir()) == sorted((*RUN_FILES, "run.log", "manifest.json"))
     summary = json.loads((out / "summary.json").read_text())
     assert summary["status"] == "ok" and summary["stop_reason"] == "target_accuracy"
     assert summary["final_accuracy"] >= 0.9
@@ -26,15 +29,36 @@ def test_quickstart_writes_a_complete_run_folder(tmp_path, capsys):
     assert "simulated time" in printed and "bytes down" in printed
 
 
-def test_quiet_prints_nothing(tmp_path, capsys):
+def test_quiet_prints_only_the_run_folder(tmp_path, capsys):
     assert main(["quickstart", "--out", str(tmp_path / "r"), "--quiet"]) == 0
     captured = capsys.readouterr()
-    assert captured.out == "" and captured.err == ""
+    assert captured.out == f"{tmp_path / 'r'}\n" and captured.err == ""
+    assert "round 1/30 " in (tmp_path / "r" / "run.log").read_text()  # the lines still go to run.log
 
 
 def test_validate_only(tmp_path, capsys):
     assert main(["--validate", "quickstart"]) == 0
-    assert "ok" in capsys.readouterr().out
+    out = capsys.readouterr().out
+    assert "ok" in out and "built 20 clients" in out and "data set digits" in out and "nothing simulated" in out
+
+
+@pytest.mark.parametrize(("change", "needle"), [
+    # each passes the schema; only building finds it
+    ({"fl": {"data": {"kind": "idx", "path": "/nonexistent/idx"}, "model": {"kind": "mlp", "hidden": [8]}}},
+     "fl.data.path: /nonexistent/idx: not found"),  # the preflight finds a missing file before building
+    ({"mobility": {"n_vehicles": 20}}, "clients.vehicles.count: 60 clients, but only 20 vehicles"),
+])
+def test_validate_builds_what_can_fail(tmp_path, capsys, change, needle):
+    import yaml
+
+    config = yaml.safe_load((ROOT / "scenarios" / "city_grid.yaml").read_text())
+    for key, value in change.items():
+        config[key] = {**config[key], **value}
+    path = tmp_path / "bad.yaml"
+    path.write_text(yaml.safe_dump(config))
+    assert main([str(path), "--validate"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and needle in err, err
 
 
 @pytest.mark.parametrize(("text", "args", "needle"), [
@@ -139,7 +163,9 @@ def test_baseline_comparison_goes_into_the_summary(tmp_path, capsys):
     assert main(["wired_star", "--out", str(base), "--quiet", "--set", "fl.schedule.start=4"]) == 0
     run = tmp_path / "run"
     assert main(["wired_star", "--out", str(run), "--set", "fl.schedule.start=2", "--baseline", str(base)]) == 0
-    assert "vs baseline" in capsys.readouterr().out
+    printed = capsys.readouterr().out
+    # one sign convention everywhere: percent saved, positive = less than the baseline
+    assert "saved: updates 50.0%, bytes 50.0%" in printed
     vs = json.loads((run / "summary.json").read_text())["vs_baseline"]
     assert vs["pushed_updates"]["baseline"] == 12 and vs["pushed_updates"]["run"] == 6
     assert vs["pushed_updates"]["reduction_pct"] == pytest.approx(50.0)
@@ -150,3 +176,39 @@ def test_baseline_must_be_a_complete_run(tmp_path, capsys):
     (tmp_path / "half").mkdir()
     assert main(["wired_star", "--out", str(tmp_path / "r"), "--baseline", str(tmp_path / "half")]) == 2
     assert "not a complete run folder" in capsys.readouterr().err
+
+
+def test_baseline_of_another_job_is_refused_before_running(tmp_path, capsys):
+    base = tmp_path / "base"
+    assert main(["wired_star", "--out", str(base), "--quiet", "--set", "fl.rounds=1"]) == 0
+    capsys.readouterr()
+    out = tmp_path / "run"
+    assert main(["wired_star", "--out", str(out), "--set", "topology.n_clients=6", "--set", "fl.rounds=1",
+                 "--baseline", str(base)]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "not the same FL job" in err and "topology.n_clients (6 / 4)" in err, err
+    assert not out.exists()
+
+
+def test_version_and_the_command_list(capsys):
+    import twin
+    from twin.__main__ import main as twin_main
+
+    with pytest.raises(SystemExit) as done:
+        main(["--version"])
+    assert done.value.code == 0 and capsys.readouterr().out.strip() == f"twin {twin.__version__}"
+    assert twin_main([]) == 0
+    listed = capsys.readouterr().out
+    assert all(f"python -m twin.{c}" in listed for c in ("run", "sweep", "compare", "plot", "report"))
+    assert twin_main(["--version"]) == 0 and capsys.readouterr().out.strip() == f"twin {twin.__version__}"
+
+
+def test_default_run_folders_do_not_collide(tmp_path, monkeypatch):
+    from twin.run import default_out
+
+    monkeypatch.chdir(tmp_path)
+    first = default_out("x")
+    first.mkdir(parents=True)
+    second = default_out("x")  # the same second, the same process
+    assert second != first and second.name.startswith(first.name)
+    assert f"-{os.getpid()}" in first.name  # two processes starting in the same second differ by their pid

@@ -39,7 +39,7 @@ def test_city_grid_end_to_end(tmp_path):
     assert kinds["handover"] > 0 and kinds["stall"] >= kinds["handover"] and kinds["resume"] > 0
     assert summary["radio"]["handovers"] == kinds["handover"]
     samples = _read(run, "samples")
-    assert {"x", "y", "cell", "sinr_dl", "rate_dl", "rate_ul", "attached", "utilisation"} <= set(samples["name"])
+    assert {"x", "y", "sinr_dl", "rate_dl", "rate_ul", "attached", "utilisation"} <= set(samples["name"])
     rate = samples[samples["name"] == "rate_dl"]
     assert rate["entity"].nunique() == 60 and (rate["value"] > 0).mean() > 0.9
     air = samples[(samples["name"] == "utilisation") & samples["entity"].str.startswith("cell.")]

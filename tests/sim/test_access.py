@@ -119,8 +119,13 @@ def test_client_without_coverage_stalls_and_is_dropped_at_the_deadline(monkeypat
     assert rounds["n_dropped"].tolist() == [1] and rounds["bytes_down"].iloc[0] < 5e9
     assert not result.env.reachable[0]
     samples = result.tables["samples"]
-    cell = samples[(samples["name"] == "cell") & (samples["entity"] == "client.0")].set_index("t")["value"]
-    assert cell.loc[1.0] == 0 and cell.loc[3.0] == -1
+    cell = samples[(samples["name"] == "x") & (samples["entity"] == "client.0")].set_index("t")["cell"]
+    assert (dropped.loc[0, "cause"], dropped.loc[0, "causes"], dropped.loc[0, "phase"]) == ("coverage", "coverage",
+                                                                                          "download")
+    assert result.summary["drop_causes"] == {"coverage": 1}
+    assert cell.loc[1.0] == "cell.0" and pd.isna(cell.loc[3.0])
+    assert samples["cell"].dtype == "string"
+    assert stall.loc[0, "round"] == 1  # the round in progress when the client lost coverage
 
 
 def test_out_of_coverage_clients_are_not_selected(monkeypatch):
@@ -178,6 +183,25 @@ def test_bad_radio_input_names_the_field(monkeypatch, change, field):
     change(config)
     with pytest.raises(InputError, match=field.replace("[", r"\[").replace("]", r"\]")):
         _run(monkeypatch, config, lambda t: [[100, 0], [50, 0]])
+
+
+@pytest.mark.parametrize(("interruption_s", "path", "cause", "causes"), [
+    (3.0, lambda t: [[100, 0] if t < 5 else [900, 0], [50, 0]], "handover", "handover"),  # deadline mid-handover
+    (0.05, lambda t: [[100, 0] if t < 5 else [900, 0], [50, 0]], "low_rate", "handover>low_rate"),
+    (0.05, lambda t: [[100, 0] if t < 2 else [np.nan, np.nan], [50, 0]], "unavailable", "coverage>unavailable"),
+])
+def test_drop_records_its_cause_chain(monkeypatch, interruption_s, path, cause, causes):
+    """A 10 s download with a deadline at 6 s: what held the client at the deadline, after what."""
+    rate = float(user_rate_bps("nr-macro", sinr_db=60.0))
+    config = _scenario(deadline_s=6.0, model={"kind": "fixed", "size_bytes": rate * 10 / 8, "update_bytes": 1e3,
+                                              "train_flops": 0}, schedule={"kind": "constant", "start": 1})
+    config["radio"]["handover_interruption_s"] = interruption_s
+    config["clients"]["vehicles"] = {"ids": ["0"]}
+    result = _run(monkeypatch, config, path)
+    dropped = _events(result, "client_dropped")
+    assert len(dropped) == 1 and dropped.loc[0, "reason"] == "deadline"
+    assert (dropped.loc[0, "cause"], dropped.loc[0, "causes"], dropped.loc[0, "phase"]) == (cause, causes, "download")
+    assert result.summary["drop_causes"] == {cause: 1}
 
 
 def _weak_uplink_config(**fl):
@@ -248,6 +272,8 @@ def test_a_rate_stall_ends_when_the_client_hands_over(monkeypatch):
     ev = tl[tl["kind"].isin(["stall", "resume"])][["t", "kind", "reason"]].values.tolist()
     assert ev == [[1.0, "stall", "no_uplink"], [3.0, "resume", "no_uplink"], [3.0, "stall", "handover"],
                   [pytest.approx(3.05), "resume", "handover"]]
+    dropped = _events(result, "client_dropped")  # the cause chain builds on any stall reason
+    assert dropped["causes"].tolist() == ["no_uplink>handover>low_rate"] and dropped["phase"].tolist() == ["upload"]
 
 
 def test_uplink_power_control_overrides_are_checked_per_tier(monkeypatch):

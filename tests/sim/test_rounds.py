@@ -38,6 +38,10 @@ def test_deadline_drops_late_clients_and_frees_capacity():
     dropped = tl[tl["kind"] == "client_dropped"]
     assert len(dropped) == rounds["n_dropped"].sum()
     assert set(dropped["reason"]) == {"deadline"}
+    # wired: no stalls; a drop is still training (compute) or still transferring (low_rate), as its phase says
+    assert set(dropped["cause"]) <= {"compute", "low_rate"} and (dropped["cause"] == dropped["causes"]).all()
+    assert ((dropped["phase"] == "compute") == (dropped["cause"] == "compute")).all()
+    assert sum(result.summary["drop_causes"].values()) == len(dropped)
     # a dropped client's upload is partial: its bytes are counted as far as they went
     assert (rounds["bytes_up"] <= 4e6).all()
 

@@ -2,12 +2,15 @@
 
 import re
 import sys
+from pathlib import Path
 
 import pandas as pd
 import pytest
 from conftest import EIGHT
 
 from twin.sweep import main
+
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def _one_line_error(capsys, needle: str) -> str:
@@ -83,20 +86,27 @@ def test_dry_run_lists_the_runs(make_sweep, tmp_path, capsys):
     assert main([str(make_sweep(EIGHT)), "--dry-run", "--out", str(tmp_path / "out")]) == 0
     printed = capsys.readouterr().out
     assert "ok (eight: 8 runs" in printed and "{fl.schedule: {kind: linear, start: 6, end: 2}, fl.rounds: 3, seed: 2}" in printed
+    assert "built 4 distinct scenarios" in printed and "nothing simulated" in printed  # 8 runs = 4 x 2 seeds
     assert not (tmp_path / "out").exists()
 
 
-def test_a_missing_file_is_refused_before_anything_runs(make_sweep, tmp_path, capsys):
-    sweep = make_sweep("""\
-        set: {fl.rounds: 1, output.sample_period_s: 0}
+def test_dry_run_builds_what_validation_alone_passes(tmp_path, capsys):
+    """More clients than vehicles passes the schema and the preflight; only building the city finds it. The dry run
+    builds, names the run, and writes nothing."""
+    import textwrap
+
+    city = ROOT / "scenarios" / "city_grid.yaml"
+    sweep = tmp_path / "sweep.yaml"
+    sweep.write_text(textwrap.dedent(f"""\
+        base: {city}
+        set: {{fl.rounds: 1}}
         grid:
-          topology: [{kind: star, n_clients: 2}, {kind: graphml, path: missing.graphml}]
-        """)
-    out = tmp_path / "out"
-    assert main([str(sweep), "--out", str(out), "--workers", "1"]) == 2
-    err = capsys.readouterr().err
-    assert err.count("\n") == 1 and "topology.path: missing.graphml: not found" in err
-    assert not out.exists()
+          mobility.n_vehicles: [300, 20]
+        """))
+    assert main([str(sweep), "--dry-run", "--out", str(tmp_path / "out")]) == 2
+    _one_line_error(capsys, r"run 001-\w+ \(\{mobility.n_vehicles: 20\}\): clients.vehicles.count: 60 clients, "
+                            r"but only 20 vehicles")
+    assert not (tmp_path / "out").exists()
 
 
 def test_a_failing_run_is_recorded_exit_1_and_retried(make_sweep, tmp_path, capsys):

@@ -56,7 +56,9 @@ def test_every_run_folder_is_complete_and_hashed(local):
     df = pd.read_parquet(out / "runs.parquet")
     for run in df.itertuples():
         folder = out / run.path
-        assert is_complete(folder) and sorted(p.name for p in folder.iterdir()) == sorted((*RUN_FILES, "manifest.json"))
+        assert is_complete(folder) and sorted(p.name for p in folder.iterdir()) == sorted((*RUN_FILES, "run.log",
+                                                                                          "manifest.json"))
+        assert f"round {run.rounds}/{run.rounds} " in (folder / "run.log").read_text()
         text = (folder / "scenario.resolved.yaml").read_text()
         assert "\nderived:\n" in text  # the computed values are shown; the hash leaves them out
         assert hashlib.sha256(without_derived(text).encode()).hexdigest() == run.hash

@@ -58,6 +58,7 @@ class RunSet:
     runs: pd.DataFrame
     swept: list[str]
     sweep: dict[str, Any] = field(default_factory=dict)
+    scenarios: dict[str, dict] = field(default_factory=dict, repr=False)  # run_id -> resolved scenario (good runs)
     _rounds: pd.DataFrame | None = field(default=None, repr=False)
 
     @property
@@ -189,7 +190,8 @@ def _open_runs(path: str | Path, target: float | None) -> RunSet:
         for col in swept:
             runs[col] = [_flat(s).get(col) if s else None for s in resolved]
     runs["strategy"] = strategy_labels(runs, swept, default=default)
-    return RunSet(root, kind, _order(runs, swept), swept, sweep)
+    scenarios = {row["run_id"]: s for row, s in zip(rows, resolved, strict=True) if row["status"] == "ok" and s}
+    return RunSet(root, kind, _order(runs, swept), swept, sweep, scenarios)
 
 
 def load_runs(path: str | Path, *, target: float | None = None) -> pd.DataFrame:

@@ -32,14 +32,17 @@ def _read(run: Path, name: str) -> pd.DataFrame | None:
 
 
 def vehicle_positions(samples: pd.DataFrame, t: float | None = None) -> tuple[float, pd.DataFrame]:
-    """(sample time, table entity / x / y / cell) of the probe nearest to ``t`` (default: the last one)."""
-    pos = samples[samples["name"].isin(["x", "y", "cell"])]
+    """(sample time, table entity / x / y / cell (serving cell id, NA: none)) of the probe nearest to ``t`` (default:
+    the last one)."""
+    pos = samples[samples["name"].isin(["x", "y"])]
     if pos.empty:
         raise ValueError("the run has no vehicle samples (x, y); it is not a radio run, or output.sample_period_s is 0")
     times = np.unique(pos["t"].to_numpy())
     at = times[-1] if t is None else times[np.argmin(np.abs(times - t))]
-    now = pos[pos["t"] == at].pivot(index="entity", columns="name", values="value").reset_index()
-    return float(at), now
+    here = pos[pos["t"] == at]
+    now = here.pivot(index="entity", columns="name", values="value")
+    now["cell"] = here[here["name"] == "x"].set_index("entity")["cell"].reindex(now.index)
+    return float(at), now.reset_index().rename_axis(columns=None)
 
 
 def plot_map(run_dir: str | Path, t: float | None = None, out: str | Path | None = None, *,
@@ -76,8 +79,8 @@ def plot_map(run_dir: str | Path, t: float | None = None, out: str | Path | None
             clients = now[now["entity"].str.startswith("client.")]
             others = now[~now["entity"].str.startswith("client.")]
             if links and "cell" in clients:
-                served = clients[clients["cell"] >= 0]
-                xy = cells.set_index("index").loc[served["cell"].astype(int), ["x", "y"]].to_numpy()
+                served = clients[clients["cell"].notna()]
+                xy = cells.set_index("cell").loc[served["cell"], ["x", "y"]].to_numpy()
                 segs = np.stack([served[["x", "y"]].to_numpy(), xy], axis=1)
                 ax.add_collection(LineCollection(segs, colors="#ff7f0e", linewidths=0.7, alpha=0.7, zorder=3))
             if len(others):

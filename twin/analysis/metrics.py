@@ -64,6 +64,15 @@ def savings(rounds: pd.DataFrame, baseline: pd.DataFrame, *, target: float | Non
     return out
 
 
+def savings_text(vs: dict[str, Any]) -> str:
+    """One line of a :func:`savings` result in the convention of every table and plot: percent saved against the
+    baseline, positive = less than the baseline, negative = more: ``saved: updates 68.3%, bytes 40.1%, time -5.0%
+    (until accuracy 0.9)``."""
+    parts = [f"{label} {vs[key]['reduction_pct']:.1f}%" for label, key in
+             (("updates", "pushed_updates"), ("bytes", "bytes_total"), ("time", "sim_time_s"))]
+    return f"saved: {', '.join(parts)} ({vs['basis']}; negative: more than the baseline)"
+
+
 def round_times(rounds: pd.DataFrame) -> dict[str, float]:
     """Mean and 95th percentile of the round duration (simulated seconds); NaN for an empty table."""
     d = rounds["duration_s"].to_numpy(dtype=np.float64) if len(rounds) else np.empty(0)

@@ -51,6 +51,11 @@ def phases(timeline: pd.DataFrame, round_: int) -> pd.DataFrame:
 
 
 def drops(timeline: pd.DataFrame, round_: int) -> pd.DataFrame:
-    """The round's dropped participations: ``slot``, ``client``, ``t``, ``reason``."""
+    """The round's dropped participations: ``slot``, ``client``, ``t``, ``reason`` (the trigger, ``deadline``) and
+    ``cause`` (what held it at the deadline), ``causes`` (the chain, ``>``-joined), ``phase`` (download, compute, upload);
+    runs recorded before causes existed get ``cause`` = ``reason``."""
     tl = timeline[(timeline["round"] == round_) & (timeline["kind"] == "client_dropped")]
-    return tl[["slot", "client", "t", "reason"]].reset_index(drop=True)
+    out = tl[["slot", "client", "t", "reason"]].reset_index(drop=True)
+    for col in ("cause", "causes", "phase"):
+        out[col] = tl[col].to_numpy() if col in tl else (out["reason"] if col != "phase" else pd.NA)
+    return out

@@ -20,6 +20,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from twin.analysis.comparable import NotComparable, describe, job_differences
 from twin.analysis.labels import human_bytes, human_seconds
 from twin.analysis.loading import AnalysisError, RunSet, open_runs
 from twin.analysis.metrics import reduction_pct
@@ -60,20 +61,30 @@ class Comparison:
 
 
 def compare(source: str | Path | RunSet, target: float | None = None, within: float = 10.0,
-            baseline: str | None = None) -> Comparison:
+            baseline: str | None = None, mixed: bool = False) -> Comparison:
     """Rank the strategies of the runs in ``source`` (see the module docstring for the criterion).
 
     ``target``: accuracy to reach (default: the runs' common ``fl.stop.target_accuracy``, else 0.8); ``within``:
     percent of the constant schedule's time to target a strategy may take beyond it; ``baseline``: the label of the
     strategy to compare with (default: the constant-schedule strategy with the most clients per round, then the most
     bytes per round, then the first in the sweep: "everyone, uncompressed"). Raises :class:`AnalysisError` when there
-    are no good runs or no constant schedule.
+    are no good runs or no constant schedule, and :class:`~twin.analysis.comparable.NotComparable` when the runs are
+    not the same FL job (they differ outside the strategy fields, :mod:`twin.analysis.comparable`) unless ``mixed``,
+    which ranks them anyway and says so under the table.
     """
     runs = source if isinstance(source, RunSet) else open_runs(source)
     ok = runs.ok
     if ok.empty:
         raise AnalysisError(f"{runs.root}: no complete runs to compare")
     notes: list[str] = []
+    differ = job_differences([runs.scenarios[r] for r in ok["run_id"] if r in runs.scenarios])
+    if differ and not mixed:
+        raise NotComparable(f"{runs.root}: the runs are not the same FL job: they differ in {describe(differ)}; only "
+                            "strategy fields may differ (schedule, strategy, codecs, local training, deadline, rounds, "
+                            "stop rule, seed); rank them anyway with mixed=True (python -m twin.compare --mixed)")
+    if differ:
+        notes.append(f"Warning: not the same FL job: the runs also differ in {describe(differ)}, so the reductions "
+                     "compare different jobs, not only strategies.")
     if target is None:
         own = ok["target"].dropna().unique()
         target = float(own[0]) if len(own) == 1 else DEFAULT_TARGET
@@ -200,7 +211,7 @@ def display_table(c: Comparison) -> pd.DataFrame:
         cols["final acc."] = [_pm(m, s, lambda v: f"{v:.3f}") for m, s in
                               zip(t["final_accuracy"], t["final_accuracy_sd"], strict=True)]
     for name in ("updates", "bytes", "time"):
-        cols[f"-{name} %"] = [f"{v:.1f}" if np.isfinite(v) else "-" for v in t[f"{name}_reduction_pct"]]
+        cols[f"saved {name} %"] = [f"{v:.1f}" if np.isfinite(v) else "-" for v in t[f"{name}_reduction_pct"]]
     cols["verdict"] = t["verdict"]
     return pd.DataFrame(cols).reset_index(drop=True)
 
@@ -208,8 +219,8 @@ def display_table(c: Comparison) -> pd.DataFrame:
 def format_comparison(c: Comparison) -> str:
     shown = display_table(c)
     basis = (f"up to the first round reaching accuracy {c.target:g}" if c.basis == "to target" else "whole runs")
-    return "\n".join([f"Strategies ranked ({basis}; mean ± sd over seeds; '-x %' = reduction against the baseline "
-                      f"'{c.baseline}'):", "", shown.to_string(index=False), "", *statements(c)])
+    return "\n".join([f"Strategies ranked ({basis}; mean ± sd over seeds; 'saved x %' = percent less than the "
+                      f"baseline '{c.baseline}', negative: more):", "", shown.to_string(index=False), "", *statements(c)])
 
 
 def statements(c: Comparison) -> list[str]:
@@ -228,7 +239,7 @@ def statements(c: Comparison) -> list[str]:
                      f"{r['updates']['saved']:,.0f} fewer updates ({r['updates']['reduction_pct']:.1f}% less), sends "
                      f"{human_bytes(r['bytes']['saved'])} less ({r['bytes']['reduction_pct']:.1f}% less) and takes "
                      f"{human_seconds(r['time']['chosen'])} instead of {human_seconds(r['time']['baseline'])} of "
-                     f"simulated time ({-r['time']['reduction_pct']:+.1f}%) to reach accuracy {c.target:g}.")
+                     f"simulated time ({r['time']['reduction_pct']:.1f}% saved) to reach accuracy {c.target:g}.")
     elif c.basis == "to target":
         lines.append("No strategy meets the criterion: no choice.")
     return lines

@@ -23,6 +23,7 @@ import pandas as pd
 
 from twin.analysis.labels import human_bytes, human_seconds
 from twin.analysis.loading import AnalysisError, RunFolderWarning, RunSet, open_runs
+from twin.analysis.metrics import savings_text
 from twin.analysis.plots import render_png
 from twin.analysis.ranking import compare, display_table, statements
 from twin.errors import InputError
@@ -108,9 +109,7 @@ def _run_summary(summary: dict[str, Any], row: pd.Series) -> list[tuple[str, str
                      f"{hit['pushed_updates']} updates"))
     vs = summary.get("vs_baseline")
     if vs:
-        rows.append(("against the baseline", ", ".join(
-            f"{k.split('_')[0]} {-vs[k]['reduction_pct']:+.1f}%" for k in ("pushed_updates", "bytes_total",
-                                                                           "sim_time_s")) + f" ({vs['basis']})"))
+        rows.append(("against the baseline", savings_text(vs)))
     runtime = summary.get("runtime_s") or {}
     rows.append(("wall time", human_seconds(runtime.get("total", math.nan))))
     versions = summary.get("versions") or {}

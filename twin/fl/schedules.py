@@ -19,7 +19,7 @@ in floating point stays ``N1``) and clipped to ``[N1, N0]``. All forms are monot
   falls like ``1 / x`` from ``N0`` once ``x`` passes the knee.
 - list:        explicit counts (``counts=[...]``), the last value repeated when shorter than ``rounds``.
 
-Seed preset (``preset="seed"``): the study's exact integers (docs/fl-algorithms.md, shared/reference/seed_study.md). A head of
+Seed preset (``preset="seed"``): the study's exact integers (docs/fl-algorithms.md, docs/seed_study.md). A head of
 61 values for ``x = 0..60`` truncated with ``int()``, rounds 62 onwards use 34 (constant: 338 throughout):
 
 - exponential ``int(338 - exp((x - 1) / 10.3))``, linear ``int(338 - 5.065 x)``,

@@ -21,6 +21,7 @@ import itertools
 from collections.abc import Generator, Sequence
 from typing import Any
 
+import numpy as np
 import simpy
 
 from twin.net.flow import Flow, FlowObserver, LinkDirection, Resource, SlowStart
@@ -166,6 +167,24 @@ class FlowNetwork(FlowRates):
             self._schedule_recompute()
 
     # -------------------------------------------------------------------------------------------------- probes
+
+    def count_carried(self) -> None:
+        """Start counting, per resource, the payload bytes it carries and the capacity it uses over time (exact: the
+        rates are integrated between the instants they change). Read with :meth:`carried`. Off until called, so a
+        network nobody measures pays nothing."""
+        if self._carried is None:
+            self._carried = np.zeros(len(self._resources))
+            self._busy = np.zeros(len(self._resources))
+            self._counted_t = self.env.now
+
+    def carried(self) -> tuple[np.ndarray, np.ndarray]:
+        """([n_resources] payload bytes carried, [n_resources] capacity x seconds used) since :meth:`count_carried`
+        (copies; a time-fair cell's capacity is its air time, so its second array is air-time seconds)."""
+        if self._carried is None:
+            raise RuntimeError("count_carried() was not called")
+        self._flush()
+        self._count()
+        return self._carried.copy(), self._busy.copy()
 
     def rate_of(self, flow: Flow) -> float:
         """Current goodput of a flow in bit/s (0 when it is not transmitting)."""

@@ -69,6 +69,9 @@ class FlowRates:
         self._last_update = self.env.now
         self.n_recomputes = 0
         self.n_flows_recomputed = 0
+        self._carried: np.ndarray | None = None  # per resource: payload bytes carried (None: nobody asked)
+        self._busy = np.zeros(0)  # per resource: capacity x seconds in use
+        self._counted_t = self.env.now
 
     @property
     def _lazy(self) -> bool:
@@ -96,6 +99,7 @@ class FlowRates:
 
     def resources_changed(self, resources: Sequence[Resource]) -> None:
         """Like :meth:`resource_changed` for several resources at once (one pass over the flows)."""
+        self._count()  # the coefficients change now: count the interval so far with the old ones
         hit: set[int] = set()
         for resource in resources:
             index = self._res_index[id(resource)]
@@ -199,6 +203,7 @@ class FlowRates:
 
     def _advance(self) -> None:
         """Move every active flow forward to ``env.now`` at its current rate."""
+        self._count()
         dt = self.env.now - self._last_update
         if dt > 0 and self._flows:
             if kernels.AVAILABLE:
@@ -207,6 +212,29 @@ class FlowRates:
                 slots = self._slots()
                 self._remaining[slots] -= self._rate[slots] * dt / 8.0 * (self._rate[slots] > 0)
         self._last_update = self.env.now
+
+    def _count(self) -> None:
+        """Add ``[last count, now]`` at the current rates and coefficients to the per-resource counters
+        (:meth:`FlowNetwork.count_carried`); nothing when nobody asked."""
+        if self._carried is None:
+            return
+        dt = self.env.now - self._counted_t
+        self._counted_t = self.env.now
+        if dt <= 0 or not self._flows:
+            return
+        if self._carried.size < len(self._resources):  # resources added after counting began
+            grow = len(self._resources) - self._carried.size
+            self._carried = np.concatenate([self._carried, np.zeros(grow)])
+            self._busy = np.concatenate([self._busy, np.zeros(grow)])
+        slots = self._slots()
+        rate = self._rate[slots]
+        coef = self._coef[slots]
+        used = (coef != 0) & (rate > 0)[:, None]  # a moving flow's coefficients are finite
+        if used.any():
+            links = self._links[slots][used]
+            moving = np.broadcast_to(rate[:, None], coef.shape)[used]
+            np.add.at(self._carried, links, moving * (dt / 8.0))
+            np.add.at(self._busy, links, coef[used] * moving * dt)
 
     def _recompute(self) -> None:
         self._advance()

@@ -24,7 +24,7 @@ EVENT_SCHEMA: dict[str, tuple[str, ...]] = {
     "train_start": ("client", "slot", "flops"),
     "train_end": ("client", "slot", "compute_s"),
     "upload_done": ("client", "slot", "bytes"),
-    "client_dropped": ("client", "slot", "reason"),
+    "client_dropped": ("client", "slot", "reason", "phase", "cause", "causes"),
     "aggregate": ("n_completed",),
     "evaluate": ("accuracy", "loss"),
     "round_end": ("n_completed", "n_dropped"),
@@ -35,6 +35,7 @@ EVENT_SCHEMA: dict[str, tuple[str, ...]] = {
 
 # Column dtypes of the timeline; every column not listed is float64.
 _STRING_COLUMNS = ("entity", "client", "flow", "src", "dst", "direction", "reason", "cell", "from_cell", "phase",
+                   "cause", "causes",
                    "traffic", "traffic_class")
 _INT_COLUMNS = ("round", "slot", "n_selected", "n_completed", "n_dropped", "n_clients", "version")
 
@@ -45,7 +46,7 @@ class Recorder:
     def __init__(self) -> None:
         self._events: list[dict[str, Any]] = []
         self._rounds: list[dict[str, Any]] = []
-        self._samples: list[tuple[float, str, str, float]] = []
+        self._samples: list[tuple[float, str, str, float, str | None]] = []
         self._last_t = -np.inf
 
     # -------------------------------------------------------------------------------------------------- appending
@@ -66,11 +67,18 @@ class Recorder:
     def round_row(self, **row: Any) -> None:
         self._rounds.append(row)
 
-    def sample(self, t: float, name: str, entity: str, value: float) -> None:
-        self._samples.append((float(t), name, entity, float(value)))
+    def sample(self, t: float, name: str, entity: str, value: float, cell: str | None = None) -> None:
+        self._samples.append((float(t), name, entity, float(value), cell))
 
-    def samples_many(self, t: float, name: str, entities: list[str], values: np.ndarray) -> None:
-        self._samples.extend((float(t), name, e, float(v)) for e, v in zip(entities, values, strict=True))
+    def samples_many(self, t: float, name: str, entities: list[str], values: np.ndarray,
+                     cells: list[str | None] | None = None) -> None:
+        """One sample per entity; ``cells``: the cell each one is about (a vehicle's serving cell, a cell's own id), or
+        None for none."""
+        if cells is None:
+            self._samples.extend((float(t), name, e, float(v), None) for e, v in zip(entities, values, strict=True))
+        else:
+            self._samples.extend((float(t), name, e, float(v), c)
+                                 for e, v, c in zip(entities, values, cells, strict=True))
 
     @property
     def n_events(self) -> int:
@@ -102,7 +110,10 @@ class Recorder:
         return df
 
     def samples(self) -> pd.DataFrame:
-        df = pd.DataFrame(self._samples, columns=["t", "name", "entity", "value"])
+        df = pd.DataFrame(self._samples, columns=["t", "name", "entity", "value", "cell"])
+        df["t"] = df["t"].astype("float64")
+        df["value"] = df["value"].astype("float64")
         df["name"] = df["name"].astype("category")
         df["entity"] = df["entity"].astype("string")
+        df["cell"] = df["cell"].astype("string")
         return df

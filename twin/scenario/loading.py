@@ -17,6 +17,7 @@ import yaml
 from pydantic import ValidationError
 
 from twin.errors import InputError
+from twin.scenario.hints import did_you_mean
 from twin.scenario.schema import ScenarioConfig
 from twin.scenario.types import FIELD_MARK
 
@@ -241,7 +242,7 @@ def _format_validation_error(exc: ValidationError, source: str, lines: Mapping[t
             where = "--set"
     msg = first["msg"]
     if first["type"] == "extra_forbidden":
-        msg = "unknown field"
+        msg = "unknown field" + did_you_mean(list(first["loc"]), _UNION_TAGS)
     elif msg.startswith("Value error, "):
         msg = msg[len("Value error, "):]
     if msg.startswith(FIELD_MARK):  # a section's validator named the field (types.Section): put it into the path

@@ -61,6 +61,7 @@ class Access:
         self.target = np.full(n, -1)  # handover target while interrupted
         self.stalled_since = np.full(n, np.nan)
         self.stall_reason: list[str | None] = [None] * n  # the cause of each client's open stall
+        self._stalls: list[list[tuple[float, float, str]]] = [[] for _ in range(n)]  # per client: (from, to, reason)
         self._vehicle_of = {name: int(v) for name, v in zip(self.client_names, self.client_vehicle, strict=True)}
         self._gen = np.zeros(n, dtype=np.int64)
         self.assoc = radio.Association(v, hysteresis_db=hysteresis_db, time_to_trigger_s=time_to_trigger_s)
@@ -85,29 +86,32 @@ class Access:
             self.update(self.step_s)
 
     def sample(self, period_s: float, all_vehicles: bool) -> Generator[simpy.Event, Any, None]:
-        """Process: every ``period_s``, per vehicle (clients, or all) ``x``, ``y`` (m), ``cell`` (serving cell index,
-        -1: none), ``sinr_dl`` / ``sinr_ul`` (dB, NaN without a cell), ``rate_dl`` / ``rate_ul`` (full-cell rate, bit/s);
-        per cell ``attached`` (vehicles served) and ``users_dl`` / ``users_ul`` (clients with traffic). The cells' air-time
-        utilisation is the ``utilisation`` sample of ``cell.K.dl`` / ``cell.K.ul`` (``sample_network``)."""
+        """Process: every ``period_s``, per vehicle (clients, or all) ``x``, ``y`` (m), ``sinr_dl`` / ``sinr_ul`` (dB,
+        NaN without a cell), ``rate_dl`` / ``rate_ul`` (full-cell rate, bit/s), each with the serving cell's id in the
+        ``cell`` column (NA: none); per cell ``attached`` (vehicles served) and ``users_dl`` / ``users_ul`` (clients with
+        traffic). The cells' air-time utilisation is the ``utilisation`` sample of ``cell.K.dl`` / ``cell.K.ul``
+        (:mod:`twin.sim.probes`)."""
         rec = self.recorder
         rows = np.arange(self.model.n_vehicles) if all_vehicles else self.client_vehicle
         names = [self.vehicle_names[i] for i in rows]
         cell_names = [c.name for c in self.cells]
+        named = np.array([*cell_names, None], dtype=object)  # index -1: no cell
         while True:
             t = self.env.now
             xy = self.mobility.positions_m[rows]
             serving = self.serving[rows]
+            cells = named[serving].tolist()
             with np.errstate(invalid="ignore"):
-                for name, values in (("x", xy[:, 0]), ("y", xy[:, 1]), ("cell", serving),
+                for name, values in (("x", xy[:, 0]), ("y", xy[:, 1]),
                                      ("sinr_dl", np.where(serving >= 0, self.sinr_dl[rows], np.nan)),
                                      ("sinr_ul", np.where(serving >= 0, self.sinr_ul[rows], np.nan)),
                                      ("rate_dl", self.rate_dl[rows]), ("rate_ul", self.rate_ul[rows])):
-                    rec.samples_many(t, name, names, values)
+                    rec.samples_many(t, name, names, values, cells)
             attached = np.bincount(self.serving[self.serving >= 0], minlength=len(self.cells))
-            rec.samples_many(t, "attached", cell_names, attached)
+            rec.samples_many(t, "attached", cell_names, attached, cell_names)
             users_dl, users_ul = self._users()
-            rec.samples_many(t, "users_dl", cell_names, users_dl)
-            rec.samples_many(t, "users_ul", cell_names, users_ul)
+            rec.samples_many(t, "users_dl", cell_names, users_dl, cell_names)
+            rec.samples_many(t, "users_ul", cell_names, users_ul, cell_names)
             yield self.env.timeout(period_s)
 
     # ------------------------------------------------------------------------------------------------ update
@@ -133,6 +137,21 @@ class Access:
         """[n_clients] bool: clients with a cell or handing over to one."""
         return (self.cell >= 0) | (self.target >= 0)
 
+    def stalls(self, client: int, since: float) -> list[tuple[float, float, str]]:
+        """Client ``client``'s stalls that overlapped ``[since, now]``: (from, to, reason) in time order, the one under
+        way last (to = now)."""
+        past = [s for s in self._stalls[client] if s[1] >= since]
+        now = self.stall_reason[client]
+        return past + ([(float(self.stalled_since[client]), float(self.env.now), now)] if now is not None else [])
+
+    def stalled_now(self, client: int) -> str | None:
+        """The reason of the stall under way (``handover``, ``coverage``, ``no_uplink`` ...), or None."""
+        return self.stall_reason[client]
+
+    def available(self, client: int) -> bool:
+        """False when the vehicle carrying the client has left the simulation (ended its trip, left the map)."""
+        return bool(np.asarray(self.mobility.active, dtype=bool)[self.client_vehicle[client]])
+
     def route_of(self, client: int, direction: Direction) -> list[Resource]:
         """The route of client ``client`` now: through its cell, or the no-coverage placeholder (the flow stalls)."""
         cell = int(self.cell[client])
@@ -148,6 +167,7 @@ class Access:
             self._gen[i] += 1  # the pending completion no longer applies
             if new < 0:
                 self.target[i] = -1
+                self._cause(i, "coverage")  # still stalled, now for want of any cell
             else:
                 self._handover(i, name, int(self.target[i]), new)
             return
@@ -188,7 +208,7 @@ class Access:
 
     def _handover(self, i: int, name: str, old: int, new: int) -> None:
         self.n_handovers += 1
-        self.recorder.emit("handover", self.env.now, name, client=name, cell=self.cells[new].name,
+        self.recorder.emit("handover", self.env.now, name, self._round(), client=name, cell=self.cells[new].name,
                                from_cell=self.cells[old].name, interruption_s=self.interruption_s)
         if self.interruption_s <= 0:
             self._switch(i, new)
@@ -218,13 +238,26 @@ class Access:
         self.n_stalls += 1
         self.stalled_since[i] = self.env.now
         self.stall_reason[i] = reason
-        self.recorder.emit("stall", self.env.now, name, client=name, cell=self.cells[cell].name, reason=reason)
+        self.recorder.emit("stall", self.env.now, name, self._round(), client=name, cell=self.cells[cell].name,
+                           reason=reason)
+
+    def _cause(self, i: int, reason: str) -> None:
+        """The stall under way goes on for another reason from now (kept apart in the client's stall history; the
+        timeline keeps the one stall event)."""
+        if self.stall_reason[i] not in (None, reason):
+            self._stalls[i].append((float(self.stalled_since[i]), float(self.env.now), self.stall_reason[i]))
+            self.stall_reason[i] = reason
 
     def _resume(self, i: int, name: str, cell: int) -> None:
-        self.recorder.emit("resume", self.env.now, name, client=name, cell=self.cells[cell].name,
+        self.recorder.emit("resume", self.env.now, name, self._round(), client=name, cell=self.cells[cell].name,
                            stalled_s=self.env.now - self.stalled_since[i], reason=self.stall_reason[i])
+        self._stalls[i].append((float(self.stalled_since[i]), float(self.env.now), self.stall_reason[i] or "coverage"))
         self.stalled_since[i] = np.nan
         self.stall_reason[i] = None
+
+    def _round(self) -> int | None:
+        """The FL round in progress (None between rounds or without an FL server)."""
+        return getattr(self.env, "round_in_progress", None)
 
     def _switch(self, i: int, cell: int) -> None:
         """Point client i's routes at ``cell`` (-1: the no-coverage placeholder) and move its live flows there."""

@@ -191,16 +191,20 @@ def pick_vehicles(cfg: S.VehicleClients, ids: np.ndarray, types: np.ndarray, act
 
 def map_tables(rcfg: A.CellularRadio, road: mob.RoadNetwork, model: RadioModel, tiers: list[Tier],
                cells: list[Cell], sites: list[str]) -> dict[str, pd.DataFrame]:
-    """``cells`` (id, x, y, tier, preset, site), ``roads`` (segments) and ``coverage`` (best-server DL rate)."""
+    """``cells`` (cell, cell_index, x, y, tier, preset, site, node), ``roads`` (segments) and ``coverage``
+    (best-server DL rate and that server's id, NA where none is usable): docs/tables.md."""
     xy = model.cell_xy_m
     tier_names = np.empty(len(cells), dtype=object)
     presets = np.empty(len(cells), dtype=object)
     for t in tiers:
         tier_names[t.cells] = t.name
         presets[t.cells] = t.preset.name
-    out = {"cells": pd.DataFrame({"id": [c.name for c in cells], "index": np.arange(len(cells)), "x": xy[:, 0],
-                                  "y": xy[:, 1], "tier": tier_names.astype(str), "preset": presets.astype(str),
-                                  "site": sites, "node": [c.node for c in cells]})}
+    names = [c.name for c in cells]
+    out = {"cells": pd.DataFrame({"cell": pd.array(names, dtype="string"), "cell_index": np.arange(len(cells)),
+                                  "x": xy[:, 0], "y": xy[:, 1], "tier": pd.array(tier_names.astype(str), dtype="string"),
+                                  "preset": pd.array(presets.astype(str), dtype="string"),
+                                  "site": pd.array(sites, dtype="string"),
+                                  "node": pd.array([c.node for c in cells], dtype="string")})}
     keep = np.isin(road.seg_edge, road.road_edges())
     a, b = road.seg_a_m[keep], road.seg_b_m[keep]
     out["roads"] = pd.DataFrame({"x0": a[:, 0], "y0": a[:, 1], "x1": b[:, 0], "y1": b[:, 1]})
@@ -212,5 +216,7 @@ def map_tables(rcfg: A.CellularRadio, road: mob.RoadNetwork, model: RadioModel, 
         px, py = (m.ravel() for m in np.meshgrid(gx, gy))
         rate, best = model.coverage(np.column_stack([px, py]),
                                     penetration_db=O2I_MEAN_DB if rcfg.penetration_loss else 0.0)
-        out["coverage"] = pd.DataFrame({"x": px, "y": py, "rate_dl_bps": rate, "cell": best})
+        named = np.array([*names, None], dtype=object)  # index -1: no usable cell
+        out["coverage"] = pd.DataFrame({"x": px, "y": py, "rate_dl_bps": rate,
+                                        "cell": pd.array(named[np.asarray(best)], dtype="string")})
     return out

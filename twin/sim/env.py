@@ -53,6 +53,15 @@ class AccessLayer(Protocol):
     def reachable(self) -> np.ndarray:
         """[n_clients] bool: which clients can be selected now (radio: they have, or are handing over to, a cell)."""
 
+    def stalls(self, client: int, since: float) -> list[tuple[float, float, str]]:
+        """The client's stalls since ``since``: (from, to, reason) in time order (wired: none)."""
+
+    def stalled_now(self, client: int) -> str | None:
+        """The reason of the client's stall under way, or None."""
+
+    def available(self, client: int) -> bool:
+        """False once the client has left the simulation (its vehicle's trip ended)."""
+
 
 @dataclass(frozen=True)
 class TwinParts:
@@ -90,6 +99,7 @@ class TwinEnv(simpy.Environment):
         self.base_dir = base_dir or Path.cwd()
         self.recorder = Recorder()
         self.finished_reason = ""  # set by the server process when the run ends
+        self.round_in_progress: int | None = None  # the FL round under way (set by the server process)
         self._selection_rng = self.rng("selection")
         self._parts: TwinParts | None = None
 

@@ -8,13 +8,14 @@ deadline are dropped (their flows are cancelled, freeing capacity at once).
 from __future__ import annotations
 
 import math
+from collections import Counter
 from collections.abc import Callable, Generator
 from typing import Any
 
-import numpy as np
 import simpy
 
 from twin.sim.env import TwinEnv
+from twin.sim.runlog import log_round
 from twin.sim.tags import RoundFlow
 from twin.sim.workload import Participation
 
@@ -26,6 +27,7 @@ class RoundStats:
         self.bytes_down = 0.0
         self.bytes_up = 0.0
         self.completed: list[Participation] = []
+        self.drop_reasons: Counter[str] = Counter()
 
 
 def run_client(env: TwinEnv, round_: int, p: Participation, stats: RoundStats) -> Generator[simpy.Event, Any, None]:
@@ -33,6 +35,8 @@ def run_client(env: TwinEnv, round_: int, p: Participation, stats: RoundStats) -
     client = env.clients[p.client]
     rec = env.recorder
     flow = None
+    transfers = [[env.now, math.inf]]  # the participation's download and upload intervals (the last one open)
+    phase = "download"
     try:
         size = env.workload.download_bytes(round_)
         tag = RoundFlow(src=env.server, dst=client.name, direction="down", round=round_, client=client.name,
@@ -42,12 +46,16 @@ def run_client(env: TwinEnv, round_: int, p: Participation, stats: RoundStats) -
         yield flow.done
         stats.bytes_down += size
         flow = None
+        phase = "compute"
+        transfers[-1][1] = env.now
         flops = env.workload.train_flops(round_, p)
         compute_s = flops / client.flops_per_s
         rec.emit("train_start", env.now, client.name, round_, client=client.name, slot=p.slot, flops=flops)
         yield env.timeout(compute_s)
         rec.emit("train_end", env.now, client.name, round_, client=client.name, slot=p.slot, compute_s=compute_s)
         size = env.workload.upload_bytes(round_, p)
+        phase = "upload"
+        transfers.append([env.now, math.inf])
         tag = RoundFlow(src=client.name, dst=env.server, direction="up", round=round_, client=client.name, slot=p.slot)
         flow = env.network.start(env.access.route_of(p.client, "up"), size, name=f"up.{round_}.{p.slot}",
                                  tag=tag, user=client.name)
@@ -64,22 +72,48 @@ def run_client(env: TwinEnv, round_: int, p: Participation, stats: RoundStats) -
                 stats.bytes_down += done
             else:
                 stats.bytes_up += done
+        causes = drop_causes(env.access, p.client, transfers, phase)
+        stats.drop_reasons[causes[-1]] += 1
         rec.emit("client_dropped", env.now, client.name, round_, client=client.name, slot=p.slot,
-                 reason=str(stop.cause))
+                 reason=str(stop.cause), phase=phase, cause=causes[-1], causes=">".join(causes))
+
+
+def drop_causes(access, client: int, transfers: list[list[float]], phase: str) -> list[str]:
+    """Why a participation missed the deadline in phase ``phase``: the chain of causes in time order, the one holding
+    it at the deadline last. Stalls during its transfers (``transfers``: [start, end] of its download and upload;
+    ``handover``, ``coverage``, or any other reason the access layer gives; a stall while computing costs nothing and
+    is left out) come first, then what it was doing at the deadline: ``unavailable`` (its vehicle left the
+    simulation), ``compute`` (still training), the reason of the stall under way, or ``low_rate`` (a transfer running,
+    too slowly: a weak radio link or a congested one)."""
+    chain: list[str] = []
+    for begin, end, reason in access.stalls(client, transfers[0][0]):
+        if any(begin <= b and end >= a for a, b in transfers) and (not chain or chain[-1] != reason):
+            chain.append(reason)
+    if not access.available(client):
+        final = "unavailable"
+    elif phase == "compute":
+        final = "compute"
+    else:
+        final = access.stalled_now(client) or "low_rate"
+    if not chain or chain[-1] != final:
+        chain.append(final)
+    return chain
 
 
 def run_server(env: TwinEnv, on_round: Callable[[int, dict], None] | None = None
                ) -> Generator[simpy.Event, Any, None]:
-    """The whole FL job: ``fl.rounds`` rounds (or fewer if a stop rule fires)."""
+    """The whole FL job: ``fl.rounds`` rounds (or fewer if a stop rule fires). Each round's row goes to the recorder
+    and to the log (:func:`twin.sim.runlog.log_round`), then to ``on_round(round, row)``."""
     cfg = env.config.fl
     rec = env.recorder
     rec.emit("run_start", env.now, "fl.server", n_clients=len(env.clients))
     reason = "max_rounds"
     for round_ in range(1, len(env.cohort_sizes) + 1):
-        t0 = env.now
+        t0 = float(env.now)
         k = int(env.cohort_sizes[round_ - 1])
         picked = env.select(k)
         selected = [Participation(int(c), slot) for slot, c in enumerate(picked)]
+        env.round_in_progress = round_
         rec.emit("round_start", t0, "fl.server", round_, n_selected=len(selected))
         for p in selected:
             rec.emit("select", t0, env.clients[p.client].name, round_, client=env.clients[p.client].name, slot=p.slot)
@@ -106,6 +140,7 @@ def run_server(env: TwinEnv, on_round: Callable[[int, dict], None] | None = None
         if not math.isnan(outcome.accuracy):
             rec.emit("evaluate", env.now, "fl.server", round_, accuracy=outcome.accuracy, loss=outcome.loss)
         rec.emit("round_end", env.now, "fl.server", round_, n_completed=len(completed), n_dropped=len(dropped))
+        env.round_in_progress = None
         row = {
             "round": round_, "t_start": t0, "t_end": env.now, "duration_s": env.now - t0,
             "n_selected": len(selected), "n_unique": len({p.client for p in selected}),
@@ -114,6 +149,7 @@ def run_server(env: TwinEnv, on_round: Callable[[int, dict], None] | None = None
             "accuracy": outcome.accuracy, "loss": outcome.loss, **outcome.extra,
         }
         rec.round_row(**row)
+        log_round(round_, len(env.cohort_sizes), row, stats.drop_reasons)
         if on_round is not None:
             on_round(round_, row)
         stop = env.stop_reason(round_, outcome, env.now)
@@ -122,14 +158,3 @@ def run_server(env: TwinEnv, on_round: Callable[[int, dict], None] | None = None
             break
     env.finished_reason = reason
     rec.emit("run_end", env.now, "fl.server", reason=reason)
-
-
-def sample_network(env: TwinEnv, period_s: float) -> Generator[simpy.Event, Any, None]:
-    """Probe every ``period_s``: per link direction, utilisation (0..1) and active flows."""
-    names = [r.name for r in env.network.resources]
-    caps = np.array([r.capacity for r in env.network.resources])
-    while True:
-        load = env.network.resource_load()
-        env.recorder.samples_many(env.now, "utilisation", names, load / caps)
-        env.recorder.samples_many(env.now, "active_flows", names, env.network.resource_flow_counts())
-        yield env.timeout(period_s)

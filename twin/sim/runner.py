@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import platform
 import resource
 import sys
@@ -13,6 +14,7 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from twin.scenario.loading import resolved_yaml
@@ -21,7 +23,9 @@ from twin.sim.access import Access
 from twin.sim.build import build
 from twin.sim.derived import derive
 from twin.sim.env import TwinEnv
-from twin.sim.rounds import run_server, sample_network
+from twin.sim.probes import NetworkProbe
+from twin.sim.rounds import run_server
+from twin.sim.runlog import capture, log
 
 
 @dataclass
@@ -31,6 +35,7 @@ class RunResult:
     summary: dict[str, Any]
     resolved_yaml: str
     env: TwinEnv
+    log: str = ""  # the run's log lines (run.log)
 
 
 def _peak_rss_mb() -> float:
@@ -50,9 +55,19 @@ def _versions() -> dict[str, str]:
 
 
 def simulate(config: ScenarioConfig, *, base_dir: Path | None = None,
-             on_round: Callable[[int, dict], None] | None = None) -> RunResult:
-    """Build and run a scenario; returns its tables and summary. Input errors raise InputError before time starts."""
+             on_round: Callable[[int, dict], None] | None = None, log_level: int = logging.INFO) -> RunResult:
+    """Build and run a scenario; returns its tables, summary and log (every ``twin`` log record of ``log_level`` and
+    above while it ran). Input errors raise InputError before time starts."""
+    with capture(log_level) as lines:
+        result = _simulate(config, base_dir, on_round)
+    result.log = "\n".join(lines) + "\n" if lines else ""
+    return result
+
+
+def _simulate(config: ScenarioConfig, base_dir: Path | None, on_round: Callable[[int, dict], None] | None
+              ) -> RunResult:
     wall0 = time.perf_counter()
+    log.debug("building %s (seed %d)", config.name, config.seed)
     env = build(config, base_dir=base_dir)
     build_s = time.perf_counter() - wall0
     try:
@@ -62,21 +77,30 @@ def simulate(config: ScenarioConfig, *, base_dir: Path | None = None,
             if config.output.sample_period_s > 0:
                 env.process(env.access.sample(config.output.sample_period_s,
                                               config.radio.sample_vehicles == "all"))
-        if config.output.sample_period_s > 0:
-            env.process(sample_network(env, config.output.sample_period_s))
+        probe = NetworkProbe(env, config.output.sample_period_s) if config.output.sample_period_s > 0 else None
+        if probe is not None:
+            env.process(probe.run())
         run0 = time.perf_counter()
+        log.info("built in %.2f s: %d clients, %d network resources; simulating up to %d rounds", run0 - wall0,
+                 len(env.clients), len(env.network.resources), len(env.cohort_sizes))
         failure = None
         try:
             env.run(until=server)
         except Exception as exc:  # a bug or a numerical failure mid-run: keep what was recorded, say what happened
             failure = exc
             env.finished_reason = "failed"
+            log.error("the simulation failed at t=%.6g s: %s", env.now, exc)
+        if probe is not None and failure is None:
+            probe.finish()
         run_s = time.perf_counter() - run0
     finally:
         env.close()
     tables = {"timeline": env.recorder.timeline(), "rounds": env.recorder.rounds(), "samples": env.recorder.samples(),
               "clients": clients_table(env), **env.extra_tables}
-    summary = make_summary(env, tables["rounds"], wall_s=time.perf_counter() - wall0, build_s=build_s, run_s=run_s)
+    summary = make_summary(env, tables["rounds"], tables["timeline"], wall_s=time.perf_counter() - wall0,
+                           build_s=build_s, run_s=run_s)
+    log.info("finished (%s) after %d rounds at t=%.3f s; wall time %.2f s", env.finished_reason,
+             len(tables["rounds"]), env.now, summary["runtime_s"]["total"])
     if failure is not None:
         summary["status"] = "failed"
         summary["exception"] = "".join(traceback.format_exception_only(failure)).strip()
@@ -84,17 +108,52 @@ def simulate(config: ScenarioConfig, *, base_dir: Path | None = None,
     return RunResult(config, tables, summary, resolved_yaml(config, derive(config)), env)
 
 
+def dry_build(config: ScenarioConfig, *, base_dir: Path | None = None) -> str:
+    """Build everything a run of ``config`` needs and close it again, simulating nothing: files (GraphML, data set,
+    road net, trace), topology and routes, vehicles and the clients on them, cells and radio, data set and partition,
+    model. Raises what a run would raise at build time (an :class:`~twin.errors.InputError` naming the field or file);
+    returns a one-line account of what was built."""
+    wall0 = time.perf_counter()
+    env = build(config, base_dir=base_dir)
+    try:
+        parts = [f"{len(env.clients)} clients", f"{len(env.network.resources)} link / cell directions"]
+        if isinstance(env.access, Access):
+            parts.append(f"{len(env.access.cells)} cells, {env.access.model.n_vehicles} vehicles")
+        fl = env.workload.describe()
+        if "data" in fl:
+            parts.append(f"data set {fl['data']} ({fl['n_train']} train, {fl['n_test']} test), model of "
+                         f"{fl['model_params']} parameters")
+        parts.append(f"{len(env.cohort_sizes)} rounds planned")
+    finally:
+        env.close()
+    return f"built {', '.join(parts)} in {time.perf_counter() - wall0:.1f} s; nothing simulated"
+
+
 def clients_table(env: TwinEnv) -> pd.DataFrame:
-    """One row per client: where it sits, how fast it computes, and its data (samples, labels) when training."""
-    df = pd.DataFrame({"client": [c.index for c in env.clients], "name": [c.name for c in env.clients],
-                       "node": [c.node for c in env.clients], "flops_per_s": [c.flops_per_s for c in env.clients]})
+    """One row per client: its id (``client``, as in the timeline and samples) and index, where it sits, how fast it
+    computes, and its data (samples, labels) when training. Columns: docs/tables.md."""
+    df = pd.DataFrame({"client": pd.array([c.name for c in env.clients], dtype="string"),
+                       "client_index": np.array([c.index for c in env.clients], dtype=np.int64),
+                       "node": pd.array([c.node for c in env.clients], dtype="string"),
+                       "flops_per_s": np.array([c.flops_per_s for c in env.clients], dtype=np.float64)})
     table = env.workload.clients_table()
     if table is not None:
-        df = df.merge(table.drop(columns=["name"], errors="ignore"), on="client", how="left")
+        table = table.drop(columns=["name"], errors="ignore").rename(columns={"client": "client_index"})
+        df = df.merge(table, on="client_index", how="left")
     return df
 
 
-def make_summary(env: TwinEnv, rounds: pd.DataFrame, *, wall_s: float, build_s: float, run_s: float) -> dict:
+def drop_causes(timeline: pd.DataFrame) -> dict[str, int]:
+    """Dropped participations per cause (what held them at the deadline: ``low_rate``, ``coverage``, ``handover``,
+    ``compute``, ``unavailable`` ...), most frequent first."""
+    if "cause" not in timeline:
+        return {}
+    counts = timeline.loc[timeline["kind"] == "client_dropped", "cause"].value_counts()
+    return {str(k): int(v) for k, v in counts.items()}
+
+
+def make_summary(env: TwinEnv, rounds: pd.DataFrame, timeline: pd.DataFrame, *, wall_s: float, build_s: float,
+                 run_s: float) -> dict:
     cfg = env.config
     n = len(rounds)
     last = rounds.iloc[-1] if n else None
@@ -111,6 +170,7 @@ def make_summary(env: TwinEnv, rounds: pd.DataFrame, *, wall_s: float, build_s: 
         "participations": int(rounds["n_selected"].sum()) if n else 0,
         "completed": int(rounds["n_completed"].sum()) if n else 0,
         "dropped": int(rounds["n_dropped"].sum()) if n else 0,
+        "drop_causes": drop_causes(timeline),
         "mean_round_s": float(rounds["duration_s"].mean()) if n else 0.0,
         "final_accuracy": float(last["accuracy"]) if last is not None and pd.notna(last["accuracy"]) else None,
         "best_accuracy": float(rounds["accuracy"].max()) if n and rounds["accuracy"].notna().any() else None,

@@ -48,6 +48,15 @@ class WiredAccess:
     def reachable(self) -> np.ndarray:
         return self._reachable
 
+    def stalls(self, client: int, since: float) -> list[tuple[float, float, str]]:
+        return []  # wired routes never stall
+
+    def stalled_now(self, client: int) -> str | None:
+        return None
+
+    def available(self, client: int) -> bool:
+        return True
+
 
 def wired_clients(graph: nx.DiGraph, server: str, links: Links, device: S.DeviceProfile, rng: np.random.Generator
                   ) -> tuple[tuple[Client, ...], WiredAccess]:

@@ -128,3 +128,34 @@ def _explain(sweep: Sweep, point: RunPoint, overrides: list[tuple[str, Any]], me
             return f"{_where(sweep, point, key)}: run {point.run_id}: override {key}={flow(value)}: {problem}"
     shown = flow(point.overrides) if point.overrides else "no overrides"
     return f"{sweep.path}: run {point.run_id} ({shown}): {message}"
+
+
+def dry_build(plan: Plan) -> tuple[int, float]:
+    """Build every distinct scenario of the plan (runs that differ only in their seed are built once) without
+    simulating, as ``python -m twin.run --validate`` does: files, topology, routes, vehicles, data sets, models.
+    Raises the first failure as a one-line :class:`SweepError` naming the run and its overrides; returns (scenarios
+    built, seconds)."""
+    import time
+
+    import yaml
+
+    from twin.errors import InputError
+    from twin.scenario.schema import ScenarioConfig
+    from twin.sim.runner import dry_build as build_one
+
+    wall0 = time.perf_counter()
+    seen: set[str] = set()
+    for run in plan.runs:
+        data = yaml.safe_load(without_derived(run.resolved_yaml))
+        data.pop("seed", None)
+        key = hashlib.sha256(yaml.safe_dump(data, sort_keys=True).encode()).hexdigest()
+        if key in seen:
+            continue
+        seen.add(key)
+        config = ScenarioConfig.model_validate(yaml.safe_load(without_derived(run.resolved_yaml)))
+        try:
+            build_one(config, base_dir=plan.base_dir)
+        except InputError as exc:
+            where = flow(run.point.overrides) if run.point.overrides else "the base scenario"
+            raise SweepError(f"run {run.run_id} ({where}): {exc}") from None
+    return len(seen), time.perf_counter() - wall0

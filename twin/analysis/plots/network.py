@@ -160,9 +160,15 @@ def gantt(runs: RunSet, opts: Options) -> Figure:
                 color=colour, edgecolor=[colour if d else "black" for d in part["done"]],
                 hatch=[None if d else "///" for d in part["done"]], linewidth=0.6)
     gone = dropped[dropped["slot"].astype(int).isin(row_of)]
-    if len(gone):
+    if len(gone):  # a red X per drop, its cause chain written beside it
+        counts = gone["cause"].value_counts()
         ax.scatter(gone["t"] - t0, [row_of[int(s)] for s in gone["slot"]], marker="X", color="red", s=55, zorder=4,
-                   label=f"dropped ({gone['reason'].iloc[0]})" if gone["reason"].nunique() == 1 else "dropped")
+                   label="dropped: " + ", ".join(f"{k} {v}" for k, v in counts.items()))
+        for drop in gone.itertuples(index=False):
+            ax.annotate(str(drop.causes).replace(">", " > "), (drop.t - t0, row_of[int(drop.slot)]),
+                        xytext=(-8, 0), textcoords="offset points", ha="right", va="center", fontsize="x-small",
+                        color="darkred", zorder=5, bbox={"boxstyle": "round,pad=0.15", "fc": "white", "ec": "none",
+                                                         "alpha": 0.85})
     _stalls(ax, timeline, bars, row_of, t0, float(info["t_end"]))
     names = bars.drop_duplicates("slot").set_index("slot")["client"].to_dict()
     names.update(dropped.set_index(dropped["slot"].astype(int))["client"].to_dict())
@@ -249,8 +255,11 @@ class _ScaledLocator(matplotlib.ticker.MaxNLocator):
 
 def _load_heatmap(runs: RunSet, opts: Options, select, what: str, quantity: str, missing: str) -> Figure:
     run = runs.run_dir(opts.run)
-    samples = pd.read_parquet(run / "samples.parquet", filters=[("name", "==", "utilisation")])
-    samples = samples[select(samples["entity"])]
+    samples = pd.read_parquet(run / "samples.parquet", filters=[("name", "in", ["mean_utilisation", "utilisation"])])
+    # measured over each interval (exact, from the engine) where the run has it; runs of older versions: instants
+    interval = bool((samples["name"] == "mean_utilisation").any())
+    samples = samples[(samples["name"] == ("mean_utilisation" if interval else "utilisation"))
+                      & select(samples["entity"])]
     if samples.empty:
         raise PlotUnavailable(f"{run}: {missing}")
     grid = samples.pivot_table(index="entity", columns="t", values="value", aggfunc="mean")
@@ -278,7 +287,8 @@ def _load_heatmap(runs: RunSet, opts: Options, select, what: str, quantity: str,
     cmap = matplotlib.colormaps[LOAD_CMAP].with_extremes(bad="white")
     t_end = 0.0
     for ax, (title, part) in zip(axes, groups, strict=True):
-        edges = _time_edges(part.columns.to_numpy(dtype=float))
+        t = part.columns.to_numpy(dtype=float)
+        edges = np.concatenate([[0.0], t]) if interval else _time_edges(t)  # an interval sample closes its interval
         t_end = max(t_end, edges[-1])
         load = np.ma.masked_less_equal(100 * part.to_numpy(), 0.0)  # idle: white, far from the darkest (lowest) load
         image = ax.pcolormesh(edges, np.arange(len(part) + 1) - 0.5, load, cmap=cmap, vmin=0, vmax=100)
@@ -290,7 +300,9 @@ def _load_heatmap(runs: RunSet, opts: Options, select, what: str, quantity: str,
         ax.set_title(title, fontsize="medium")
     _time_axis(axes[-1], t_end, "simulated time")
     axes[-1].set_xlim(0, t_end)
-    fig.colorbar(image, ax=list(axes), label=f"{quantity} (%; white: idle)", pad=0.01)
+    fig.colorbar(image, ax=list(axes), pad=0.01,
+                 label=f"mean {quantity}\nover each interval (%; white: idle)" if interval else
+                 f"{quantity} (%; white: idle)")
     fit_title(fig, f"{what.capitalize()} load over time: {run_title(runs, run)}"
               + (" (dashed lines: round starts)" if len(rounds) > 1 else ""))
     return fig
@@ -310,7 +322,7 @@ def _cell_tiers(run: Path) -> dict[str, str]:
     if not path.is_file():
         return {}
     cells = pd.read_parquet(path)
-    return dict(zip(cells["id"], cells["tier"], strict=True)) if {"id", "tier"} <= set(cells) else {}
+    return dict(zip(cells["cell"], cells["tier"], strict=True)) if {"cell", "tier"} <= set(cells) else {}
 
 
 def _split(grid: pd.DataFrame) -> list[tuple[str, pd.DataFrame]]:
