@@ -216,7 +216,7 @@ def run_scenario(config, out: Path, *, base_dir: Path, overwrite: bool = False,
                                        log_level=level_of(log_level))
         if before_write is not None:
             before_write(result)
-        write_or_save(target, result.tables, result.resolved_yaml, result.summary, log=result.log)
+        write_or_save(target, result.tables, result.resolved_yaml, result.summary, log=result.log, files=result.files)
     return result
 
 

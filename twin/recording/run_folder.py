@@ -39,14 +39,14 @@ class RunNotWritten(OSError):
 
 
 def write_or_save(target: Claim, tables: Mapping[str, pd.DataFrame], resolved_yaml: str,
-                  summary: Mapping[str, Any], *, log: str = "") -> Path:
+                  summary: Mapping[str, Any], *, log: str = "", files: Mapping[str, bytes] | None = None) -> Path:
     """:func:`write_run_folder` into a claim; on failure save the results to a fallback folder and raise
     :class:`RunNotWritten` naming it."""
     try:
-        return write_run_folder(target.out, tables, resolved_yaml, summary, target=target, log=log)
+        return write_run_folder(target.out, tables, resolved_yaml, summary, target=target, log=log, files=files)
     except OSError as exc:
         why = exc.strerror or str(exc)
-        saved = save_elsewhere(target.out.name, tables, resolved_yaml, summary, log=log)
+        saved = save_elsewhere(target.out.name, tables, resolved_yaml, summary, log=log, files=files)
         where = f"the results were saved to {saved}" if saved else "saving them elsewhere failed too; they are lost"
         raise RunNotWritten(f"{target.out}: the run finished but its folder could not be written ({why}); {where}",
                             saved) from exc
@@ -54,37 +54,43 @@ def write_or_save(target: Claim, tables: Mapping[str, pd.DataFrame], resolved_ya
 
 def write_run_folder(out_dir: Path, tables: Mapping[str, pd.DataFrame], resolved_yaml: str,
                      summary: Mapping[str, Any], *, overwrite: bool = False, target: Claim | None = None,
-                     log: str = "") -> Path:
+                     log: str = "", files: Mapping[str, bytes] | None = None) -> Path:
     """Write the run folder atomically. ``tables`` maps 'timeline' / 'rounds' / 'samples' to DataFrames; ``log`` is
-    the run's log (``run.log``, written in every run folder, empty when nothing was logged).
+    the run's log (``run.log``, written in every run folder, empty when nothing was logged); ``files`` more files by
+    name (e.g. the TensorBoard event file of ``output.tensorboard``).
 
     ``target``: the :class:`~twin.recording.target.Claim` taken before the run (``twin.run`` claims the folder before
     simulating); without one, the folder is claimed here.
     """
     if target is None:
         with claim(Path(out_dir), overwrite=overwrite) as own:
-            return write_run_folder(out_dir, tables, resolved_yaml, summary, target=own, log=log)
+            return write_run_folder(out_dir, tables, resolved_yaml, summary, target=own, log=log, files=files)
     assert target.tmp is not None, "the claim was released"
-    write_files(target.tmp, tables, resolved_yaml, summary, log=log)
+    write_files(target.tmp, tables, resolved_yaml, summary, log=log, files=files)
     write_manifest(target.tmp)  # last: over every file there (tables, summary, and whatever else the run wrote)
     return target.commit()
 
 
 def write_files(folder: Path, tables: Mapping[str, pd.DataFrame], resolved_yaml: str,
-                summary: Mapping[str, Any], *, log: str = "") -> None:
-    """The files of a run folder, into ``folder`` (which exists): tables, resolved scenario, run.log, summary.json
-    last."""
+                summary: Mapping[str, Any], *, log: str = "", files: Mapping[str, bytes] | None = None) -> None:
+    """The files of a run folder, into ``folder`` (which exists): tables, resolved scenario, run.log, extra ``files``
+    (plain names only), summary.json last."""
     for name, df in tables.items():
         df.to_parquet(folder / f"{name}.parquet", index=False)
     (folder / "scenario.resolved.yaml").write_text(resolved_yaml, encoding="utf-8")
     (folder / LOG_FILE).write_text(log, encoding="utf-8")
+    for name, data in (files or {}).items():
+        if Path(name).name != name or name.startswith("."):
+            raise ValueError(f"run-folder file names are plain names, got {name!r}")
+        (folder / name).write_bytes(data)
     # summary.json last: its presence marks the folder complete.
     (folder / "summary.json").write_text(json.dumps(summary, indent=2, default=_json_default) + "\n",
                                          encoding="utf-8")
 
 
 def save_elsewhere(name: str, tables: Mapping[str, pd.DataFrame], resolved_yaml: str,
-                   summary: Mapping[str, Any], *, log: str = "") -> Path | None:
+                   summary: Mapping[str, Any], *, log: str = "", files: Mapping[str, bytes] | None = None
+                   ) -> Path | None:
     """Write a run whose folder could not be written into a fallback folder; its path, or None if that failed too.
 
     Tried in order: ``$TWIN_FALLBACK_DIR``, ``~/.cache/twin/unsaved``, the system's temporary folder.
@@ -100,7 +106,7 @@ def save_elsewhere(name: str, tables: Mapping[str, pd.DataFrame], resolved_yaml:
         except OSError:
             continue
         try:
-            write_files(folder, tables, resolved_yaml, summary, log=log)
+            write_files(folder, tables, resolved_yaml, summary, log=log, files=files)
             write_manifest(folder)
             return folder
         except OSError:

@@ -359,7 +359,10 @@ def resolved_yaml(config: ScenarioConfig, derived: Mapping | None = None) -> str
     ``twin.sim.derived``) a last ``derived:`` block that loading ignores and :func:`without_derived` cuts off."""
     # limits change no result: left out while unset, so that they never change a sweep's run hashes
     unset = config.limits.max_memory is None and config.limits.max_events is None
-    text = yaml.safe_dump(config.model_dump(mode="json", exclude={"limits"} if unset else None), sort_keys=False,
+    exclude: dict = {"limits": True} if unset else {}
+    if not config.output.tensorboard:  # likewise output.tensorboard, an extra file, while off
+        exclude["output"] = {"tensorboard"}
+    text = yaml.safe_dump(config.model_dump(mode="json", exclude=exclude or None), sort_keys=False,
                           default_flow_style=False)
     if derived:
         text += _DERIVED_NOTE + yaml.safe_dump({DERIVED: dict(derived)}, sort_keys=False, default_flow_style=None,

@@ -265,6 +265,7 @@ class LimitsConfig(Section):
 class OutputConfig(Section):
     sample_period_s: Seconds = 1.0
     dir: str | None = None
+    tensorboard: bool = False  # also write the rounds' scalars as a TensorBoard event file (extra: tensorboard)
 
 
 # ----------------------------------------------------------------------------------------------------------- root

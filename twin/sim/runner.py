@@ -9,7 +9,7 @@ import sys
 import time
 import traceback
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from importlib import metadata
 from pathlib import Path
 from typing import Any
@@ -36,6 +36,7 @@ class RunResult:
     resolved_yaml: str
     env: TwinEnv
     log: str = ""  # the run's log lines (run.log)
+    files: dict[str, bytes] = field(default_factory=dict)  # more run-folder files (the TensorBoard event file)
 
 
 def _peak_rss_mb() -> float:
@@ -58,9 +59,15 @@ def simulate(config: ScenarioConfig, *, base_dir: Path | None = None,
              on_round: Callable[[int, dict], None] | None = None, log_level: int = logging.INFO) -> RunResult:
     """Build and run a scenario; returns its tables, summary and log (every ``twin`` log record of ``log_level`` and
     above while it ran). Input errors raise InputError before time starts."""
+    if config.output.tensorboard:
+        from twin.sim import tensorboard
+
+        tensorboard.check_available()  # before time starts, like every input error
     with capture(log_level) as lines:
         result = _simulate(config, base_dir, on_round)
     result.log = "\n".join(lines) + "\n" if lines else ""
+    if config.output.tensorboard:
+        result.files.update(tensorboard.event_files(result.tables["rounds"]))
     return result
 
 

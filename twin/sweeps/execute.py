@@ -36,7 +36,7 @@ class Outcome:
     status: str                     # "ok" | "failed"
     error: str = ""
     summary: dict[str, Any] | None = None
-    payload: tuple | None = None    # (tables, resolved_yaml, summary, log) when the driver writes the folder
+    payload: tuple | None = None    # (tables, resolved_yaml, summary, log, files) when the driver writes the folder
 
 
 def limit_threads(n: int = 1) -> None:
@@ -97,7 +97,7 @@ def run_task(task: Task) -> Outcome:
         else:
             result = simulate_with_threads(config, base_dir=base_dir, threads=(task.threads, "sweep"))
             tag(result)
-            payload = (result.tables, result.resolved_yaml, result.summary, result.log)
+            payload = (result.tables, result.resolved_yaml, result.summary, result.log, result.files)
         summary = result.summary
         return Outcome(task.run_id, summary["status"], summary.get("exception", "") if summary["status"] != "ok"
                        else "", summary, payload)

@@ -118,8 +118,8 @@ def run_sweep(plan: Plan, out: Path, backend, *, progress: bool = False,
 def _record(out: Path, run, outcome: Outcome) -> dict[str, Any]:
     """Write the run folder when the worker sent its tables, and make its index row."""
     if outcome.payload is not None:
-        tables, resolved_yaml, summary, log = outcome.payload
-        write_run_folder(out / run.path, tables, resolved_yaml, summary, overwrite=True, log=log)
+        tables, resolved_yaml, summary, log, files = outcome.payload
+        write_run_folder(out / run.path, tables, resolved_yaml, summary, overwrite=True, log=log, files=files)
     return index.row(run, outcome.status, outcome.error, outcome.summary)
 
 
