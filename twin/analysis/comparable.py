@@ -12,7 +12,7 @@ import json
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from twin.analysis.loading import AnalysisError
+from twin.analysis.loading import AnalysisError, flat
 
 # dotted prefixes of the fields a strategy may change
 STRATEGY_FIELDS = ("seed", "name", "description", "output", "fl.rounds", "fl.stop", "fl.local", "fl.strategy",
@@ -21,18 +21,6 @@ STRATEGY_FIELDS = ("seed", "name", "description", "output", "fl.rounds", "fl.sto
 
 class NotComparable(AnalysisError):
     """Runs that are not the same FL job (one line naming the fields that differ)."""
-
-
-def flat(mapping: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
-    """A nested scenario as {dotted.path: leaf value}."""
-    out: dict[str, Any] = {}
-    for key, value in mapping.items():
-        name = f"{prefix}{key}"
-        if isinstance(value, Mapping) and value:
-            out.update(flat(value, name + "."))
-        else:
-            out[name] = value
-    return out
 
 
 def is_strategy_field(path: str) -> bool:

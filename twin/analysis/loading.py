@@ -12,7 +12,7 @@ from __future__ import annotations
 import json
 import math
 import warnings
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -188,7 +188,7 @@ def _open_runs(path: str | Path, target: float | None) -> RunSet:
         if len(swept) > MAX_VARYING:  # not a designed comparison: name each run by its folder
             swept, default = [], runs["run_id"]
         for col in swept:
-            runs[col] = [_flat(s).get(col) if s else None for s in resolved]
+            runs[col] = [flat(s).get(col) if s else None for s in resolved]
     runs["strategy"] = strategy_labels(runs, swept, default=default)
     scenarios = {row["run_id"]: s for row, s in zip(rows, resolved, strict=True) if row["status"] == "ok" and s}
     return RunSet(root, kind, _order(runs, swept), swept, sweep, scenarios)
@@ -353,12 +353,13 @@ def _warn_problems(root: Path, rows: list[dict[str, Any]]) -> None:
                           stacklevel=3)
 
 
-def _flat(mapping: dict, prefix: str = "") -> dict[str, Any]:
+def flat(mapping: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
+    """A nested scenario as {dotted.path: leaf value}."""
     out: dict[str, Any] = {}
     for key, value in mapping.items():
         name = f"{prefix}{key}"
-        if isinstance(value, dict) and value:
-            out.update(_flat(value, name + "."))
+        if isinstance(value, Mapping) and value:
+            out.update(flat(value, name + "."))
         else:
             out[name] = value
     return out
@@ -369,7 +370,7 @@ _NOT_A_STRATEGY = ("name", "description", "seed", "output.")
 
 def _varying_fields(scenarios: list[dict | None], ok: pd.Series) -> list[str]:
     """Scenario fields (dotted) whose values differ between the good runs: what tells runs apart outside a sweep."""
-    flats = [_flat(s) for s, good in zip(scenarios, ok, strict=True) if s and good]
+    flats = [flat(s) for s, good in zip(scenarios, ok, strict=True) if s and good]
     if len(flats) < 2:
         return []
     keys = sorted(set().union(*flats), key=lambda k: list(flats[0]).index(k) if k in flats[0] else math.inf)
