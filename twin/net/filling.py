@@ -40,11 +40,8 @@ def _push(hk, hv, size, key, val):  # pragma: no cover - compiled
 
 
 @njit(cache=True, nogil=True, inline="always")
-def _pop(hk, hv, size):  # pragma: no cover - compiled
-    """Remove the top of the heap (read it first from ``hk[0]``, ``hv[0]``); returns the new size."""
-    size -= 1
-    key, val = hk[size], hv[size]
-    i = 0
+def _sift_down(hk, hv, i, key, val, size):  # pragma: no cover - compiled
+    """Put (``key``, ``val``) into the hole at ``i`` of a heap of ``size`` entries, moving it down to its place."""
     while True:
         child = 2 * i + 1
         if child >= size:
@@ -58,6 +55,13 @@ def _pop(hk, hv, size):  # pragma: no cover - compiled
         i = child
     hk[i] = key
     hv[i] = val
+
+
+@njit(cache=True, nogil=True, inline="always")
+def _pop(hk, hv, size):  # pragma: no cover - compiled
+    """Remove the top of the heap (read it first from ``hk[0]``, ``hv[0]``); returns the new size."""
+    size -= 1
+    _sift_down(hk, hv, 0, hk[size], hv[size], size)
     return size
 
 
@@ -171,21 +175,7 @@ def maxmin_triplets(t_link, t_flow, t_coef, n_trip, capacity, w, n_flows, rate, 
         hv[r] = r
     size = n_res
     for i in range((n_res - 2) // 2, -1, -1):  # heapify
-        key, val = hk[i], hv[i]
-        j = i
-        while True:
-            child = 2 * j + 1
-            if child >= size:
-                break
-            if child + 1 < size and hk[child + 1] < hk[child]:
-                child += 1
-            if hk[child] >= key:
-                break
-            hk[j] = hk[child]
-            hv[j] = hv[child]
-            j = child
-        hk[j] = key
-        hv[j] = val
+        _sift_down(hk, hv, i, hk[i], hv[i], size)
     n_open = 0  # flows still unfrozen
     for f in range(n_flows):
         if not frozen[f]:
