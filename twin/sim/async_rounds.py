@@ -34,6 +34,7 @@ from twin.sim.tags import AsyncFlow
 
 POLL_S = 1.0  # with nothing in flight and nobody reachable, look again this often (simulated seconds)
 GIVE_UP_S = 3600.0  # ... and end the run (reason no_reachable_clients) after this long without any
+FUTILE = 10  # end the run (reason no_updates) after FUTILE x concurrency drops in a row, no update arriving between
 
 
 def is_async(fl_config) -> bool:
@@ -95,6 +96,7 @@ class AsyncServer:
         self.next_seq = 0
         self.stats = StepStats(0.0)
         self.totals = Counter()
+        self.drops_in_a_row = 0
 
     # ------------------------------------------------------------------------------------------------ dispatch
 
@@ -163,6 +165,7 @@ class AsyncServer:
             del self.jobs[job.seq]
             self.buffer.append(job)
             self.stats.arrived += 1
+            self.drops_in_a_row = 0
         except simpy.Interrupt as stop:
             st = self.stats
             if flow is not None:
@@ -179,10 +182,16 @@ class AsyncServer:
                      phase=phase, cause=causes[-1], causes=">".join(causes))
             del self.jobs[job.seq]
             self.work.forget(job.seq)
-        if self.spec.refill == "immediate":
+            self.drops_in_a_row += 1
+        if self.spec.refill == "immediate" and not self.futile:
             self.refill()
         if not self.wake.triggered:
             self.wake.succeed()
+
+    @property
+    def futile(self) -> bool:
+        """Every participation of the last ``FUTILE x concurrency`` was dropped: nothing is getting through."""
+        return self.drops_in_a_row >= FUTILE * self.spec.concurrency
 
     # ------------------------------------------------------------------------------------------------- server
 
@@ -195,7 +204,10 @@ class AsyncServer:
         step = 0
         while True:
             idle_since = None
-            while len(self.buffer) < self.k and reason != "no_reachable_clients":
+            while len(self.buffer) < self.k and reason == "max_rounds":
+                if self.futile:
+                    reason = "no_updates"
+                    break
                 if not self.jobs:  # nothing in flight, so nothing will arrive: look for clients
                     self.refill()
                 if not self.jobs:
@@ -208,7 +220,7 @@ class AsyncServer:
                 idle_since = None
                 self.wake = env.event()
                 yield self.wake
-            if reason == "no_reachable_clients":
+            if reason != "max_rounds":
                 break
             take, self.buffer = self.buffer[:self.k], self.buffer[self.k:]  # the first buffer_size to arrive
             take.sort(key=lambda j: j.seq)  # summed in start order (as a synchronous round sums in slot order)
