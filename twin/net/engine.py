@@ -47,7 +47,7 @@ class FlowNetwork(FlowRates):
         self.sharing = sharing  # None: exact max-min (transport.sharing: maxmin); else the calibrated TCP weights
         self._init_rates(incremental)
         self._track_on = slow_start is not None  # flows per resource, for the slow-start stall at the fair share
-        self._n_young = 0
+        self._young: list[Flow] = []  # admitted since the last recomputation (transport.sharing: tcp)
         self._pending: dict[int, Flow] = {}  # started, waiting for their slow-start delay (keyed by id)
         self._generation = 0
         self._recompute_pending = False
@@ -133,13 +133,23 @@ class FlowNetwork(FlowRates):
         self._pending.pop(id(flow), None)
         if flow.cancelled:
             return
-        if self.sharing is None:
-            self._occupy(flow, flow.weight)
-        else:  # young: an uneven weight, until it settles to its own
-            self._occupy(flow, flow.weight * self.sharing.young_weight(self._n_young))
-            self._n_young += 1
+        self._occupy(flow, flow.weight)
+        if self.sharing is not None:  # young: an uneven weight (set with its batch's), until it settles to its own
+            self._young.append(flow)
             self.env.timeout(self.sharing.settle_s).callbacks.append(lambda _event: self._settle(flow))
         self._schedule_recompute()
+
+    def _recompute(self) -> None:
+        if self._young:
+            self._weigh_young()
+        super()._recompute()
+
+    def _weigh_young(self) -> None:
+        """The flows admitted since the last recomputation started together: give them their young weights."""
+        batch = [f for f in self._young if f.slot is not None and not f.cancelled]
+        self._young.clear()
+        for flow, factor in zip(batch, self.sharing.young_weights(len(batch)), strict=True):
+            self._weight[flow.slot] = flow.weight * factor
 
     def _settle(self, flow: Flow) -> None:
         """A flow of ``transport.sharing: tcp`` has sent long enough: it takes its own weight (fair shares)."""

@@ -4,8 +4,9 @@
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
 from statistics import NormalDist
+
+import numpy as np
 
 
 def slow_start_stall_s(object_bits: float, mss_bits: float, rate_bps: float, rtt_s: float) -> float:
@@ -35,29 +36,34 @@ def slow_start_latency_s(object_bits: float, mss_bits: float, rate_bps: float, r
 
 # ------------------------------------------------------------------------------------------ calibrated TCP sharing
 
-_GOLDEN = (math.sqrt(5.0) - 1.0) / 2.0  # 0.618...: consecutive admissions get well-spread quantiles
 _NORMAL = NormalDist()
 
 
-@dataclass(frozen=True)
 class TcpSharing:
     """How real TCP flows share a bottleneck, as weights of the weighted max-min allocation (``transport.sharing:
     tcp``; fitted to real-TCP measurements by ``tools/calibrate_tcp.py``, see docs/network.md).
 
-    A flow is *young* for ``settle_s`` seconds after it starts sending: its weight is ``newcomer x exp(spread x z)``,
-    ``z`` the standard normal quantile of ``u = frac(offset + n x 0.618...)`` (``n`` its admission number, ``offset``
-    drawn from the run's seed), so equal flows get uneven shares that differ per flow and per seed, and a flow that
-    joins incumbents gets less than its fair share while the incumbents keep more. Then it *settles* to weight 1
-    (old TCP flows converge to fair shares). The golden-ratio sequence spreads any few consecutive flows over the whole
-    distribution, so a batch of n equal flows has close to the fitted spread whatever the seed.
+    A flow is *young* for ``settle_s`` seconds after it starts sending, then *settles* to its own weight (old TCP
+    flows converge to fair shares). A young flow weighs ``newcomer`` (< 1: a flow that joins incumbents gets less than
+    its fair share, the incumbents keep more) times a boost: of ``n`` flows that start at the same instant, the k-th
+    of a seeded random order gets ``exp(spread x max(z_k, 0))`` with ``z_k`` the standard normal quantile of
+    ``(k + 1/2) / n`` - one or a few flows grab more, the rest share equally, as real TCP flows that start together
+    do (one connection gets ahead). The multiset of boosts depends on ``n`` only, so a batch's mean completion does not
+    depend on the seed; which flow wins does. A flow that starts alone gets no boost.
     """
 
-    spread: float
-    newcomer: float
-    settle_s: float
-    offset: float = 0.0
+    def __init__(self, spread: float, newcomer: float, settle_s: float, rng: np.random.Generator) -> None:
+        self.spread = float(spread)
+        self.newcomer = float(newcomer)
+        self.settle_s = float(settle_s)
+        self.rng = rng
 
-    def young_weight(self, admission: int) -> float:
-        u = (self.offset + admission * _GOLDEN) % 1.0
-        u = min(max(u, 1e-6), 1.0 - 1e-6)
-        return self.newcomer * math.exp(self.spread * _NORMAL.inv_cdf(u))
+    def young_weights(self, n: int) -> np.ndarray:
+        """[n] weight factors of n flows that start together, in a seeded random order."""
+        return self.newcomer * self.rng.permutation(boosts(n, self.spread))
+
+
+def boosts(n: int, spread: float) -> np.ndarray:
+    """``exp(spread x max(z_k, 0))``, ``z_k`` the normal quantile of ``(k + 1/2) / n``, k = 0 .. n-1 (ascending)."""
+    z = np.array([_NORMAL.inv_cdf((k + 0.5) / n) for k in range(n)])
+    return np.exp(spread * np.maximum(z, 0.0))

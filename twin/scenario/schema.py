@@ -179,8 +179,8 @@ class TcpSharingParams(Section):
     flow's first ``settle_s`` seconds of sending weigh ``newcomer x exp(spread x z)`` (z a seeded standard normal
     quantile per flow), then 1. Defaults fitted to real TCP cubic by tools/calibrate_tcp.py."""
 
-    spread: float = Field(default=0.35, ge=0, le=3)
-    newcomer: float = Field(default=0.7, gt=0, le=1)
+    spread: float = Field(default=0.3, ge=0, le=3)
+    newcomer: float = Field(default=0.8, gt=0, le=1)
     settle_s: float = Field(default=1.0, gt=0)
 
 

@@ -72,7 +72,7 @@ def tcp_sharing(transport: S.TransportConfig, rng: np.random.Generator) -> TcpSh
     if transport.sharing != "tcp":
         return None
     p = transport.tcp
-    return TcpSharing(p.spread, p.newcomer, p.settle_s, offset=float(rng.random()))
+    return TcpSharing(p.spread, p.newcomer, p.settle_s, rng)
 
 
 # ----------------------------------------------------------------------------------------------------- topology
