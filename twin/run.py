@@ -241,13 +241,15 @@ def _run(config, out: Path, base_dir: Path, args, baseline=None, need_bytes: flo
             return
         from twin.analysis.metrics import savings
 
+        if config.fl is None:
+            return
         stop = config.fl.stop
         result.summary["vs_baseline"] = {"run": str(args.baseline), **savings(
             result.tables["rounds"], baseline, target=stop.target_accuracy, floor_decimals=stop.floor_decimals)}
 
     try:
-        with Console(name=config.name, total_rounds=config.fl.rounds, level=args.log_level,
-                     quiet=args.quiet) as console:
+        rounds = config.fl.rounds if config.fl is not None else 0
+        with Console(name=config.name, total_rounds=rounds, level=args.log_level, quiet=args.quiet) as console:
             result = run_scenario(config, out, base_dir=base_dir, overwrite=args.overwrite, on_round=console.on_round,
                                   before_write=add_baseline, need_bytes=int(need_bytes), threads=args.threads,
                                   log_level=args.log_level)

@@ -278,8 +278,8 @@ class Access:
         for flow in self.network.live_flows:
             if flow.user is None or direction_of(flow) != "up" or self._air_index.get(id(flow.route[0]), -1) < n:
                 continue  # not on a cell's uplink (downlink, wired, or stalled on the placeholder)
-            v = self._vehicle_of[flow.user]
-            if self.rate_ul[v] > 0:
+            v = self._vehicle_of.get(flow.user)
+            if v is not None and self.rate_ul[v] > 0:  # (background users stand still, not on vehicles)
                 air[v] += self.network.rate_of(flow) / self.rate_ul[v]
         return np.minimum(air, 1.0)
 
