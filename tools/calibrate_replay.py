@@ -21,6 +21,7 @@ from twin.net.engine import FlowNetwork
 from twin.net.flow import LinkDirection
 from twin.net.tcp import TcpSharing
 
+STAR = Path(__file__).resolve().parents[1] / "scenarios" / "traffic" / "tcp_star.yaml"
 CLIENT_BPS = 50e6
 BOTTLENECK_BPS = 100e6
 LATENCY_S = 6.4e-6  # one way per link (veth)
@@ -65,29 +66,20 @@ def engine_replay(case: str, size_bytes: int, sharing: TcpSharing | None) -> Com
 
 def scenario_replay(case: str, size_bytes: int, sharing: str, seed: int = 0) -> Completions:
     """The case as a pure network run of the twin: scenarios/traffic/tcp_star.yaml with the case's traffic.flows."""
-    from twin.run import scenario_base_dir
     from twin.scenario.loading import load_scenario
+    from twin.scenario.schema import ScenarioConfig
     from twin.sim.runner import simulate
 
-    path = str(Path(__file__).resolve().parents[1] / "scenarios" / "traffic" / "tcp_star.yaml")
-    flows = [{"name": f"f{c}", "src": f"client.{c}" if d == "up" else "server",
-              "dst": "server" if d == "up" else f"client.{c}", "size_bytes": size_bytes, "start_s": s}
-             for c, d, s in transfers_of(case, size_bytes)]
-    config = load_scenario(path, [f"transport.sharing={sharing}", f"seed={seed}"])
-    config = config.model_copy(update={"traffic": config.traffic.model_copy(update={"flows": []})})
-    from twin.scenario.schema import ScenarioConfig
-
-    data = config.model_dump(mode="json")
-    data["traffic"]["flows"] = flows
-    config = ScenarioConfig.model_validate(data)
-    result = simulate(config, base_dir=scenario_base_dir(path))
+    data = load_scenario(str(STAR), [f"transport.sharing={sharing}", f"seed={seed}"]).model_dump(mode="json")
+    data["traffic"]["flows"] = [
+        {"name": f"f{c}", "src": f"client.{c}" if d == "up" else "server",
+         "dst": "server" if d == "up" else f"client.{c}", "size_bytes": size_bytes, "start_s": s}
+        for c, d, s in transfers_of(case, size_bytes)]
+    result = simulate(ScenarioConfig.model_validate(data), base_dir=STAR.parent)
+    assert result.summary["status"] == "ok", result.summary.get("traceback")
     timeline = result.tables["timeline"]
-    ends = timeline[timeline["kind"] == "flow_end"]
-    out: Completions = {}
-    for c, _d, s in transfers_of(case, size_bytes):
-        row = ends[ends["flow"] == f"f{c}"]
-        out[c] = float(row["t"].iloc[0]) - s
-    return out
+    ends = timeline[timeline["kind"] == "flow_end"].set_index("flow")["duration_s"]
+    return {c: float(ends[f"f{c}"]) for c, _d, _s in transfers_of(case, size_bytes)}
 
 
 # -------------------------------------------------------------------------------------------------- comparison
