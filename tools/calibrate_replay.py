@@ -15,8 +15,8 @@ from pathlib import Path
 
 import numpy as np
 import simpy
-
 from calibrate_tcp import N_CLIENTS, read_measurements, transfers_of
+
 from twin.net.engine import FlowNetwork
 from twin.net.flow import LinkDirection
 from twin.net.tcp import TcpSharing
