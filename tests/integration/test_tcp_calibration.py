@@ -50,3 +50,22 @@ def test_the_scenario_replay_is_the_engine_replay():
     for case, size in [("stagger", 20 * 10**6), ("down4", 5 * 10**6)]:
         twin = scenario_replay(case, size, "maxmin")
         assert twin == pytest.approx(engine_replay(case, size, None), rel=1e-9)
+
+
+def test_tbf_settings_are_the_issue_s():
+    from tcp_netns import tbf_args
+
+    # burst max(1 ms at rate, 6056 B), limit 20 ms at rate
+    assert tbf_args(50e6) == ["tbf", "rate", "50000000bit", "burst", "6250", "limit", "125000"]
+    assert tbf_args(100e6)[4:] == ["12500", "limit", "250000"]
+    assert tbf_args(10e6)[4] == "6056"
+
+
+def test_measuring_skips_cleanly_without_root(monkeypatch, tmp_path, capsys):
+    import calibrate_tcp
+
+    monkeypatch.setattr("os.geteuid", lambda: 1000)
+    out = tmp_path / "m.csv"
+    assert calibrate_tcp.main(["measure", "--data", str(out)]) == 0
+    assert "skipped (needs root" in capsys.readouterr().out
+    assert not out.exists()

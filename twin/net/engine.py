@@ -13,6 +13,11 @@ rate max-min fairly); a ``time_fair`` resource (a radio cell, :mod:`twin.net.cel
 *usage* (air time) instead, and then :func:`twin.net.fairness.mixed_maxmin_rates` computes the shares. The engine
 reports each flow's start, arrival and cancellation to its :class:`~twin.net.flow.FlowObserver`, passing the flow's
 opaque ``tag`` along untouched.
+
+Transport (docs/network.md, "Transport"): ``slow_start`` delays a flow's first byte by set-up round trips and the
+Kurose-Ross stall (round trip = the route's forward + reverse latency, rate = its fair share when it starts);
+``sharing`` (:class:`~twin.net.tcp.TcpSharing`, ``transport.sharing: tcp``) weighs young flows unevenly, as real TCP
+shares a bottleneck; without it the shares are exact max-min.
 """
 
 from __future__ import annotations
