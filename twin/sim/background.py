@@ -10,8 +10,8 @@ shares a link with background load ``rho`` takes on average ``S / (C (1 - rho))`
 Cell sources have their own users: standing still at points drawn in the cell's area (uniformly over the map where the
 cell is the best server, or along the roads there; within ``radius_m`` of the base station when given), each with the
 full-cell rates of its point (:meth:`twin.radio.model.RadioModel.point_rates`: mean received power over the LOS
-state, interference from every cell at full activity), sharing the cell's air time with the FL clients. Their transfers cross the cell and its
-backhaul to the site (the internet is reached there, not through the FL server). With ``size.kind: ftp1`` every
+state, interference from every cell at full activity), sharing the cell's air time with the FL clients. Their
+transfers cross the cell and its backhaul to the site (the internet is reached there, not through the FL server). With ``size.kind: ftp1`` every
 arrival is a new user at a fresh point (drawn from a pool of ``POOL`` points per cell), who leaves with the transfer;
 otherwise ``users`` users per cell and direction share the arrivals (picked uniformly). Random streams: one per
 source (``traffic.NAME``) and one for a cell source's points (``traffic.NAME.points``).
@@ -245,6 +245,6 @@ def _cell_points(model, chosen: list[int], spec: T.CellBackground, n: int, rng: 
         if (have >= n).all():
             return [np.concatenate(x) for x in got_dl], [np.concatenate(x) for x in got_ul]
     worst = chosen[int(np.argmin(have))]
-    raise InputError(f"{where}: cell {worst} serves too few points {'on the roads ' if spec.placement == 'roads' else ''}"
-                     f"for {n} background users (it is the best server of {have.min()} of {50 * m} drawn); check "
-                     f"cells, placement and radius_m")
+    on = "on the roads " if spec.placement == "roads" else ""
+    raise InputError(f"{where}: cell {worst} serves too few points {on}for {n} background users (it is the best "
+                     f"server of {have.min()} of {50 * m} drawn); check cells, placement and radius_m")
