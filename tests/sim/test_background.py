@@ -170,3 +170,24 @@ def test_pure_network_and_mixed_runs_from_the_command_line(tmp_path):
 def test_schema_names_every_size_law():
     assert {a.model_fields["kind"].annotation.__args__[0] for a in T.FileSize.__origin__.__args__} == {
         "ftp1", "ftp3", "fixed", "exponential", "lognormal", "empirical"}
+
+
+def test_flow_table_separates_fl_scripted_and_background():
+    from twin.analysis.flows import flow_table
+
+    result = simulate(load_scenario("wired_star", [
+        "fl.rounds=2", "traffic={duration_s: 20, flows: [{name: s, src: server, dst: client.2, size_bytes: 2 MB}], "
+        "background: [{kind: link, name: bg, src: switch, dst: client.0, load: 0.5, size: {kind: ftp3}}]}"]))
+    table = flow_table(result.tables["timeline"])
+    assert set(table["traffic_class"]) == {"fl", "scripted", "background"}
+    fl = table[table["traffic_class"] == "fl"]
+    assert len(fl) == 16 and (fl["status"] == "completed").all() and fl["traffic"].isna().all()
+    done = table[table["status"] == "completed"]
+    assert (done["duration_s"] == done["end"] - done["start"]).all()
+    summary = result.summary["traffic"]
+    for cls, rows in table.groupby("traffic_class"):
+        assert summary[cls]["flows"] == len(rows)
+        assert summary[cls]["completed"] == int((rows["status"] == "completed").sum())
+        if summary[cls]["completed"]:
+            assert summary[cls]["mean_completion_s"] == pytest.approx(rows["duration_s"].mean())
+    assert (table[table["status"] == "unfinished"]["end"].isna()).all()
