@@ -137,3 +137,16 @@ def test_bad_traffic_is_one_line(traffic, needle):
     with pytest.raises(InputError) as err:
         validate({"topology": STAR, "traffic": traffic})
     assert needle in str(err.value) and "\n" not in str(err.value), str(err.value)
+
+
+def test_radio_clients_send_and_receive_through_their_cell():
+    result = simulate(load_scenario("city_grid", [
+        "fl.rounds=1", "fl.schedule.start=2", "output.sample_period_s=0",
+        "traffic={flows: [{name: x, src: server, dst: client.5, size_bytes: 5 MB, start_s: 1}, "
+        "{name: y, src: client.7, dst: server, size_bytes: 5 MB}]}"]))
+    e = ends(result)
+    assert (e.loc["x", "direction"], e.loc["y", "direction"]) == ("down", "up")
+    assert result.summary["traffic"]["scripted"]["completed"] == 2
+    with pytest.raises(InputError, match="FL client 'client.5' reaches the network through its cell, so the other "
+                                         "end must be the server 'server', not 'core'"):
+        simulate(load_scenario("city_grid", ["traffic={flows: [{src: core, dst: client.5, size_bytes: 1}]}"]))

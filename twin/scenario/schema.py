@@ -324,10 +324,10 @@ class ScenarioConfig(Section):
         traffic = self.traffic
         if self.fl is None:
             require(traffic is not None, "fl: a scenario without FL needs a traffic section")
-            require(traffic.flows or traffic.duration_s is not None,
-                    "traffic: a run without FL needs flows or duration_s (else nothing happens)")
             require(not traffic.background or traffic.duration_s is not None,
                     "traffic.duration_s: background traffic never ends by itself; give duration_s (or run FL)")
+            require(traffic.flows or traffic.duration_s is not None,
+                    "traffic: a run without FL needs flows or duration_s (else nothing happens)")
         if traffic is not None and not isinstance(self.radio, CellularRadio):
             for i, b in enumerate(traffic.background):
                 require(not isinstance(b, CellBackground),

@@ -146,18 +146,19 @@ class LinkBackground(_Background):
 
 class CellBackground(_Background):
     """Background users in radio cells, each with its own radio conditions, competing for the cell's air time like FL
-    clients. ``cells``: cell indices (all cells when not given); ``direction``: ``down`` (from the server to the
-    user), ``up`` or ``both`` (one source per direction); ``rate_per_s`` / ``load`` are per cell and direction, ``load``
-    being the mean share of the cell's air time. Users stand still at positions drawn uniformly in the cell's area
-    (``placement: uniform``: points within ``radius_m`` of the base station that the cell serves best) or on the roads
-    (``placement: roads``). ``users``: with ``size.kind: ftp3`` the fixed number of users per cell that receive the
-    files (otherwise every arrival is a new user)."""
+    clients. ``cells``: cell indices (all cells when not given); ``direction``: ``down`` (to the user), ``up`` or
+    ``both`` (one source per direction); ``rate_per_s`` / ``load`` are per cell and direction, ``load`` being the mean
+    share of the cell's air time. Users stand still at points drawn uniformly in the cell's area (``placement:
+    uniform``: over the map, where the cell is the best server) or on the roads in it (``placement: roads``), and
+    within ``radius_m`` of its base station when given. ``users``: the fixed number of users per cell and direction
+    that share the arrivals (picked uniformly), for every size law but ``ftp1``, where each arrival is a new user who
+    leaves with its file."""
 
     kind: Literal["cell"]
     cells: list[Annotated[int, Field(ge=0)]] | None = Field(default=None, min_length=1)
     direction: Literal["down", "up", "both"] = "down"
     placement: Literal["uniform", "roads"] = "uniform"
-    radius_m: Positive = 500.0
+    radius_m: Positive | None = None
     users: PositiveInt = 10
 
 

@@ -284,7 +284,7 @@ class Access:
         return np.minimum(air, 1.0)
 
     def _users(self) -> tuple[np.ndarray, np.ndarray]:
-        """Clients with live flows per cell, downlink and uplink."""
+        """Users with live flows per cell, downlink and uplink: FL clients and background users (traffic.background)."""
         n = len(self.cells)
         counts = np.zeros(2 * n, dtype=np.int64)  # DL resources first, then UL (as self.resources)
         seen: set[tuple[str, int]] = set()

@@ -26,6 +26,7 @@ from twin.net.tcp import TcpSharing
 from twin.scenario import schema as S
 from twin.scenario.units import parse_quantity
 from twin.sim.access_build import build_access
+from twin.sim.background import build_background
 from twin.sim.env import TwinEnv, TwinParts
 from twin.sim.timeline import FlowTimeline
 from twin.sim.traffic import Endpoints, build_traffic
@@ -58,6 +59,7 @@ def _build_parts(env: TwinEnv, cleanups: ExitStack) -> TwinParts:
     links = wire_links(network, graph, graph.edges, overhead=overhead)
     extra_tables: dict[str, pd.DataFrame] = {}
     fl = config.fl
+    radio = None
     if isinstance(config.radio, S.CellularRadio):
         radio = build_access(env, network, graph, server, links, overhead, cleanups)
         clients, access, extra_tables = radio.clients, radio.access, radio.tables
@@ -65,7 +67,10 @@ def _build_parts(env: TwinEnv, cleanups: ExitStack) -> TwinParts:
         clients, access = (), WiredAccess([], [])
     else:
         clients, access = wired_clients(graph, server, links, config.clients.device, env.rng("devices"))
-    traffic = build_traffic(config.traffic, Endpoints(graph, server, network, clients, access))
+    endpoints = Endpoints(graph, server, network, clients, access)
+    background = build_background(config.traffic, endpoints, env.rng, radio,
+                                  getattr(config.radio, "penetration_loss", False))
+    traffic = build_traffic(config.traffic, endpoints, background)
     if fl is None:
         return TwinParts(graph=graph, server=server, network=network, clients=clients, access=access, workload=None,
                          schedule=np.zeros(0, dtype=np.int64), stop_rule=None,

@@ -126,7 +126,8 @@ class Traffic:
         return env.all_of(procs) if procs else None
 
 
-def build_traffic(cfg: TrafficConfig | None, endpoints: Endpoints) -> Traffic:
+def build_traffic(cfg: TrafficConfig | None, endpoints: Endpoints, background: Sequence[Any] = ()) -> Traffic:
+    """The scripted sources of ``cfg`` and the ``background`` ones (built by :mod:`twin.sim.background`)."""
     if cfg is None:
         return Traffic()
-    return Traffic([scripted(f, i, endpoints) for i, f in enumerate(cfg.flows)], [], cfg.duration_s)
+    return Traffic([scripted(f, i, endpoints) for i, f in enumerate(cfg.flows)], list(background), cfg.duration_s)
