@@ -38,8 +38,8 @@ FUTILE = 10  # end the run (reason no_updates) after FUTILE x concurrency drops 
 
 
 def is_async(fl_config) -> bool:
-    """Whether ``fl.strategy`` is asynchronous (its schema class says so)."""
-    return bool(getattr(fl_config.strategy, "asynchronous", False))
+    """Whether ``fl.strategy`` is asynchronous (its schema class says so); False without an ``fl`` section."""
+    return fl_config is not None and bool(getattr(fl_config.strategy, "asynchronous", False))
 
 
 def check_async(fl_config, n_clients: int) -> None:
