@@ -61,7 +61,7 @@ def build_buildings(cfg: A.Mobility, road: mob.RoadNetwork, base_dir: Path,
             else:
                 out = geo.buildings_from_sumo_poly(path, **kwargs)
     except (ValueError, OSError) as exc:
-        raise InputError(f"{where}.path: {exc}") from None
+        raise InputError(f"{where}.path: {str(exc).removeprefix('path: ')}") from None
     for w in caught:
         if issubclass(w.category, geo.NoBuildingsWarning):
             log.warning("%s: %s", where, w.message)
