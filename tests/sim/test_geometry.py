@@ -7,12 +7,11 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from test_access import Scripted, _scenario
 
 from twin.errors import InputError
 from twin.scenario.loading import validate
 from twin.sim.runner import dry_build, simulate
-
-from test_access import Scripted, _scenario
 
 DATA = Path(__file__).resolve().parents[1] / "data" / "geo"
 
