@@ -159,3 +159,28 @@ def test_the_committed_polyconvert_file_builds():
     cfg = city(los="stochastic")
     cfg["mobility"]["buildings"] = {"kind": "sumo_poly", "path": "small.poly.xml"}
     assert dry_build(validate(cfg), base_dir=DATA) is not None
+
+
+@pytest.mark.skipif(__import__("importlib").util.find_spec("osmnx") is None, reason="osm extra missing")
+def test_osm_roads_and_buildings_share_one_frame():
+    """small.osm: a cross of streets and four buildings 5 m from them; roads (osmnx) and buildings (our parser)
+    land in the same UTM frame, and a run with geometric LOS from them works end to end."""
+    import shapely
+
+    from twin import geo
+    from twin.mobility import load_osm
+
+    road = load_osm(DATA / "small.osm")
+    b = geo.buildings_from_osm(DATA / "small.osm", crs=road.graph.graph["crs"])
+    streets = shapely.union_all(shapely.linestrings(np.stack([road.seg_a_m, road.seg_b_m], axis=1)))
+    assert shapely.distance(streets, b.footprints) == pytest.approx([5.0] * 4, abs=0.05)
+    cfg = city()
+    cfg["mobility"] = {"kind": "osm", "path": str(DATA / "small.osm"), "n_vehicles": 4,
+                       "buildings": {"kind": "osm", "default_height_m": "20 m"}}
+    cfg["radio"]["tiers"][0]["placement"] = {"kind": "roadside", "at_junctions": True, "min_degree": 3}
+    cfg["radio"]["tiers"][0]["max_range_m"] = "1 km"
+    result = simulate(validate(cfg))
+    assert result.summary["status"] == "ok"
+    assert result.tables["buildings"]["building"].nunique() == 4
+    s = result.tables["samples"]
+    assert set(s.loc[s["name"] == "los", "value"]) <= {0.0, 1.0} and (s["name"] == "los").sum() > 0
