@@ -145,6 +145,8 @@ def test_building_files_errors_name_the_file(monkeypatch, tmp_path, caplog):
     bad(with_file("sumo_poly", "<additional><poly id='a' type='building' height='-2' shape='0,0 5,0 5,5'/>"
                   "</additional>"), "b.poly.xml: poly 'a': negative height", monkeypatch)
     bad(with_file("osm", path=tmp_path / "missing.osm"), "mobility.buildings.path: file not found", monkeypatch)
+    bad(with_file("osm", path=DATA / "small.osm"), "mobility.buildings.kind: osm buildings are projected to the road "
+        "network's CRS, but this network has none", monkeypatch)  # a generated grid in local metres
     no_buildings = ('<osm version="0.6"><node id="1" lat="0" lon="0"/><node id="2" lat="0" lon="0.001"/>'
                     '<way id="3"><nd ref="1"/><nd ref="2"/><tag k="highway" v="primary"/></way></osm>')
     with caplog.at_level(logging.WARNING, logger="twin"):
