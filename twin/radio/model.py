@@ -1,9 +1,11 @@
 """The radio state of a scenario: cells of one or more tiers seen from every vehicle, stepped with the mobility.
 
 Composes the pure physics of :mod:`twin.radio` through the :class:`~twin.radio.presets.Preset` interface only (no
-SimPy here; :mod:`twin.sim.access` steps it in simulated time): per tier, LOS state (``LosProcess``, TR 38.901 LOS
-probability, correlated along each trajectory) and shadowing (``ShadowingProcess``, correlated along the trajectory),
-path loss, an in-car penetration loss drawn once per vehicle, received power on both links; then, given the serving
+SimPy here; :mod:`twin.sim.access` steps it in simulated time): per tier, LOS state (``los="stochastic"``:
+``LosProcess``, TR 38.901 LOS probability, correlated along each trajectory; ``"geometry"``: a lookup from the
+buildings given by the caller; or always / never) and shadowing (``ShadowingProcess``, correlated along the
+trajectory), path loss between antennas at their heights (per cell and per vehicle), an in-car penetration loss drawn
+once per vehicle (on the tiers whose preset has one, unless the scenario says), received power on both links; then, given the serving
 cells and each cell's activity, SINR with co-channel interference (cells of the same preset share a channel) and the
 full-cell rate of each vehicle. The uplink of presets with power control (NR) is link-adapted
 (``Preset.uplink_allocation``: the rate-maximising RB count under open-loop power control); its interference at a cell
