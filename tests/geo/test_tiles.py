@@ -92,3 +92,33 @@ def test_shadow_region_of_a_low_building_is_finite():
     assert region.bounds[2] == pytest.approx(40.0)
     assert shapely.contains_xy(region, 39.0, 0.0) and not shapely.contains_xy(region, 41.0, 0.0)
     assert los_exact([0, 0, 20.0], [[39.0, 0, 0.0], [41.0, 0, 0.0]], b).tolist() == [False, True]
+
+
+def test_nearest_first_union_is_the_plain_union():
+    from twin.geo.tiles import _union_near_first
+
+    rng = np.random.default_rng(5)
+    b = random_city(rng, n=400, size=800.0)
+    hulls = shapely.convex_hull(shapely.get_parts(shapely.buffer(b.footprints, rng.uniform(0, 30, len(b)))))
+    staged = _union_near_first(hulls, first=16, batch=64)
+    plain = shapely.union_all(hulls)
+    assert shapely.symmetric_difference(staged, plain).area < 1e-6 * plain.area
+
+
+def test_tiles_beyond_the_range_are_nlos():
+    b = make_buildings([[(100, 100), (120, 100), (120, 120), (100, 120)]], [30.0])
+    tiles = LosTiles.build(b, [0, 0, 10.0], tile_m=10.0, bounds=(-300, -300, 300, 300), max_range_m=200.0)
+    got = tiles.lookup([[150, 0], [0, -190], [250, 0], [0, 0]])[:, 0]
+    assert got.tolist() == [True, True, False, True]
+
+
+def test_blocks_from_a_road_network_that_is_not_a_grid():
+    from twin.geo import blocks_from_roads
+
+    # a triangle of streets with a spur: one face, inset 10 m
+    a = np.array([[0, 0], [300, 0], [150, 260], [300, 0]], dtype=float)
+    c = np.array([[300, 0], [150, 260], [0, 0], [400, 0]], dtype=float)
+    b = blocks_from_roads(a, c, setback_m=10.0, height_m=20.0)
+    assert len(b) == 1 and b.heights_m.tolist() == [20.0]
+    tri = shapely.Polygon([(0, 0), (300, 0), (150, 260)])
+    assert b.footprints[0].within(tri) and shapely.distance(b.footprints[0], tri.exterior) == pytest.approx(10.0)
