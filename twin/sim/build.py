@@ -70,8 +70,9 @@ def _build_parts(env: TwinEnv, cleanups: ExitStack) -> TwinParts:
         clients, access = wired_clients(graph, server, links, config.clients.device, env.rng("devices"))
     check_async(config.fl, len(clients))
     endpoints = Endpoints(graph, server, network, clients, access)
+    # the in-car loss of background users: unless the scenario turns it off (unset: per tier, as for the vehicles)
     background = build_background(config.traffic, endpoints, env.rng, radio,
-                                  getattr(config.radio, "penetration_loss", False))
+                                  getattr(config.radio, "penetration_loss", False) is not False)
     traffic = build_traffic(config.traffic, endpoints, background)
     if fl is None:
         return TwinParts(graph=graph, server=server, network=network, clients=clients, access=access, workload=None,
