@@ -16,6 +16,8 @@ KINDS = {  # kind -> (scenario, overrides, the "present" values that must hold i
     "wired": ("wired_star", ["fl.rounds=2"], {"always"}),
     "trained": ("quickstart", ["fl.rounds=2"], {"always", "trained"}),
     "radio": (str(ROOT / "scenarios" / "city_grid.yaml"), ["fl.rounds=1"], {"always", "radio", "buildings"}),
+    "async": ("quickstart", ["fl.rounds=2", "fl.strategy={kind: fedbuff, buffer_size: 5, concurrency: 10}"],
+              {"always", "trained", "async"}),
 }
 
 

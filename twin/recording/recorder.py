@@ -31,6 +31,11 @@ EVENT_SCHEMA: dict[str, tuple[str, ...]] = {
     "handover": ("client", "cell", "from_cell", "interruption_s"),
     "stall": ("client", "cell", "reason"),
     "resume": ("client", "cell", "stalled_s", "reason"),
+    # asynchronous FL (twin.sim.async_rounds): a participation starts from a model version, its update arrives, the
+    # server steps (round = the step)
+    "dispatch": ("client", "slot", "version"),
+    "arrival": ("client", "slot", "version", "staleness", "bytes"),
+    "server_step": ("version", "n_completed", "staleness_mean", "staleness_max"),
 }
 
 # Column dtypes of the timeline; every column not listed is float64.
@@ -40,7 +45,8 @@ _STRING_COLUMNS = ("entity", "client", "flow", "src", "dst", "direction", "reaso
 # The rounds table's columns (strategies may add more); its n_* columns and round are Int64, the rest float64.
 ROUND_COLUMNS = ("round", "t_start", "t_end", "duration_s", "n_selected", "n_unique", "n_completed", "n_dropped",
                  "bytes_down", "bytes_up", "accuracy", "loss")
-_INT_COLUMNS = ("round", "slot", "n_selected", "n_completed", "n_dropped", "n_clients", "version")
+_INT_COLUMNS = ("round", "slot", "n_selected", "n_completed", "n_dropped", "n_clients", "version", "staleness",
+                "staleness_max")
 
 
 class Recorder:

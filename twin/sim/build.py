@@ -26,6 +26,7 @@ from twin.net.tcp import TcpSharing
 from twin.scenario import schema as S
 from twin.scenario.units import parse_quantity
 from twin.sim.access_build import build_access
+from twin.sim.async_rounds import check_async
 from twin.sim.background import build_background
 from twin.sim.env import TwinEnv, TwinParts
 from twin.sim.timeline import FlowTimeline
@@ -67,6 +68,7 @@ def _build_parts(env: TwinEnv, cleanups: ExitStack) -> TwinParts:
         clients, access = (), WiredAccess([], [])
     else:
         clients, access = wired_clients(graph, server, links, config.clients.device, env.rng("devices"))
+    check_async(config.fl, len(clients))
     endpoints = Endpoints(graph, server, network, clients, access)
     # the in-car loss of background users: unless the scenario turns it off (unset: per tier, as for the vehicles)
     background = build_background(config.traffic, endpoints, env.rng, radio,

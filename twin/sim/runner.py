@@ -21,6 +21,7 @@ import simpy
 from twin.scenario.loading import resolved_yaml
 from twin.scenario.schema import ScenarioConfig
 from twin.sim.access import Access
+from twin.sim.async_rounds import is_async, run_async_server
 from twin.sim.build import build
 from twin.sim.derived import derive
 from twin.sim.env import TwinEnv
@@ -123,7 +124,8 @@ def _start_processes(env: TwinEnv, on_round: Callable[[int, dict], None] | None)
     traffic = env.parts.traffic
     scripted_done = traffic.start(env, env.network)
     if env.config.fl is not None:
-        end = env.process(run_server(env, on_round))
+        serve = run_async_server if is_async(env.config.fl) else run_server
+        end = env.process(serve(env, on_round))
     else:
         env.recorder.emit("run_start", env.now, "traffic", n_clients=0)
         end = scripted_done
@@ -208,7 +210,8 @@ def make_summary(env: TwinEnv, rounds: pd.DataFrame, timeline: pd.DataFrame, *, 
         "name": cfg.name,
         "seed": cfg.seed,
         "stop_reason": env.finished_reason,
-        "rounds": n,
+        "rounds": n,  # server steps for an asynchronous strategy
+        "asynchronous": is_async(cfg.fl),
         "sim_time_s": float(env.now),
         "bytes_down": float(rounds["bytes_down"].sum()) if n else 0.0,
         "bytes_up": float(rounds["bytes_up"].sum()) if n else 0.0,
