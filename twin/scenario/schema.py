@@ -175,12 +175,28 @@ class SlowStart(Section):
     setup_rtts: float = Field(default=1.0, ge=0)
 
 
+class TcpSharingParams(Section):
+    """The calibrated TCP sharing model (``transport.sharing: tcp``; twin.net.tcp.TcpSharing, docs/network.md): a
+    flow's first ``settle_s`` seconds of sending weigh ``newcomer x exp(spread x z)`` (z a seeded standard normal
+    quantile per flow), then 1. Defaults fitted to real TCP cubic by tools/calibrate_tcp.py."""
+
+    spread: float = Field(default=0.3, ge=0, le=3)
+    newcomer: float = Field(default=0.8, gt=0, le=1)
+    settle_s: float = Field(default=1.0, gt=0)
+
+
 class TransportConfig(Section):
-    """Protocol overhead: goodput = link share x payload_bytes / frame_bytes (default TCP/IPv4 over Ethernet, MTU 1500)."""
+    """Protocol overhead: goodput = link share x payload_bytes / frame_bytes (default TCP/IPv4 over Ethernet, MTU 1500).
+
+    A link's latency is its one-way propagation delay; a flow's round trip (slow start) is its route's forward plus
+    reverse latency. ``sharing``: ``maxmin`` is exact max-min fairness; ``tcp`` the calibrated model of real TCP
+    (uneven shares among equal flows, incumbents that keep more than their share; parameters in ``tcp``)."""
 
     payload_bytes: PositiveInt = 1448
     frame_bytes: PositiveInt = 1514
     slow_start: SlowStart = SlowStart()
+    sharing: Literal["maxmin", "tcp"] = "maxmin"
+    tcp: TcpSharingParams = TcpSharingParams()
 
     @model_validator(mode="after")
     def _payload_fits(self) -> TransportConfig:

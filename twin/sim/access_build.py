@@ -29,6 +29,7 @@ from twin.sim.access import Access
 from twin.sim.derived import tier_preset
 from twin.sim.devices import device_flops
 from twin.sim.env import Client, TwinEnv
+from twin.sim.geometry_build import build_buildings, buildings_table, cell_heights, geometry_los, vehicle_heights
 from twin.sim.mobility_build import build_mobility
 from twin.sim.wired import Links, wire_links
 
@@ -60,6 +61,9 @@ def build_access(env: TwinEnv, network: FlowNetwork, graph: nx.DiGraph, server: 
     cleanups.callback(mobility.close)
     rcfg = cfg.radio
     tiers, cell_xy = _tiers(rcfg, road)
+    buildings = build_buildings(cfg.mobility, road, env.base_dir, env.rng("buildings"))
+    cell_h = cell_heights(rcfg, tiers, cell_xy, buildings, env.rng("antennas"))
+    los_lookup = geometry_los(rcfg, buildings, road, tiers, np.column_stack([cell_xy, cell_h]))
     sites = _attach_nodes(rcfg, graph, cell_xy)
     links = dict(links)
     cells: list[Cell] = []
@@ -98,9 +102,10 @@ def build_access(env: TwinEnv, network: FlowNetwork, graph: nx.DiGraph, server: 
     for i, v in enumerate(chosen):
         names[v] = clients[i].name
 
-    model = RadioModel(tiers, cell_xy, len(ids), rng=env.rng("radio"), los=rcfg.los, shadowing=rcfg.shadowing,
+    model = RadioModel(tiers, cell_xy, len(ids), rng=env.rng("radio"), los=rcfg.los.kind, shadowing=rcfg.shadowing,
                        penetration_loss=rcfg.penetration_loss, interference=rcfg.interference,
-                       sharing=rcfg.sharing, metric=rcfg.association.metric)
+                       sharing=rcfg.sharing, metric=rcfg.association.metric, cell_h_m=cell_h,
+                       ue_h_m=vehicle_heights(cfg.mobility, types), los_lookup=los_lookup)
     assoc = rcfg.association
     access = Access(env, network=network, recorder=env.recorder, client_names=[c.name for c in clients],
                     mobility=mobility, model=model, cells=cells, wired_down=down, wired_up=up, void=void,
@@ -108,7 +113,11 @@ def build_access(env: TwinEnv, network: FlowNetwork, graph: nx.DiGraph, server: 
                     interruption_s=rcfg.handover_interruption_s, hysteresis_db=assoc.hysteresis_db,
                     time_to_trigger_s=assoc.time_to_trigger_s, resource_index=index)
     access.update(0.0, initial=True)
-    return RadioParts(clients, access, map_tables(rcfg, road, model, tiers, cells, sites))
+    tables = map_tables(rcfg, road, model, tiers, cells, sites)
+    footprints = buildings_table(buildings)
+    if footprints is not None:
+        tables["buildings"] = footprints
+    return RadioParts(clients, access, tables)
 
 
 # ------------------------------------------------------------------------------------------------------- cells
@@ -200,8 +209,12 @@ def map_tables(rcfg: A.CellularRadio, road: mob.RoadNetwork, model: RadioModel, 
         tier_names[t.cells] = t.name
         presets[t.cells] = t.preset.name
     names = [c.name for c in cells]
+    h = np.empty(len(cells))
+    for i, t in enumerate(tiers):
+        h[t.cells] = model.h_bs_m[i]
     out = {"cells": pd.DataFrame({"cell": pd.array(names, dtype="string"), "cell_index": np.arange(len(cells)),
-                                  "x": xy[:, 0], "y": xy[:, 1], "tier": pd.array(tier_names.astype(str), dtype="string"),
+                                  "x": xy[:, 0], "y": xy[:, 1], "height_m": h,
+                                  "tier": pd.array(tier_names.astype(str), dtype="string"),
                                   "preset": pd.array(presets.astype(str), dtype="string"),
                                   "site": pd.array(sites, dtype="string"),
                                   "node": pd.array([c.node for c in cells], dtype="string")})}
@@ -214,8 +227,7 @@ def map_tables(rcfg: A.CellularRadio, road: mob.RoadNetwork, model: RadioModel, 
         gx = np.arange(xmin - cov.margin_m, xmax + cov.margin_m + 1e-9, cov.spacing_m)
         gy = np.arange(ymin - cov.margin_m, ymax + cov.margin_m + 1e-9, cov.spacing_m)
         px, py = (m.ravel() for m in np.meshgrid(gx, gy))
-        rate, best = model.coverage(np.column_stack([px, py]),
-                                    penetration_db=O2I_MEAN_DB if rcfg.penetration_loss else 0.0)
+        rate, best = model.coverage(np.column_stack([px, py]), penetration_db=O2I_MEAN_DB)  # where a tier has it
         named = np.array([*names, None], dtype=object)  # index -1: no usable cell
         out["coverage"] = pd.DataFrame({"x": px, "y": py, "rate_dl_bps": rate,
                                         "cell": pd.array(named[np.asarray(best)], dtype="string")})

@@ -22,6 +22,7 @@ from twin.fl.schedules import clients_per_round
 from twin.fl.stopping import StopRule
 from twin.net import topology as topo
 from twin.net.engine import FlowNetwork
+from twin.net.tcp import TcpSharing
 from twin.scenario import schema as S
 from twin.scenario.units import parse_quantity
 from twin.sim.access_build import build_access
@@ -50,7 +51,8 @@ def _build_parts(env: TwinEnv, cleanups: ExitStack) -> TwinParts:
     config = env.config
     transport = config.transport
     network = FlowNetwork(env, observer=FlowTimeline(env.recorder),
-                          slow_start=transport.slow_start if transport.slow_start.enabled else None)
+                          slow_start=transport.slow_start if transport.slow_start.enabled else None,
+                          sharing=tcp_sharing(transport, env.rng("transport")))
     graph = build_graph(config.topology, env.base_dir)
     server = topo.server_of(graph)
     overhead = transport.frame_bytes / transport.payload_bytes
@@ -66,8 +68,9 @@ def _build_parts(env: TwinEnv, cleanups: ExitStack) -> TwinParts:
     else:
         clients, access = wired_clients(graph, server, links, config.clients.device, env.rng("devices"))
     endpoints = Endpoints(graph, server, network, clients, access)
+    # the in-car loss of background users: unless the scenario turns it off (unset: per tier, as for the vehicles)
     background = build_background(config.traffic, endpoints, env.rng, radio,
-                                  getattr(config.radio, "penetration_loss", False))
+                                  getattr(config.radio, "penetration_loss", False) is not False)
     traffic = build_traffic(config.traffic, endpoints, background)
     if fl is None:
         return TwinParts(graph=graph, server=server, network=network, clients=clients, access=access, workload=None,
@@ -77,6 +80,14 @@ def _build_parts(env: TwinEnv, cleanups: ExitStack) -> TwinParts:
                      workload=build_workload(fl, len(clients), env.base_dir, env.rng),
                      schedule=build_schedule(fl), stop_rule=build_stop_rule(fl),
                      extra_tables=MappingProxyType(extra_tables), cleanups=cleanups, traffic=traffic)
+
+
+def tcp_sharing(transport: S.TransportConfig, rng: np.random.Generator) -> TcpSharing | None:
+    """The calibrated TCP weights of ``transport.sharing: tcp`` (seeded per run), None for exact max-min."""
+    if transport.sharing != "tcp":
+        return None
+    p = transport.tcp
+    return TcpSharing(p.spread, p.newcomer, p.settle_s, rng)
 
 
 # ----------------------------------------------------------------------------------------------------- topology
