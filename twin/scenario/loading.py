@@ -362,6 +362,10 @@ def resolved_yaml(config: ScenarioConfig, derived: Mapping | None = None) -> str
     exclude: dict = {"limits": True} if unset else {}
     if not config.output.tensorboard:  # likewise output.tensorboard, an extra file, while off
         exclude["output"] = {"tensorboard"}
+    # and fl.device / fl.chunk_clients at their defaults (where the cohort trains, not what it computes)
+    fl_defaults = {k for k, v in (("device", "auto"), ("chunk_clients", None)) if getattr(config.fl, k) == v}
+    if fl_defaults:
+        exclude["fl"] = fl_defaults
     text = yaml.safe_dump(config.model_dump(mode="json", exclude=exclude or None), sort_keys=False,
                           default_flow_style=False)
     if derived:
