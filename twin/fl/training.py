@@ -254,7 +254,8 @@ class LocalTrainer:
         else:
             per_client = device_group_bytes(model, global_params, self.spec, engine, batch_size=self.batch_size,
                                             max_rows=int(sizes.max(initial=1)), sample_shape=tuple(xt.shape[1:]))
-            group = max(1, min(GPU_GROUP_BYTES, chunk_budget_bytes(self.device)) // per_client)
+            # a group's working set within half the chunk budget, so it fits beside a chunk's results
+            group = max(1, min(GPU_GROUP_BYTES, chunk_budget_bytes(self.device) // 2) // per_client)
         return max(1, min(group, self.chunk_clients or group))
 
     def _chunk_groups(self, global_params: Mapping[str, torch.Tensor], groups: list[np.ndarray]) -> int:
