@@ -128,3 +128,21 @@ def test_summary_names_the_device(tmp_path):
     device = json.loads((out / "summary.json").read_text())["fl"]["device"]
     assert device["requested"] == "cpu" and device["used"] == "cpu"
     assert "training on cpu" in (out / "run.log").read_text()
+
+
+def test_cuda_numerics_settings_are_consistent(monkeypatch):
+    """The flags deterministic_cuda sets (they exist in CPU builds too): no TF32, deterministic cuDNN, and torch's
+    own cudnn.flags() context still works (a mix of the legacy and new TF32 APIs would make it raise)."""
+    from twin.fl.device import deterministic_cuda
+
+    saved = (torch.backends.cuda.matmul.allow_tf32, torch.backends.cudnn.allow_tf32,
+             torch.backends.cudnn.deterministic, torch.backends.cudnn.benchmark)
+    try:
+        deterministic_cuda()
+        assert not torch.backends.cuda.matmul.allow_tf32 and not torch.backends.cudnn.allow_tf32
+        assert torch.backends.cudnn.deterministic and not torch.backends.cudnn.benchmark
+        with torch.backends.cudnn.flags(enabled=True):
+            pass
+    finally:
+        (torch.backends.cuda.matmul.allow_tf32, torch.backends.cudnn.allow_tf32, torch.backends.cudnn.deterministic,
+         torch.backends.cudnn.benchmark) = saved

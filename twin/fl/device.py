@@ -70,14 +70,11 @@ def resolve_device(requested: str) -> DeviceChoice:
 
 def deterministic_cuda() -> None:
     """Full-float32, deterministic CUDA numerics for this process (see the module docstring)."""
-    matmul = torch.backends.cuda.matmul
-    conv = getattr(torch.backends.cudnn, "conv", None)
-    if hasattr(matmul, "fp32_precision") and conv is not None and hasattr(conv, "fp32_precision"):
-        matmul.fp32_precision = "ieee"
-        conv.fp32_precision = "ieee"
-    else:  # older torch
-        matmul.allow_tf32 = False
-        torch.backends.cudnn.allow_tf32 = False
+    # The flags that every torch since 1.7 has. Not the newer per-backend ``fp32_precision`` (torch 2.9+): set for
+    # cuDNN convolutions alone it makes torch's own readers of ``cudnn.allow_tf32`` (``cudnn.flags()``) raise about
+    # a mix of the two APIs; with these the new getters read "ieee" / "none" (= follow allow_tf32) consistently.
+    torch.backends.cuda.matmul.allow_tf32 = False
+    torch.backends.cudnn.allow_tf32 = False
     torch.backends.cudnn.deterministic = True
     torch.backends.cudnn.benchmark = False
 
