@@ -361,6 +361,8 @@ def main() -> None:
     print(f"wall_ratio={med['flower']['wall_s'] / med['twin']['wall_s']:.2f} "
           f"round_ratio={med['flower']['steady_round_s'] / med['twin']['steady_round_s']:.2f} "
           f"memory_ratio={med['flower']['peak_pss_mb'] / med['twin']['peak_pss_mb']:.2f} max_acc_diff={max(diffs):.1e}")
+    if max(diffs) > 1e-4:
+        raise SystemExit("the two engines' accuracies differ by more than 1e-4: not the same job")
 
 
 if __name__ == "__main__":
