@@ -119,8 +119,6 @@ class FederatedWorkload:
             self.device = resolve_device(cfg.device)
         except ValueError as exc:
             raise _fl_error(exc) from None
-        if self.train_enabled:
-            log.info("training on %s", self.device.note)
         before = dict(data_cache.stats)
         self.data = load_federated_data(cfg, n_clients, base_dir=base_dir, rng=rng("data"))
         hits = {k: data_cache.stats[k] - before[k] for k in before}
@@ -153,6 +151,7 @@ class FederatedWorkload:
         self._x_train = torch.from_numpy(np.ascontiguousarray(self.data.x_train))
         self._y_train = torch.from_numpy(np.ascontiguousarray(self.data.y_train))
         self._eval_sets: tuple | None = None  # test set and validation rows on the device, moved there once
+        self._device_said = False
         self._start_flat = self.global_flat
         self._updates: dict[int, torch.Tensor] = {}
         self._up_bytes: dict[int, int] = {}
@@ -184,6 +183,9 @@ class FederatedWorkload:
         self._n_rounds = round_
         if not selected:
             return
+        if self.train_enabled and not self._device_said:  # once the run is under way (never beside an input error)
+            log.info("training on %s", self.device.note)
+            self._device_said = True
         # The broadcast: one encoding of the global model, decoded by every client (lossless unless a codec is set).
         if self.cfg.broadcast_codec.kind != "none" and self.train_enabled:
             enc = self.down_codec.encode(self.global_flat, rng=self._codec_rng)
