@@ -362,6 +362,10 @@ def resolved_yaml(config: ScenarioConfig, derived: Mapping | None = None) -> str
     exclude: dict = {"limits": True} if unset else {}
     if not config.output.tensorboard:  # likewise output.tensorboard, an extra file, while off
         exclude["output"] = {"tensorboard"}
+    if config.transport.sharing == "maxmin":  # and the TCP model while exact max-min shares (the default) are on
+        exclude["transport"] = {"sharing", "tcp"}
+    if config.traffic is None:  # and the traffic section while absent
+        exclude["traffic"] = True
     # and fl.device / fl.chunk_clients at their defaults (where the cohort trains, not what it computes)
     fl_defaults = {k for k, v in (("device", "auto"), ("chunk_clients", None)) if getattr(config.fl, k) == v}
     if fl_defaults:
