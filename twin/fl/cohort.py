@@ -48,8 +48,14 @@ def _active_counts(plan: BatchPlan) -> list[int]:
     return [int(np.count_nonzero(steps > s)) for s in range(plan.max_steps)]
 
 
-def _stack(global_params: Mapping[str, torch.Tensor], k: int) -> dict[str, torch.Tensor]:
-    return {n: p.detach().to(torch.float32).unsqueeze(0).repeat(k, *([1] * p.dim())) for n, p in global_params.items()}
+def _stack(global_params: Mapping[str, torch.Tensor], k: int, device: torch.device) -> dict[str, torch.Tensor]:
+    return {n: p.detach().to(device=device, dtype=torch.float32).unsqueeze(0).repeat(k, *([1] * p.dim()))
+            for n, p in global_params.items()}
+
+
+def _on(array: np.ndarray, device: torch.device) -> torch.Tensor:
+    """A host array as a tensor on ``device`` (no copy on the CPU)."""
+    return torch.from_numpy(np.ascontiguousarray(array)).to(device)
 
 
 # ------------------------------------------------------------------------------------------------------------- vmap
@@ -59,15 +65,17 @@ def train_group_vmap(model: nn.Module, global_params: Mapping[str, torch.Tensor]
                      plan: BatchPlan, opt: OptimiserSpec, out: dict[str, torch.Tensor],
                      out_rows: np.ndarray) -> np.ndarray:
     """Train a group with vmap over stacked parameters. Client ``j`` of the plan's parameters are written to row
-    ``out_rows[j]`` of the cohort's stacked tensors ``out``; returns the per-client loss sums."""
+    ``out_rows[j]`` of the cohort's stacked tensors ``out``; returns the per-client loss sums. Runs on the device of
+    ``x`` (where ``out`` lives too)."""
     k, batch = plan.positions.shape[0], plan.positions.shape[2]
-    params = _stack(global_params, k)
+    dev = x.device
+    params = _stack(global_params, k, dev)
     state1 = {n: torch.zeros_like(p) for n, p in params.items()} if opt.kind == "adam" or opt.momentum else None
     state2 = {n: torch.zeros_like(p) for n, p in params.items()} if opt.kind == "adam" else None
-    rows = torch.from_numpy(plan.rows)
-    weights = torch.from_numpy(sample_weights(plan.counts, batch))
-    counts = torch.from_numpy(plan.counts).to(torch.float64)
-    loss_sum = torch.zeros(k, dtype=torch.float64)
+    rows = _on(plan.rows, dev)
+    weights = _on(sample_weights(plan.counts, batch), dev)
+    counts = _on(plan.counts, dev).to(torch.float64)
+    loss_sum = torch.zeros(k, dtype=torch.float64, device=dev)
 
     def loss_fn(p: dict[str, torch.Tensor], xb: torch.Tensor, yb: torch.Tensor, wb: torch.Tensor) -> torch.Tensor:
         out = functional_call(model, p, (xb,))
@@ -90,10 +98,10 @@ def train_group_vmap(model: nn.Module, global_params: Mapping[str, torch.Tensor]
                 else:
                     sgd_update_(p, grads[n], None if state1 is None else state1[n][:a], lr=opt.lr,
                                 momentum=opt.momentum)
-    rows_t = torch.from_numpy(np.ascontiguousarray(out_rows, dtype=np.int64))
+    rows_t = _on(np.asarray(out_rows, dtype=np.int64), dev)
     for n, p in params.items():
         out[n].index_copy_(0, rows_t, p)
-    return loss_sum.numpy()
+    return loss_sum.cpu().numpy()
 
 
 # -------------------------------------------------------------------------------------------------------------- bmm
@@ -241,7 +249,7 @@ def train_group_bmm(layers: list[LinearLayer], global_params: Mapping[str, torch
     ``dual=None`` chooses by :func:`dual_first_layer_pays`. Adam is not linear in the gradients, so it never uses it.
     """
     k, _, batch = plan.positions.shape
-    n_feat = x2d.shape[1]
+    n_feat, dev = x2d.shape[1], x2d.device
     n_layers = len(layers)
     out0 = global_params[layers[0].bias].shape[0]
     steps_class = bmm_steps_class(opt)
@@ -250,24 +258,24 @@ def train_group_bmm(layers: list[LinearLayer], global_params: Mapping[str, torch
     # weights are kept transposed, (K, in, out), so the forward pass is h @ W and the weight gradient h^T @ g
     w: list[torch.Tensor | None] = [None] * n_layers
     for i in range(first, n_layers):
-        w[i] = global_params[layers[i].weight].detach().to(torch.float32).t().unsqueeze(0).repeat(k, 1, 1)
-    b = [global_params[ly.bias].detach().to(torch.float32).unsqueeze(0).repeat(k, 1) for ly in layers]
-    rows = torch.from_numpy(plan.rows)
-    positions = torch.from_numpy(plan.positions)
+        w[i] = global_params[layers[i].weight].detach().to(dev, torch.float32).t().unsqueeze(0).repeat(k, 1, 1)
+    b = [global_params[ly.bias].detach().to(dev, torch.float32).unsqueeze(0).repeat(k, 1) for ly in layers]
+    rows = _on(plan.rows, dev)
+    positions = _on(plan.positions, dev)
     labels = y[rows].unsqueeze(3)  # (K, S, B, 1)
-    weights = torch.from_numpy(sample_weights(plan.counts, batch)).unsqueeze(3)  # (K, S, B, 1)
-    nll = torch.zeros(plan.max_steps, k, batch, 1)  # log-likelihood of every sample slot (0 for inactive clients)
-    minus_one = torch.full((k, batch, 1), -1.0)
+    weights = _on(sample_weights(plan.counts, batch), dev).unsqueeze(3)  # (K, S, B, 1)
+    nll = torch.zeros(plan.max_steps, k, batch, 1, device=dev)  # log-likelihood of every sample slot (0: inactive)
+    minus_one = torch.full((k, batch, 1), -1.0, device=dev)
     coef = None
     if use_dual:
         n_max = plan.members.shape[1]
-        xc = x2d.index_select(0, torch.from_numpy(plan.members).reshape(-1)).view(k, n_max, n_feat)
-        w0 = global_params[layers[0].weight].detach().to(torch.float32).t()
+        xc = x2d.index_select(0, _on(plan.members, dev).reshape(-1)).view(k, n_max, n_feat)
+        w0 = global_params[layers[0].weight].detach().to(dev, torch.float32).t()
         xw0 = torch.matmul(xc.view(k * n_max, n_feat), w0).view(k, n_max, out0)
         gram = torch.bmm(xc, xc.transpose(1, 2))
-        coef = torch.zeros(k, n_max, out0)
+        coef = torch.zeros(k, n_max, out0, device=dev)
     else:
-        x_buf = torch.empty(k * batch, n_feat, dtype=torch.float32)
+        x_buf = torch.empty(k * batch, n_feat, dtype=torch.float32, device=dev)
     steps = steps_class(w, b, opt, coef)
 
     for s, a in enumerate(_active_counts(plan)):
@@ -298,7 +306,7 @@ def train_group_bmm(layers: list[LinearLayer], global_params: Mapping[str, torch
             else:
                 steps.layer(i, a, hs[i], g, s + 1)
             g = g_next
-    rows_t = torch.from_numpy(np.ascontiguousarray(out_rows, dtype=np.int64))
+    rows_t = _on(np.asarray(out_rows, dtype=np.int64), dev)
     for i, ly in enumerate(layers):
         if i == 0 and use_dual:  # W^T = W0^T - C^T X, computed in the model's (out, in) layout straight into the rows
             w0_t, dest = w0.t(), out[ly.weight]
@@ -308,7 +316,7 @@ def train_group_bmm(layers: list[LinearLayer], global_params: Mapping[str, torch
             out[ly.weight].index_copy_(0, rows_t, w[i].transpose(1, 2))
         out[ly.bias].index_copy_(0, rows_t, b[i])
     step_loss = (nll.squeeze(3).permute(1, 0, 2) * weights.squeeze(3)).sum(dim=2)  # (K, S) batch mean losses
-    return -(step_loss.to(torch.float64).numpy() * plan.counts).sum(axis=1)
+    return -(step_loss.to(torch.float64).cpu().numpy() * plan.counts).sum(axis=1)
 
 
 def group_bytes(global_params: Mapping[str, torch.Tensor], opt: OptimiserSpec, engine: str, *, mean_rows: float,
@@ -332,3 +340,31 @@ def auto_chunk_size(global_params: Mapping[str, torch.Tensor], opt: OptimiserSpe
     """Clients per group so that a group's working set stays within the engine's budget (at least 8)."""
     per_client = group_bytes(global_params, opt, engine, mean_rows=mean_rows, n_features=n_features)
     return max(8, math.floor(CHUNK_BUDGET_BYTES[engine] / per_client))
+
+
+GPU_GROUP_BYTES = 4 * 2**30
+"""Working-set budget of one group on a GPU: large groups keep its cores busy; a constant (not the free memory) so
+that the grouping, and with it the float rounding, is the same on every run of a scenario."""
+
+
+def activation_numel(model: nn.Module, sample_shape: tuple[int, ...]) -> int:
+    """Floats of every layer's output for one sample (what the forward pass keeps for the backward pass)."""
+    h = torch.zeros(1, *sample_shape)
+    total = 0
+    with torch.no_grad():
+        for layer in model.children() if isinstance(model, nn.Sequential) else (model,):
+            h = layer(h)
+            total += h.numel()
+    return total
+
+
+def device_group_bytes(model: nn.Module, global_params: Mapping[str, torch.Tensor], opt: OptimiserSpec, engine: str,
+                       *, batch_size: int, max_rows: int, sample_shape: tuple[int, ...]) -> int:
+    """A conservative working set per client on a GPU: :func:`group_bytes` with the largest client's rows, plus the
+    activations and their gradients of a batch, plus (bmm) the dual first layer's Gram matrix and products."""
+    n_feat = int(np.prod(sample_shape))
+    base = group_bytes(global_params, opt, engine, mean_rows=max_rows, n_features=n_feat)
+    acts = 4 * 3 * batch_size * activation_numel(model, sample_shape)
+    dual = 4 * (max_rows * max_rows + 3 * max_rows * next(iter(global_params.values())).shape[0]) \
+        if engine == "bmm" else 0
+    return int(base + acts + dual)

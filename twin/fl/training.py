@@ -10,16 +10,26 @@ Engines:
 - ``bmm``: all clients at once with hand-derived batched products (Linear/ReLU/Flatten chains only; fastest).
 - ``auto`` (default): ``bmm`` where the model allows it, else ``vmap``.
 
-All engines follow the same batch plan and agree to float32 rounding (tests: max abs difference < 1e-4). Large cohorts
-are trained in groups of ``chunk_size`` clients (default: as many as fit 256 MiB of stacked state), grouped by size so
-little padding is computed.
+All engines follow the same batch plan and agree to float32 rounding (tests: max abs difference < 1e-4).
+
+Two sizes bound the work and the memory. A *group* is the clients trained together in one vectorised call
+(``chunk_size``; default: as many as fit the engine's working-set budget, :func:`twin.fl.cohort.auto_chunk_size` on
+the CPU, :data:`twin.fl.cohort.GPU_GROUP_BYTES` on a GPU), clients of similar size together so little padding is
+computed; the grouping fixes the float rounding. A *chunk* is whole consecutive groups whose trained parameters are
+handed out together (:meth:`LocalTrainer.train_chunks`; ``chunk_clients`` caps its clients, default: as many as fit
+:func:`twin.fl.device.chunk_budget_bytes`), so a cohort of any size holds only one chunk's parameters on the device.
+Chunks never split a group, so the results are exactly the same however the cohort is chunked; only a ``chunk_clients``
+below the group size shrinks the groups to it.
+
+``device`` (a ``torch.device`` or its name) is where training runs: the data moves there once and stays
+(:meth:`LocalTrainer.resident`), every chunk's parameters come back to the host.
 """
 
 from __future__ import annotations
 
 import copy
 import dataclasses
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 
 import numpy as np
 import torch
@@ -28,7 +38,16 @@ from torch import nn
 from torch.func import functional_call
 
 from twin.fl.batching import client_seeds, make_plan, steps_per_client
-from twin.fl.cohort import OptimiserSpec, auto_chunk_size, linear_chain, train_group_bmm, train_group_vmap
+from twin.fl.cohort import (
+    GPU_GROUP_BYTES,
+    OptimiserSpec,
+    auto_chunk_size,
+    device_group_bytes,
+    linear_chain,
+    train_group_bmm,
+    train_group_vmap,
+)
+from twin.fl.device import chunk_budget_bytes
 from twin.fl.errors import FLConfigError, check_positive_int
 from twin.fl.models import flatten_stacked
 
@@ -72,12 +91,14 @@ class LocalTrainer:
 
     Keyword arguments equal the config fields: ``optimizer`` ("sgd" or "adam"), ``lr``, ``momentum`` (SGD only),
     ``beta1``, ``beta2``, ``eps`` (Adam only), ``local_epochs``, ``batch_size``, ``shuffle``, ``engine`` (see the
-    module docstring), ``chunk_size`` (clients trained together; None = automatic).
+    module docstring), ``chunk_size`` (clients trained together; None = automatic), ``chunk_clients`` (clients whose
+    parameters are held at once; None = automatic), ``device`` (where training runs).
     """
 
     def __init__(self, *, optimizer: str = "sgd", lr: float = 0.02, momentum: float = 0.0, beta1: float = 0.9,
                  beta2: float = 0.999, eps: float = 1e-8, local_epochs: int = 5, batch_size: int = 20,
-                 shuffle: bool = True, engine: str = "auto", chunk_size: int | None = None) -> None:
+                 shuffle: bool = True, engine: str = "auto", chunk_size: int | None = None,
+                 chunk_clients: int | None = None, device: str | torch.device = "cpu") -> None:
         if optimizer not in OPTIMIZERS:
             raise FLConfigError(f"optimizer: unknown optimizer {optimizer!r}; choose one of {', '.join(OPTIMIZERS)}")
         if engine not in ENGINES:
@@ -100,6 +121,9 @@ class LocalTrainer:
         self.shuffle = bool(shuffle)
         self.engine = engine
         self.chunk_size = None if chunk_size is None else check_positive_int("chunk_size", chunk_size)
+        self.chunk_clients = None if chunk_clients is None else check_positive_int("chunk_clients", chunk_clients)
+        self.device = torch.device(device)
+        self._resident: tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor] | None = None
 
     @property
     def spec(self) -> OptimiserSpec:
@@ -123,6 +147,16 @@ class LocalTrainer:
                                 "'vmap'")
         return self.engine
 
+    def resident(self, x: np.ndarray | torch.Tensor, y: np.ndarray | torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """``x``, ``y`` as float32 / int64 tensors on the training device; the last pair stays there, so a data set
+        given again (the same host tensors) is not copied again."""
+        xt, yt = _as_tensors(x, y)
+        if self.device.type == "cpu":
+            return xt, yt
+        if self._resident is None or self._resident[0] is not xt or self._resident[1] is not yt:
+            self._resident = (xt, yt, xt.to(self.device), yt.to(self.device))
+        return self._resident[2], self._resident[3]
+
     def train(self, model: nn.Module, global_params: Mapping[str, torch.Tensor], x: np.ndarray | torch.Tensor,
               y: np.ndarray | torch.Tensor, client_indices: Sequence[np.ndarray], *,
               rng: np.random.Generator) -> CohortResult:
@@ -130,50 +164,107 @@ class LocalTrainer:
 
         ``model`` gives the architecture (its own parameters are not used or changed); ``rng`` (the round's
         generator) supplies one shuffling seed per client position, so the same generator state gives identical
-        results, and a client selected twice trains twice with different shuffles.
+        results, and a client selected twice trains twice with different shuffles. The whole cohort's parameters,
+        on the host; :meth:`train_chunks` hands them out a chunk at a time instead.
         """
+        k_total = len(client_indices)
+        parts = list(self.train_chunks(model, global_params, x, y, client_indices, rng=rng))
+        if len(parts) == 1 and np.array_equal(parts[0][0], np.arange(k_total)):
+            return parts[0][1]
+        out = {n: torch.empty((k_total, *p.shape), dtype=torch.float32) for n, p in global_params.items()}
+        sizes = np.array([len(ix) for ix in client_indices], dtype=np.int64)
+        mean_loss = np.full(k_total, np.nan)
+        for positions, part in parts:
+            rows = torch.from_numpy(positions)
+            for n in out:
+                out[n].index_copy_(0, rows, part.params[n])
+            mean_loss[positions] = part.mean_loss
+        return CohortResult(params=out, n_examples=sizes, mean_loss=mean_loss, n_steps=self.steps(sizes),
+                            n_samples_processed=self.samples_processed(sizes))
+
+    def train_chunks(self, model: nn.Module, global_params: Mapping[str, torch.Tensor], x: np.ndarray | torch.Tensor,
+                     y: np.ndarray | torch.Tensor, client_indices: Sequence[np.ndarray], *,
+                     rng: np.random.Generator) -> Iterator[tuple[np.ndarray, CohortResult]]:
+        """:meth:`train`, a chunk at a time: yields ``(positions, result)``, ``positions`` the (sorted) places in
+        ``client_indices`` of the chunk's clients and ``result`` their :class:`CohortResult` (parameters on the
+        host). The seeds are drawn for the whole cohort first, so the results do not depend on the chunking."""
         if any(True for _ in model.buffers()):
             raise FLConfigError("model: models with buffers (batch norm) are not supported by cohort training")
         names = [n for n, _ in model.named_parameters()]
         if list(global_params) != names or any(global_params[n].shape != p.shape for n, p in model.named_parameters()):
             raise FLConfigError(f"global_params do not match the model's parameters ({', '.join(names)})")
-        xt, yt = _as_tensors(x, y)
+        xt, yt = self.resident(x, y)
         indices = [np.asarray(ix, dtype=np.int64) for ix in client_indices]
         sizes = np.array([len(ix) for ix in indices], dtype=np.int64)
         seeds = client_seeds(rng, len(indices))
         engine = self.resolve_engine(model)
         plan_args = dict(local_epochs=self.local_epochs, batch_size=self.batch_size, shuffle=self.shuffle)
         k_total = len(indices)
-        out = {n: torch.empty((k_total, *p.shape), dtype=torch.float32) for n, p in global_params.items()}
-        loss_sum = np.zeros(k_total, dtype=np.float64)
+        params_dev = {n: p.detach().to(self.device, torch.float32) for n, p in global_params.items()}
 
         if engine == "sequential":
-            work = copy.deepcopy(model)
-            for k in range(k_total):
-                plan = make_plan([indices[k]], [seeds[k]], **plan_args)
-                params, loss_sum[k] = _train_one(work, global_params, xt, yt, plan, self.spec)
-                for n in out:
-                    out[n][k] = params[n]
+            groups = [np.array([k]) for k in range(k_total)]
         else:
-            steps = self.steps(sizes)
-            order = np.argsort(-steps, kind="stable")
-            chunk = self.chunk_size or auto_chunk_size(global_params, self.spec, engine,
-                                                       mean_rows=float(sizes.mean()) if k_total else 0.0,
-                                                       n_features=int(np.prod(xt.shape[1:])))
-            layers = linear_chain(model) if engine == "bmm" else None
-            x2d = xt.reshape(xt.shape[0], -1) if engine == "bmm" else xt
-            for start in range(0, k_total, chunk):
-                group = order[start:start + chunk]
-                plan = make_plan([indices[k] for k in group], seeds[group], **plan_args)
+            order = np.argsort(-self.steps(sizes), kind="stable")
+            group = self._group_size(model, global_params, engine, sizes, xt)
+            groups = [order[s:s + group] for s in range(0, k_total, group)]
+        per_chunk = max(1, self._chunk_groups(global_params, groups))
+        work = copy.deepcopy(model).to(self.device) if engine == "sequential" else None
+        layers = linear_chain(model) if engine == "bmm" else None
+        x2d = xt.reshape(xt.shape[0], -1) if engine == "bmm" else xt
+        for c in range(0, len(groups), per_chunk):
+            members = np.concatenate(groups[c:c + per_chunk])
+            positions = np.sort(members)
+            local = np.searchsorted(positions, members)  # row of each member in the chunk's tensors
+            out = {n: torch.empty((len(positions), *p.shape), dtype=torch.float32, device=self.device)
+                   for n, p in global_params.items()}
+            loss_sum = np.zeros(len(positions), dtype=np.float64)
+            at = 0
+            for g in groups[c:c + per_chunk]:
+                rows = local[at:at + len(g)]
+                at += len(g)
+                if engine == "sequential":
+                    plan = make_plan([indices[g[0]]], [seeds[g[0]]], **plan_args)
+                    params, loss_sum[rows[0]] = _train_one(work, params_dev, xt, yt, plan, self.spec)
+                    for n in out:
+                        out[n][rows[0]] = params[n]
+                    continue
+                plan = make_plan([indices[k] for k in g], seeds[g], **plan_args)
                 if engine == "bmm":
-                    loss_sum[group] = train_group_bmm(layers, global_params, x2d, yt, plan, self.spec, out, group)
+                    loss_sum[rows] = train_group_bmm(layers, params_dev, x2d, yt, plan, self.spec, out, rows)
                 else:
-                    loss_sum[group] = train_group_vmap(model, global_params, xt, yt, plan, self.spec, out, group)
-        processed = self.samples_processed(sizes)
-        with np.errstate(invalid="ignore", divide="ignore"):
-            mean_loss = np.where(processed > 0, loss_sum / np.maximum(processed, 1), np.nan)
-        return CohortResult(params=out, n_examples=sizes, mean_loss=mean_loss, n_steps=self.steps(sizes),
-                            n_samples_processed=processed)
+                    loss_sum[rows] = train_group_vmap(model, params_dev, xt, yt, plan, self.spec, out, rows)
+            part_sizes = sizes[positions]
+            processed = self.samples_processed(part_sizes)
+            with np.errstate(invalid="ignore", divide="ignore"):
+                mean_loss = np.where(processed > 0, loss_sum / np.maximum(processed, 1), np.nan)
+            yield positions, CohortResult(params={n: t.cpu() for n, t in out.items()}, n_examples=part_sizes,
+                                          mean_loss=mean_loss, n_steps=self.steps(part_sizes),
+                                          n_samples_processed=processed)
+
+    def _group_size(self, model: nn.Module, global_params: Mapping[str, torch.Tensor], engine: str,
+                    sizes: np.ndarray, xt: torch.Tensor) -> int:
+        """Clients trained together: ``chunk_size``, else the engine's budget (cache-sized on the CPU, large on a
+        GPU); never more than ``chunk_clients``."""
+        if self.chunk_size:
+            group = self.chunk_size
+        elif self.device.type == "cpu":
+            group = auto_chunk_size(global_params, self.spec, engine, mean_rows=float(sizes.mean()) if len(sizes)
+                                    else 0.0, n_features=int(np.prod(xt.shape[1:])))
+        else:
+            per_client = device_group_bytes(model, global_params, self.spec, engine, batch_size=self.batch_size,
+                                            max_rows=int(sizes.max(initial=1)), sample_shape=tuple(xt.shape[1:]))
+            # a group's working set within half the chunk budget, so it fits beside a chunk's results
+            group = max(1, min(GPU_GROUP_BYTES, chunk_budget_bytes(self.device) // 2) // per_client)
+        return max(1, min(group, self.chunk_clients or group))
+
+    def _chunk_groups(self, global_params: Mapping[str, torch.Tensor], groups: list[np.ndarray]) -> int:
+        """Whole groups per chunk: ``chunk_clients`` clients, else as many as the device's chunk budget holds."""
+        largest = max((len(g) for g in groups), default=1)
+        if self.chunk_clients:
+            return self.chunk_clients // largest
+        per_client = 4 * sum(p.numel() for p in global_params.values())
+        return int(chunk_budget_bytes(self.device) // max(per_client * largest, 1))
 
 
 def _as_tensors(x: np.ndarray | torch.Tensor, y: np.ndarray | torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
@@ -234,7 +325,8 @@ def _predict_losses(model: nn.Module, params: Mapping[str, torch.Tensor], x: tor
 
 def evaluate(model: nn.Module, params: Mapping[str, torch.Tensor], x: np.ndarray | torch.Tensor,
              y: np.ndarray | torch.Tensor, *, batch_size: int = 4096) -> Evaluation:
-    """Accuracy and mean cross-entropy of ``params`` (the model's parameter names) on ``x``, ``y`` (nan if empty)."""
+    """Accuracy and mean cross-entropy of ``params`` (the model's parameter names) on ``x``, ``y`` (nan if empty);
+    runs where ``x`` and ``params`` are (give both on one device)."""
     batch_size = check_positive_int("batch_size", batch_size)
     xt, yt = _as_tensors(x, y)
     losses, correct = _predict_losses(model, params, xt, yt, batch_size)
@@ -251,11 +343,11 @@ def evaluate_clients(model: nn.Module, params: Mapping[str, torch.Tensor], x: np
     xt, yt = _as_tensors(x, y)
     sizes = np.array([len(ix) for ix in client_indices], dtype=np.int64)
     rows = torch.from_numpy(np.concatenate([np.asarray(ix, np.int64) for ix in client_indices])
-                            if len(sizes) else np.zeros(0, np.int64))
+                            if len(sizes) else np.zeros(0, np.int64)).to(xt.device)
     losses, correct = _predict_losses(model, params, xt[rows], yt[rows], check_positive_int("batch_size", batch_size))
     owner = np.repeat(np.arange(len(sizes)), sizes)
-    loss_sum = np.bincount(owner, weights=losses.numpy(), minlength=len(sizes))
-    hits = np.bincount(owner, weights=correct.numpy().astype(np.float64), minlength=len(sizes))
+    loss_sum = np.bincount(owner, weights=losses.cpu().numpy(), minlength=len(sizes))
+    hits = np.bincount(owner, weights=correct.cpu().numpy().astype(np.float64), minlength=len(sizes))
     with np.errstate(invalid="ignore", divide="ignore"):
         return {"accuracy": np.where(sizes > 0, hits / np.maximum(sizes, 1), np.nan),
                 "loss": np.where(sizes > 0, loss_sum / np.maximum(sizes, 1), np.nan), "n": sizes}

@@ -289,3 +289,9 @@ class FLConfig(Section):
     deadline_s: PositiveSeconds | None = None
     aggregation_s: Seconds = 0.0
     server_flops_per_s: FlopRate = 1e11
+    # Where the cohort trains and the model is evaluated: auto = a CUDA GPU when torch sees one, else the CPU (said in
+    # the log and the summary); cuda without one is refused. Results agree within float32 rounding (~1e-6).
+    device: Literal["auto", "cpu", "cuda"] = "auto"
+    # At most this many clients' trained parameters held at once (bounds memory for large cohorts); default: as many
+    # as fit half the free GPU memory, or 1 GiB on the CPU. Results do not depend on it (whole groups per chunk).
+    chunk_clients: PositiveInt | None = None

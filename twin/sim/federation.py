@@ -9,6 +9,7 @@ With ``fl.train: false`` the same selection, bytes and FLOPs are produced withou
 
 from __future__ import annotations
 
+import logging
 import math
 from collections.abc import Callable
 from pathlib import Path
@@ -22,6 +23,7 @@ from twin.errors import InputError
 from twin.fl.codecs import Encoded, make_codec
 from twin.fl.data import load_dataset
 from twin.fl.data.base import FederatedDataset
+from twin.fl.device import resolve_device
 from twin.fl.models import (
     build_model,
     flatten_params,
@@ -38,6 +40,7 @@ from twin.sim import data_cache
 from twin.sim.workload import Participation, RoundOutcome
 
 _PATH_FIELDS = ("path",)
+log = logging.getLogger(__name__)
 
 
 def _fl_error(exc: Exception, prefix: str = "fl") -> InputError:
@@ -112,6 +115,10 @@ class FederatedWorkload:
                  server_flops_per_s: float) -> None:
         self.cfg = cfg
         self.train_enabled = cfg.train
+        try:  # first: a missing GPU is refused before any data is read
+            self.device = resolve_device(cfg.device)
+        except ValueError as exc:
+            raise _fl_error(exc) from None
         before = dict(data_cache.stats)
         self.data = load_federated_data(cfg, n_clients, base_dir=base_dir, rng=rng("data"))
         hits = {k: data_cache.stats[k] - before[k] for k in before}
@@ -125,7 +132,8 @@ class FederatedWorkload:
             opt_args = {"momentum": opt.momentum} if opt.kind == "sgd" else \
                 {"beta1": opt.beta1, "beta2": opt.beta2, "eps": opt.eps}
             self.trainer = LocalTrainer(optimizer=opt.kind, lr=opt.lr, local_epochs=cfg.local.epochs,
-                                        batch_size=cfg.local.batch_size, shuffle=cfg.local.shuffle, **opt_args)
+                                        batch_size=cfg.local.batch_size, shuffle=cfg.local.shuffle,
+                                        chunk_clients=cfg.chunk_clients, device=self.device.device, **opt_args)
             self.strategy = make_strategy(cfg.strategy.kind, **cfg.strategy.model_dump(exclude={"kind"}))
             self.up_codec = make_codec(cfg.upload_codec.kind, **cfg.upload_codec.model_dump(exclude={"kind"}))
             self.down_codec = make_codec(cfg.broadcast_codec.kind, **cfg.broadcast_codec.model_dump(exclude={"kind"}))
@@ -142,6 +150,8 @@ class FederatedWorkload:
         self._states: dict[int, Any] = {}
         self._x_train = torch.from_numpy(np.ascontiguousarray(self.data.x_train))
         self._y_train = torch.from_numpy(np.ascontiguousarray(self.data.y_train))
+        self._eval_sets: tuple | None = None  # test set and validation rows on the device, moved there once
+        self._device_said = False
         self._start_flat = self.global_flat
         self._updates: dict[int, torch.Tensor] = {}
         self._up_bytes: dict[int, int] = {}
@@ -173,6 +183,9 @@ class FederatedWorkload:
         self._n_rounds = round_
         if not selected:
             return
+        if self.train_enabled and not self._device_said:  # once the run is under way (never beside an input error)
+            log.info("training on %s", self.device.note)
+            self._device_said = True
         # The broadcast: one encoding of the global model, decoded by every client (lossless unless a codec is set).
         if self.cfg.broadcast_codec.kind != "none" and self.train_enabled:
             enc = self.down_codec.encode(self.global_flat, rng=self._codec_rng)
@@ -198,17 +211,27 @@ class FederatedWorkload:
     def train_updates(self, start_flat: torch.Tensor, clients: np.ndarray) -> list[tuple[torch.Tensor, int, float]]:
         """Train ``clients`` (indices, in order) from the flat model ``start_flat`` as one vectorised cohort and
         encode each update with the upload codec (error feedback per client, in this order): per client the update
-        the server decodes, its encoded bytes, and its mean training loss. The training and codec streams advance."""
+        the server decodes, its encoded bytes, and its mean training loss. The training and codec streams advance.
+
+        A chunk at a time (whole groups, so the same results as one piece): only one chunk's stacked parameters
+        exist besides the updates kept for aggregation. Encoded in the clients' order, as the codecs draw from one
+        generator."""
         start = unflatten_params(start_flat, self.like)
-        result = self.trainer.train(self.model, start, self._x_train, self._y_train,
-                                    [self.data.client_indices[c] for c in clients], rng=self._train_rng)
-        flat = result.flat_params()
-        out = []
-        for k, client in enumerate(clients):
-            delta = flat[k] - start_flat
-            enc: Encoded = self.up_codec.encode(delta, rng=self._codec_rng, state=self._state(int(client)))
-            update = self.up_codec.decode(enc) if self.cfg.upload_codec.kind != "none" else delta
-            out.append((update, enc.nbytes, float(result.mean_loss[k])))
+        out: list[tuple[torch.Tensor, int, float]] = []
+        pending: dict[int, tuple[torch.Tensor, float]] = {}
+        for positions, part in self.trainer.train_chunks(self.model, start, self._x_train, self._y_train,
+                                                         [self.data.client_indices[c] for c in clients],
+                                                         rng=self._train_rng):
+            flat = part.flat_params()
+            for j, k in enumerate(positions):
+                pending[int(k)] = (flat[j] - start_flat, float(part.mean_loss[j]))
+            del flat
+            while len(out) in pending:
+                delta, loss = pending.pop(len(out))
+                client = int(clients[len(out)])
+                enc: Encoded = self.up_codec.encode(delta, rng=self._codec_rng, state=self._state(client))
+                update = self.up_codec.decode(enc) if self.cfg.upload_codec.kind != "none" else delta
+                out.append((update, enc.nbytes, loss))
         return out
 
     def participation_flops(self, clients: np.ndarray) -> np.ndarray:
@@ -242,15 +265,24 @@ class FederatedWorkload:
         last = round_ == self.cfg.rounds
         if round_ % self.cfg.evaluate_every and not last:
             return RoundOutcome(extra=extra)
-        params = unflatten_params(self.global_flat, self.like)
-        ev = evaluate(self.model, params, self.data.x_test, self.data.y_test)
+        params = unflatten_params(self.global_flat.to(self.device.device), self.like)
+        x_test, y_test = self._on_device()
+        ev = evaluate(self.model, params, x_test, y_test)
         if self.data.val_indices is not None:
-            per_client = evaluate_clients(self.model, params, self.data.x_train, self.data.y_train,
-                                          self.data.val_indices)
+            x_train, y_train = self.trainer.resident(self._x_train, self._y_train)
+            per_client = evaluate_clients(self.model, params, x_train, y_train, self.data.val_indices)
             acc = per_client["accuracy"]
             extra["val_accuracy_mean"] = float(np.nanmean(acc)) if np.isfinite(acc).any() else math.nan
             extra["val_accuracy_p10"] = float(np.nanpercentile(acc, 10)) if np.isfinite(acc).any() else math.nan
         return RoundOutcome(accuracy=ev.accuracy, loss=ev.loss, extra=extra)
+
+    def _on_device(self) -> tuple[torch.Tensor, torch.Tensor]:
+        """The test set as tensors on the training device (moved there once)."""
+        if self._eval_sets is None:
+            x = torch.from_numpy(np.ascontiguousarray(self.data.x_test, dtype=np.float32))
+            y = torch.from_numpy(np.ascontiguousarray(self.data.y_test, dtype=np.int64))
+            self._eval_sets = (x.to(self.device.device), y.to(self.device.device))
+        return self._eval_sets
 
     def _state(self, client: int):
         if client not in self._states:
@@ -269,4 +301,5 @@ class FederatedWorkload:
                 "model_bytes": int(4 * self.numel), "broadcast_bytes": int(self.down_codec.nbytes(self.numel)),
                 "update_bytes": int(self.up_codec.nbytes(self.numel)),
                 "train_flops_per_sample": int(self.flops.train_flops),
-                "data_reused": self.data_reused}  # from an earlier run of this process (twin.sim.data_cache)
+                "data_reused": self.data_reused,
+                "device": self.device.describe()}  # from an earlier run of this process (twin.sim.data_cache)
