@@ -31,11 +31,14 @@ EVENT_SCHEMA: dict[str, tuple[str, ...]] = {
     "handover": ("client", "cell", "from_cell", "interruption_s"),
     "stall": ("client", "cell", "reason"),
     "resume": ("client", "cell", "stalled_s", "reason"),
+    "skip": ("client", "reason"),
+    "edge_aggregate": ("edge", "n_completed"),
+    "cloud_sync": ("n_edges",),
 }
 
 # Column dtypes of the timeline; every column not listed is float64.
 _STRING_COLUMNS = ("entity", "client", "flow", "src", "dst", "direction", "reason", "cell", "from_cell", "phase",
-                   "cause", "causes",
+                   "cause", "causes", "edge",
                    "traffic", "traffic_class")
 _INT_COLUMNS = ("round", "slot", "n_selected", "n_completed", "n_dropped", "n_clients", "version")
 

@@ -362,6 +362,11 @@ def resolved_yaml(config: ScenarioConfig, derived: Mapping | None = None) -> str
     exclude: dict = {"limits": True} if unset else {}
     if not config.output.tensorboard:  # likewise output.tensorboard, an extra file, while off
         exclude["output"] = {"tensorboard"}
+    fl_off = {name for name, off in (("selection", config.fl.selection.kind == "uniform"),
+                                     ("availability", config.fl.availability is None),
+                                     ("hierarchy", config.fl.hierarchy is None)) if off}
+    if fl_off:  # and the network-aware FL fields at their defaults (twin.scenario.fl_network)
+        exclude["fl"] = fl_off
     text = yaml.safe_dump(config.model_dump(mode="json", exclude=exclude or None), sort_keys=False,
                           default_flow_style=False)
     if derived:

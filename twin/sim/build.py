@@ -25,7 +25,10 @@ from twin.net.engine import FlowNetwork
 from twin.scenario import schema as S
 from twin.scenario.units import parse_quantity
 from twin.sim.access_build import build_access
+from twin.sim.availability import build_availability
 from twin.sim.env import TwinEnv, TwinParts
+from twin.sim.hierarchy import HierWorkload, build_hierarchy
+from twin.sim.tiers import tier_map
 from twin.sim.timeline import FlowTimeline
 from twin.sim.wired import wire_links, wired_clients
 from twin.sim.workload import FixedWorkload, Workload
@@ -59,10 +62,19 @@ def _build_parts(env: TwinEnv, cleanups: ExitStack) -> TwinParts:
         clients, access, extra_tables = radio.clients, radio.access, radio.tables
     else:
         clients, access = wired_clients(graph, server, links, config.clients.device, env.rng("devices"))
+    workload = build_workload(config.fl, len(clients), env.base_dir, env.rng)
+    hierarchy = availability = None
+    if config.fl.hierarchy is not None:
+        hierarchy, access = build_hierarchy(config.fl.hierarchy, graph, server, network, clients, access)
+        workload = HierWorkload(workload, hierarchy, config.fl)
+    if config.fl.availability is not None:
+        availability = build_availability(config.fl.availability, [c.name for c in clients], env.base_dir,
+                                          env.rng("availability"))
+    network.observer.tier_of = tier_map(graph, server, network.resources)
     return TwinParts(graph=graph, server=server, network=network, clients=clients, access=access,
-                     workload=build_workload(config.fl, len(clients), env.base_dir, env.rng),
-                     schedule=build_schedule(config.fl), stop_rule=build_stop_rule(config.fl),
-                     extra_tables=MappingProxyType(extra_tables), cleanups=cleanups)
+                     workload=workload, schedule=build_schedule(config.fl), stop_rule=build_stop_rule(config.fl),
+                     extra_tables=MappingProxyType(extra_tables), cleanups=cleanups, availability=availability,
+                     hierarchy=hierarchy)
 
 
 # ----------------------------------------------------------------------------------------------------- topology

@@ -165,7 +165,19 @@ class FederatedWorkload:
         """Server work to decode and aggregate the completed updates."""
         return len(completed) * (self.up_codec.cost(self.numel).decode_flops + 2.0 * self.numel)
 
-    def begin_round(self, round_: int, selected: list[Participation]) -> None:
+    def expected_flops(self, clients: np.ndarray) -> np.ndarray:
+        """Local work of one participation of each of ``clients`` (training + codec work), before anyone trains."""
+        cost = self.up_codec.cost(self.numel).encode_flops + self.down_codec.cost(self.numel).decode_flops
+        work = self.trainer.samples_processed(self.sizes[np.asarray(clients, dtype=np.int64)])
+        return np.asarray(work, dtype=float) * float(self.flops.train_flops) + cost
+
+    def expected_upload_bytes(self) -> float:
+        return float(self.up_codec.nbytes(self.numel))
+
+    def begin_round(self, round_: int, selected: list[Participation],
+                    groups: list[tuple[torch.Tensor, list[Participation]]] | None = None) -> None:
+        """Train the round's cohort now. ``groups``: (start model, participations) pairs, each group trained from its
+        own model (hierarchical FL: one group per edge); default one group, the global model."""
         self._updates.clear()
         self._up_bytes.clear()
         self._flops.clear()
@@ -173,13 +185,7 @@ class FederatedWorkload:
         self._n_rounds = round_
         if not selected:
             return
-        # The broadcast: one encoding of the global model, decoded by every client (lossless unless a codec is set).
-        if self.cfg.broadcast_codec.kind != "none" and self.train_enabled:
-            enc = self.down_codec.encode(self.global_flat, rng=self._codec_rng)
-            self._down_bytes = enc.nbytes
-            self._start_flat = self.down_codec.decode(enc)
-        else:
-            self._start_flat = self.global_flat
+        groups = [(self.global_flat, selected)] if groups is None else groups
         cost_up = self.up_codec.cost(self.numel)
         cost_down = self.down_codec.cost(self.numel)
         clients = np.array([p.client for p in selected])
@@ -190,24 +196,46 @@ class FederatedWorkload:
             for p in selected:
                 self._up_bytes[p.slot] = self.up_codec.nbytes(self.numel)
             return
-        start = unflatten_params(self._start_flat, self.like)
+        for start_flat, group in groups:
+            self._train_group(self._broadcast(start_flat), group)
+
+    def _broadcast(self, flat: torch.Tensor) -> torch.Tensor:
+        """The broadcast: one encoding of the model, decoded by every client (lossless unless a codec is set)."""
+        if self.cfg.broadcast_codec.kind != "none":
+            enc = self.down_codec.encode(flat, rng=self._codec_rng)
+            self._down_bytes = enc.nbytes
+            return self.down_codec.decode(enc)
+        return flat
+
+    def _train_group(self, start_flat: torch.Tensor, selected: list[Participation]) -> None:
+        clients = np.array([p.client for p in selected])
+        start = unflatten_params(start_flat, self.like)
         result = self.trainer.train(self.model, start, self._x_train, self._y_train,
                                     [self.data.client_indices[c] for c in clients], rng=self._train_rng)
         flat = result.flat_params()
         for k, p in enumerate(selected):
-            delta = flat[k] - self._start_flat
+            delta = flat[k] - start_flat
             state = self._state(p.client)
             enc: Encoded = self.up_codec.encode(delta, rng=self._codec_rng, state=state)
             self._up_bytes[p.slot] = enc.nbytes
             self._updates[p.slot] = self.up_codec.decode(enc) if self.cfg.upload_codec.kind != "none" else delta
             self._train_loss[p.slot] = float(result.mean_loss[k])
 
+    def aggregate(self, base_flat: torch.Tensor, completed: list[Participation], strategy) -> torch.Tensor:
+        """``strategy``'s step from ``base_flat`` with the updates of ``completed`` (float32)."""
+        results = [ClientResult(num_examples=int(self.sizes[p.client]), delta=self._updates[p.slot],
+                                client_id=p.slot) for p in completed]
+        return strategy.aggregate(base_flat, results, dropped=[]).to(torch.float32)
+
     def end_round(self, round_: int, completed: list[Participation], dropped: list[Participation]) -> RoundOutcome:
+        if self.train_enabled and completed:
+            self.global_flat = self.aggregate(self.global_flat, completed, self.strategy)
+        return self.outcome(round_, completed)
+
+    def outcome(self, round_: int, completed: list[Participation]) -> RoundOutcome:
+        """The round's training loss and, on an evaluation round, the global model's test accuracy and loss."""
         extra: dict[str, float] = {}
         if self.train_enabled and completed:
-            results = [ClientResult(num_examples=int(self.sizes[p.client]), delta=self._updates[p.slot],
-                                    client_id=p.slot) for p in completed]
-            self.global_flat = self.strategy.aggregate(self.global_flat, results, dropped=[]).to(torch.float32)
             losses = [self._train_loss[p.slot] for p in completed if math.isfinite(self._train_loss[p.slot])]
             extra["train_loss"] = float(np.mean(losses)) if losses else math.nan
         if not self.train_enabled:

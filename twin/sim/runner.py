@@ -26,6 +26,7 @@ from twin.sim.env import TwinEnv
 from twin.sim.probes import NetworkProbe
 from twin.sim.rounds import run_server
 from twin.sim.runlog import capture, log
+from twin.sim.tiers import TIERS
 
 
 @dataclass
@@ -179,6 +180,7 @@ def make_summary(env: TwinEnv, rounds: pd.DataFrame, timeline: pd.DataFrame, *, 
         "dropped": int(rounds["n_dropped"].sum()) if n else 0,
         "drop_causes": drop_causes(timeline),
         "mean_round_s": float(rounds["duration_s"].mean()) if n else 0.0,
+        "bytes_by_tier": {t: float(getattr(env.network.observer, "tier_bytes", {}).get(t, 0.0)) for t in TIERS},
         "final_accuracy": float(last["accuracy"]) if last is not None and pd.notna(last["accuracy"]) else None,
         "best_accuracy": float(rounds["accuracy"].max()) if n and rounds["accuracy"].notna().any() else None,
         "target_accuracy": cfg.fl.stop.target_accuracy,
