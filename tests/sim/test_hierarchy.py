@@ -95,3 +95,57 @@ def test_cli_names_the_missing_sites_in_one_line(tmp_path):
                          capture_output=True, text=True)
     assert out.returncode == 2
     assert out.stderr.strip().count("\n") == 0 and "fl.hierarchy.edge: site" in out.stderr
+
+
+CITY = "scenarios/city_grid.yaml"  # 34 cells under 4 sites, 60 clients on vehicles, 20 a round, 20 MB model
+CITY_OVER = ["fl.rounds=2", "output.sample_period_s=0"]
+
+
+def _city(*over):
+    from twin.scenario.loading import load_scenario
+
+    return simulate(load_scenario(CITY, [*CITY_OVER, *over]))
+
+
+def test_city_edges_at_cells_and_sites_and_the_bytes_per_tier():
+    flat, cell, site = _city(), _city("fl.hierarchy={edge: cell}"), _city("fl.hierarchy={edge: site}")
+    model = 20e6
+    # flat: every client transfer crosses air, backhaul and core
+    assert flat.summary["bytes_by_tier"] == pytest.approx({"air": 80 * model, "backhaul": 80 * model,
+                                                           "core": 80 * model})
+    for run, n_edges in ((cell, 34), (site, 4)):
+        rounds = run.tables["rounds"]
+        assert (rounds["bytes_air"] == 40 * model).all()  # 20 downloads + 20 uploads a round, all on the air
+        assert (rounds["bytes_sync_down"] == n_edges * model).all()  # the cloud model to every edge
+        assert (rounds["bytes_sync_up"] == rounds["n_edges"] * model).all()
+        tl = run.tables["timeline"]
+        ups = tl[(tl["kind"] == "flow_end") & tl["flow"].str.startswith("up.")]
+        downs = tl[(tl["kind"] == "flow_end") & tl["flow"].str.startswith("down.")]
+        prefix = "bs." if n_edges == 34 else "site."
+        assert ups["dst"].str.startswith(prefix).all() and downs["src"].str.startswith(prefix).all()
+    # edges at the sites: the core carries a few edge models instead of every client's transfers
+    assert site.summary["bytes_by_tier"]["core"] < flat.summary["bytes_by_tier"]["core"] / 4
+    # edges at the cells: client transfers never leave the cell (no backhaul but the synchronisation's)
+    rounds = cell.tables["rounds"]
+    assert (rounds["bytes_backhaul"] == rounds["bytes_sync_up"] + rounds["bytes_sync_down"]).all()
+
+
+def test_a_vehicle_changing_edge_mid_round_forwards_or_is_lost():
+    forward, drop = _city("fl.hierarchy={edge: cell}"), _city("fl.hierarchy={edge: cell, handover: drop}")
+    assert "edge_handover" not in forward.summary["drop_causes"]
+    lost = drop.tables["timeline"].query("kind == 'client_dropped'")
+    assert len(lost) > 0 and set(lost["cause"]) == {"edge_handover"}
+    assert drop.tables["rounds"]["n_dropped"].sum() == len(lost)
+    assert forward.tables["rounds"]["n_completed"].sum() > drop.tables["rounds"]["n_completed"].sum()
+
+
+def test_coverage_aware_selection_on_the_city():
+    run = _city("fl.selection={kind: coverage_aware, horizon_s: 30, step_s: 2}", "fl.rounds=3")
+    tl = run.tables["timeline"]
+    skips = tl[tl["kind"] == "skip"]
+    assert len(skips) > 0 and set(skips["reason"]) == {"coverage"}
+    for r, group in skips.groupby("round"):
+        chosen = set(tl.loc[(tl["kind"] == "select") & (tl["round"] == r), "client"])
+        assert not chosen & set(group["client"])
+    assert (run.tables["rounds"]["n_skipped"] == skips.groupby("round").size().reindex([1, 2, 3], fill_value=0)
+            .to_numpy()).all()

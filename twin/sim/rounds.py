@@ -75,6 +75,8 @@ def run_client(env: TwinEnv, round_: int, p: Participation, stats: RoundStats) -
         if hier is not None and hier.moved(p):
             raise Lost("edge_handover")
         size = env.workload.upload_bytes(round_, p)
+        if hier is not None and hier.edge_now(p.client) >= 0:
+            peer = hier.edges[hier.edge_now(p.client)].node  # the edge it uploads to (forwarded after a handover)
         phase = "upload"
         transfers.append([env.now, math.inf])
         tag = RoundFlow(src=client.name, dst=peer, direction="up", round=round_, client=client.name, slot=p.slot)
