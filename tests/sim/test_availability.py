@@ -95,3 +95,15 @@ def test_a_client_going_off_mid_round_drops_with_cause_offline_and_is_not_select
     assert (drop["client"], drop["cause"], drop["phase"], drop["t"]) == ("client.1", "offline", "compute", 1.2)
     assert "client.1" not in set(tl.loc[(tl["kind"] == "select") & (tl["round"] > 1), "client"])
     assert result.summary["drop_causes"] == {"offline": 1}
+
+
+def test_when_nobody_is_on_the_server_waits_for_the_next_client(tmp_path):
+    rows = "".join(f"client.{i},{10 * i + 5},{10 * i + 9}\n" for i in range(4))  # one on after another
+    (tmp_path / "on.csv").write_text("client,start_s,end_s\n" + rows)
+    cfg = load_scenario(STAR, [f"fl.availability={{kind: trace, path: {tmp_path / 'on.csv'}}}", "fl.rounds=3"])
+    rounds = simulate(cfg).tables["rounds"]
+    # round 1 waits for client.0 (on at 5 s), done at 7.69 s; round 2 takes it again (on till 9 s: dropped, offline);
+    # round 3 waits for client.1 (on at 15 s)
+    assert rounds["t_start"].tolist() == pytest.approx([5.0, 5.0 + 2.694928, 15.0], abs=1e-6)
+    assert rounds["t_end"].iloc[1] == 9.0
+    assert rounds["n_selected"].tolist() == [1, 1, 1] and rounds["n_completed"].tolist() == [1, 0, 1]

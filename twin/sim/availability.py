@@ -59,6 +59,16 @@ class ClientAvailability:
         j = self._index(i, t)
         return float(self.ends[i][j]) if j >= 0 and t < self.ends[i][j] else float(t)
 
+    def next_on(self, t: float) -> float:
+        """The first instant after t at which some client comes on (inf: none ever does)."""
+        best = math.inf
+        for i in range(self.n_clients):
+            if not self.always[i]:
+                j = int(np.searchsorted(self.starts[i], t, side="right"))
+                if j < self.starts[i].size:
+                    best = min(best, float(self.starts[i][j]))
+        return best
+
     def on_share(self, t_end: float) -> float:
         """Mean share of ``[0, t_end]`` the clients are on (for the summary)."""
         if t_end <= 0 or self.n_clients == 0:

@@ -330,4 +330,6 @@ def _named_files(config: S.ScenarioConfig) -> list[tuple[str, str, str]]:
     data_path = getattr(config.fl.data, "path", None)
     if not isinstance(config.fl.model, S.FixedModel) and data_path:
         out.append(("fl.data.path", data_path, "folder"))
+    if getattr(config.fl.availability, "kind", None) == "trace":
+        out.append(("fl.availability.path", config.fl.availability.path, "file"))
     return out

@@ -147,10 +147,13 @@ def run_server(env: TwinEnv, on_round: Callable[[int, dict], None] | None = None
     rec.emit("run_start", env.now, "fl.server", n_clients=len(env.clients))
     reason = "max_rounds"
     for round_ in range(1, len(env.cohort_sizes) + 1):
-        t0 = float(env.now)
         tier0 = dict(tiers.tier_bytes) if tiers is not None else {}
         k = int(env.cohort_sizes[round_ - 1])
         picked, keep = selector.draw(round_, k)
+        while avail is not None and k > 0 and picked.size == 0 and math.isfinite(avail.next_on(env.now)):
+            yield env.timeout(avail.next_on(env.now) - env.now)  # nobody to select: idle until a client comes on
+            picked, keep = selector.draw(round_, k)
+        t0 = float(env.now)
         selected = [Participation(int(c), slot) for slot, c in enumerate(picked)]
         env.round_in_progress = round_
         rec.emit("round_start", t0, "fl.server", round_, n_selected=len(selected))
