@@ -19,7 +19,7 @@ def test_oversample_keeps_the_first_k_and_cancels_the_rest():
     rounds, tl = result.tables["rounds"], result.tables["timeline"]
     assert (rounds["n_selected"] == 6).all() and (rounds["n_completed"] == 4).all()
     assert (rounds["n_cancelled"] == 2).all() and (rounds["n_dropped"] == 0).all()
-    for r, group in tl.groupby("round"):
+    for _, group in tl.groupby("round"):
         done = group.loc[group["kind"] == "upload_done", "t"]
         cancel = group[group["kind"] == "client_dropped"]
         assert set(cancel["cause"]) == {"oversample"} and len(cancel) == 2

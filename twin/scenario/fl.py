@@ -8,8 +8,8 @@ from typing import Annotated, Literal
 from pydantic import Field, PositiveInt, model_validator
 
 from twin.scenario.codecs import CodecSpec
-from twin.scenario.fl_network import Availability, Hierarchy, SelectionPolicy, UniformSelection
 from twin.scenario.codecs.builtin import Fp16Codec, Int8Codec, NoCodec, QSGDCodec, TopKCodec  # noqa: F401
+from twin.scenario.fl_network import Availability, Hierarchy, SelectionPolicy, UniformSelection
 from twin.scenario.plugins import kinds_in, tagged_union
 from twin.scenario.strategies import StrategySpec
 from twin.scenario.strategies.builtin import FedAdam, FedAvg, FedAvgM  # noqa: F401

@@ -17,8 +17,8 @@ import simpy
 from twin.sim.env import TwinEnv
 from twin.sim.runlog import log_round
 from twin.sim.selecting import Selector
-from twin.sim.tiers import TIERS
 from twin.sim.tags import RoundFlow
+from twin.sim.tiers import TIERS
 from twin.sim.workload import Participation
 
 
