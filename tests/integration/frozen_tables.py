@@ -31,6 +31,7 @@ SCENARIOS: dict[str, tuple[str, str]] = {
     "wired_star": ("wired_star", ""),
     "city_grid": ("city_grid", ""),
     "sumo_grid": ("sumo_grid", "sumo"),
+    "edge_sites": ("edge_sites", ""),
     "study/fashion_star": (str(ROOT / "scenarios/study/fashion_star.yaml"), "fashion"),
     "study/fashion_city": (str(ROOT / "scenarios/study/fashion_city.yaml"), "fashion"),
 }

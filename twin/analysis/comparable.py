@@ -16,7 +16,8 @@ from twin.analysis.loading import AnalysisError, flat
 
 # dotted prefixes of the fields a strategy may change
 STRATEGY_FIELDS = ("seed", "name", "description", "output", "fl.rounds", "fl.stop", "fl.local", "fl.strategy",
-                   "fl.schedule", "fl.replacement", "fl.upload_codec", "fl.broadcast_codec", "fl.deadline_s")
+                   "fl.schedule", "fl.replacement", "fl.upload_codec", "fl.broadcast_codec", "fl.deadline_s",
+                   "fl.selection", "fl.hierarchy")  # fl.availability is the clients' behaviour: part of the job
 
 
 class NotComparable(AnalysisError):
