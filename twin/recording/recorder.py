@@ -40,7 +40,7 @@ EVENT_SCHEMA: dict[str, tuple[str, ...]] = {
 _STRING_COLUMNS = ("entity", "client", "flow", "src", "dst", "direction", "reason", "cell", "from_cell", "phase",
                    "cause", "causes", "edge",
                    "traffic", "traffic_class")
-_INT_COLUMNS = ("round", "slot", "n_selected", "n_completed", "n_dropped", "n_clients", "version")
+_INT_COLUMNS = ("round", "slot", "n_selected", "n_completed", "n_dropped", "n_clients", "version", "n_edges")
 
 
 class Recorder:
