@@ -34,13 +34,19 @@ EVENT_SCHEMA: dict[str, tuple[str, ...]] = {
     "skip": ("client", "reason"),
     "edge_aggregate": ("edge", "n_completed"),
     "cloud_sync": ("n_edges",),
+    # asynchronous FL (twin.sim.async_rounds): a participation starts from a model version, its update arrives, the
+    # server steps (round = the step)
+    "dispatch": ("client", "slot", "version"),
+    "arrival": ("client", "slot", "version", "staleness", "bytes"),
+    "server_step": ("version", "n_completed", "staleness_mean", "staleness_max"),
 }
 
 # Column dtypes of the timeline; every column not listed is float64.
 _STRING_COLUMNS = ("entity", "client", "flow", "src", "dst", "direction", "reason", "cell", "from_cell", "phase",
                    "cause", "causes", "edge",
                    "traffic", "traffic_class")
-_INT_COLUMNS = ("round", "slot", "n_selected", "n_completed", "n_dropped", "n_clients", "version", "n_edges")
+_INT_COLUMNS = ("round", "slot", "n_selected", "n_completed", "n_dropped", "n_clients", "version", "staleness",
+                "staleness_max", "n_edges")
 
 
 class Recorder:

@@ -25,6 +25,7 @@ from twin.net.engine import FlowNetwork
 from twin.scenario import schema as S
 from twin.scenario.units import parse_quantity
 from twin.sim.access_build import build_access
+from twin.sim.async_rounds import check_async
 from twin.sim.availability import build_availability
 from twin.sim.env import TwinEnv, TwinParts
 from twin.sim.hierarchy import HierWorkload, build_hierarchy
@@ -62,6 +63,7 @@ def _build_parts(env: TwinEnv, cleanups: ExitStack) -> TwinParts:
         clients, access, extra_tables = radio.clients, radio.access, radio.tables
     else:
         clients, access = wired_clients(graph, server, links, config.clients.device, env.rng("devices"))
+    check_async(config.fl, len(clients))
     workload = build_workload(config.fl, len(clients), env.base_dir, env.rng)
     hierarchy = availability = None
     if config.fl.hierarchy is not None:

@@ -142,7 +142,6 @@ class FederatedWorkload:
         self._states: dict[int, Any] = {}
         self._x_train = torch.from_numpy(np.ascontiguousarray(self.data.x_train))
         self._y_train = torch.from_numpy(np.ascontiguousarray(self.data.y_train))
-        self._start_flat = self.global_flat
         self._updates: dict[int, torch.Tensor] = {}
         self._up_bytes: dict[int, int] = {}
         self._flops: dict[int, float] = {}
@@ -167,9 +166,7 @@ class FederatedWorkload:
 
     def expected_flops(self, clients: np.ndarray) -> np.ndarray:
         """Local work of one participation of each of ``clients`` (training + codec work), before anyone trains."""
-        cost = self.up_codec.cost(self.numel).encode_flops + self.down_codec.cost(self.numel).decode_flops
-        work = self.trainer.samples_processed(self.sizes[np.asarray(clients, dtype=np.int64)])
-        return np.asarray(work, dtype=float) * float(self.flops.train_flops) + cost
+        return np.asarray(self.participation_flops(np.asarray(clients, dtype=np.int64)), dtype=float)
 
     def expected_upload_bytes(self) -> float:
         return float(self.up_codec.nbytes(self.numel))
@@ -197,29 +194,41 @@ class FederatedWorkload:
                 self._up_bytes[p.slot] = self.up_codec.nbytes(self.numel)
             return
         for start_flat, group in groups:
-            self._train_group(self._broadcast(start_flat), group)
+            start, self._down_bytes = self.broadcast(start_flat)
+            members = np.array([p.client for p in group])
+            for p, (update, nbytes, loss) in zip(group, self.train_updates(start, members), strict=True):
+                self._up_bytes[p.slot] = nbytes
+                self._updates[p.slot] = update
+                self._train_loss[p.slot] = float(loss)
 
-    def _broadcast(self, flat: torch.Tensor) -> torch.Tensor:
-        """The broadcast: one encoding of the model, decoded by every client (lossless unless a codec is set)."""
-        if self.cfg.broadcast_codec.kind != "none":
-            enc = self.down_codec.encode(flat, rng=self._codec_rng)
-            self._down_bytes = enc.nbytes
-            return self.down_codec.decode(enc)
-        return flat
-
-    def _train_group(self, start_flat: torch.Tensor, selected: list[Participation]) -> None:
-        clients = np.array([p.client for p in selected])
+    def train_updates(self, start_flat: torch.Tensor, clients: np.ndarray) -> list[tuple[torch.Tensor, int, float]]:
+        """Train ``clients`` (indices, in order) from the flat model ``start_flat`` as one vectorised cohort and
+        encode each update with the upload codec (error feedback per client, in this order): per client the update
+        the server decodes, its encoded bytes, and its mean training loss. The training and codec streams advance."""
         start = unflatten_params(start_flat, self.like)
         result = self.trainer.train(self.model, start, self._x_train, self._y_train,
                                     [self.data.client_indices[c] for c in clients], rng=self._train_rng)
         flat = result.flat_params()
-        for k, p in enumerate(selected):
+        out = []
+        for k, client in enumerate(clients):
             delta = flat[k] - start_flat
-            state = self._state(p.client)
-            enc: Encoded = self.up_codec.encode(delta, rng=self._codec_rng, state=state)
-            self._up_bytes[p.slot] = enc.nbytes
-            self._updates[p.slot] = self.up_codec.decode(enc) if self.cfg.upload_codec.kind != "none" else delta
-            self._train_loss[p.slot] = float(result.mean_loss[k])
+            enc: Encoded = self.up_codec.encode(delta, rng=self._codec_rng, state=self._state(int(client)))
+            update = self.up_codec.decode(enc) if self.cfg.upload_codec.kind != "none" else delta
+            out.append((update, enc.nbytes, float(result.mean_loss[k])))
+        return out
+
+    def participation_flops(self, clients: np.ndarray) -> np.ndarray:
+        """FLOPs of one participation of each client: local training plus upload encoding and broadcast decoding."""
+        work = self.trainer.samples_processed(self.sizes[clients]) * float(self.flops.train_flops)
+        return work + self.up_codec.cost(self.numel).encode_flops + self.down_codec.cost(self.numel).decode_flops
+
+    def broadcast(self, flat: torch.Tensor) -> tuple[torch.Tensor, int]:
+        """What a client starts from when the server sends ``flat`` (the broadcast codec's round trip, lossless
+        without one) and the bytes sent. The codec stream advances only when a codec is set."""
+        if self.cfg.broadcast_codec.kind != "none" and self.train_enabled:
+            enc = self.down_codec.encode(flat, rng=self._codec_rng)
+            return self.down_codec.decode(enc), enc.nbytes
+        return flat, self.down_codec.nbytes(self.numel)
 
     def aggregate(self, base_flat: torch.Tensor, completed: list[Participation], strategy) -> torch.Tensor:
         """``strategy``'s step from ``base_flat`` with the updates of ``completed`` (float32)."""
@@ -240,6 +249,11 @@ class FederatedWorkload:
             extra["train_loss"] = float(np.mean(losses)) if losses else math.nan
         if not self.train_enabled:
             return RoundOutcome(extra=extra)
+        return self.evaluation(round_, extra)
+
+    def evaluation(self, round_: int, extra: dict[str, float]) -> RoundOutcome:
+        """The global model evaluated after round (or server step) ``round_``, every ``fl.evaluate_every`` and at
+        the last one (NaN accuracy otherwise)."""
         last = round_ == self.cfg.rounds
         if round_ % self.cfg.evaluate_every and not last:
             return RoundOutcome(extra=extra)

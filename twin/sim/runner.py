@@ -20,6 +20,7 @@ import pandas as pd
 from twin.scenario.loading import resolved_yaml
 from twin.scenario.schema import ScenarioConfig
 from twin.sim.access import Access
+from twin.sim.async_rounds import is_async, run_async_server
 from twin.sim.build import build
 from twin.sim.derived import derive
 from twin.sim.env import TwinEnv
@@ -79,7 +80,8 @@ def _simulate(config: ScenarioConfig, base_dir: Path | None, on_round: Callable[
     env = build(config, base_dir=base_dir)
     build_s = time.perf_counter() - wall0
     try:
-        server = env.process(run_server(env, on_round))
+        serve = run_async_server if is_async(config.fl) else run_server
+        server = env.process(serve(env, on_round))
         if isinstance(env.access, Access):
             env.process(env.access.run())
             if config.output.sample_period_s > 0:
