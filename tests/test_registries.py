@@ -113,6 +113,8 @@ def mismatches(registry: dict, union, context: set[str]) -> list[str]:
             if declared is inspect.Parameter.empty:
                 continue  # the schema is this parameter's only home
             default = None if info.default is PydanticUndefined else info.default
+            if isinstance(default, BaseModel):  # a nested section (a staleness function): its fields as a mapping
+                default = default.model_dump()
             if declared != default or isinstance(declared, bool) != isinstance(default, bool):
                 problems.append(f"{kind!r}.{field}: implementation default {declared!r}, schema {default!r}")
     return problems

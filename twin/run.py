@@ -93,11 +93,12 @@ def preflight(config, base_dir: Path, *, max_memory: float | None = None, max_ev
 
 
 def summary_table(summary: dict, out: Path | None = None) -> str:
+    step = "server step" if summary.get("asynchronous") else "round"
     rows = [
         ("scenario", summary["name"]),
-        ("rounds", f"{summary['rounds']} ({summary['stop_reason']})"),
+        (f"{step}s", f"{summary['rounds']} ({summary['stop_reason']})"),
         ("simulated time", f"{summary['sim_time_s']:.3f} s"),
-        ("mean round", f"{summary['mean_round_s']:.3f} s"),
+        (f"mean {step}", f"{summary['mean_round_s']:.3f} s"),
         ("participations", f"{summary['participations']} ({summary['completed']} completed, "
                            f"{summary['dropped']} dropped)"),
         ("bytes down", format_quantity(summary["bytes_down"], "B")),
@@ -111,7 +112,7 @@ def summary_table(summary: dict, out: Path | None = None) -> str:
     if summary.get("target_accuracy") is not None:
         rows.append((f"to {summary['target_accuracy']:g} accuracy",
                      "not reached" if hit is None else
-                     f"round {hit['round']}, {hit['sim_time_s']:.3f} s, {format_quantity(hit['bytes_total'], 'B')}"))
+                     f"{step} {hit['round']}, {hit['sim_time_s']:.3f} s, {format_quantity(hit['bytes_total'], 'B')}"))
     vs = summary.get("vs_baseline")
     if vs is not None:
         from twin.analysis.metrics import savings_text

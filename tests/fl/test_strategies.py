@@ -88,7 +88,7 @@ def test_dropped_clients_are_excluded():
 
 def test_nobody_completed_leaves_global_unchanged():
     for kind in STRATEGIES:
-        s = make_strategy(kind)
+        s = make_strategy(kind, weighting="num_examples")  # the asynchronous ones default to uniform
         ups = [ClientResult(10, params=t(9, 9, 9), client_id=1)]
         out = s.aggregate(G, ups, dropped=[1])
         assert torch.equal(out, G) and out is not G and s.last.changed is False
@@ -170,7 +170,7 @@ def test_state_shape_change_is_reported():
 
 
 def test_registry():
-    assert set(STRATEGIES) == {"fedavg", "fedavgm", "fedadam"}
+    assert set(STRATEGIES) == {"fedavg", "fedavgm", "fedadam", "fedbuff", "fedasync"}
     s = make_strategy("fedavgm", weighting="uniform", server_lr=0.5, momentum=0.0)
     assert isinstance(s, FedAvgM) and s.weighting == "uniform" and s.server_lr == 0.5
 

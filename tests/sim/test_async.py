@@ -25,12 +25,15 @@ def one_thread():
     torch.set_num_threads(before)
 
 
-@pytest.mark.parametrize("weighting", ["num_examples", "uniform"])
-def test_fedbuff_with_a_full_buffer_refilled_at_each_step_is_fedavg_bit_for_bit(one_thread, weighting):
-    # quickstart selects 10 of its 20 clients per round, without replacement; fedbuff with buffer = concurrency = 10,
-    # refill at_step (the same selection stream, in order) and constant staleness must give the same models.
-    sync = simulate(load_scenario("quickstart", [*SHORT, f"fl.strategy.weighting={weighting}"]))
-    buff = simulate(load_scenario("quickstart", [*SHORT, (
+@pytest.mark.parametrize(("weighting", "replacement"), [("num_examples", False), ("uniform", False),
+                                                       ("num_examples", True)])
+def test_fedbuff_with_a_full_buffer_refilled_at_each_step_is_fedavg_bit_for_bit(one_thread, weighting, replacement):
+    # quickstart selects 10 of its 20 clients per round; fedbuff with buffer = concurrency = 10, refill at_step (the
+    # same selection stream, in order) and constant staleness must give the same models (with replacement too: a
+    # client drawn twice trains twice, in the same order).
+    sync = simulate(load_scenario("quickstart", [*SHORT, f"fl.strategy.weighting={weighting}",
+                                                 f"fl.replacement={str(replacement).lower()}"]))
+    buff = simulate(load_scenario("quickstart", [*SHORT, f"fl.replacement={str(replacement).lower()}", (
         "fl.strategy={kind: fedbuff, buffer_size: 10, concurrency: 10, refill: at_step, "
         f"staleness: {{kind: constant}}, weighting: {weighting}}}")]))
     cols = ["round", "t_start", "t_end", "n_selected", "n_completed", "n_dropped", "bytes_down", "bytes_up",

@@ -36,6 +36,8 @@ INDEX_TAIL = ("error", "rounds", "stop_reason", "final_accuracy", "best_accuracy
 # Headline values copied from summary.json.
 # Outside a sweep, runs that differ in more scenario fields than this are labelled by their folder names.
 MAX_VARYING = 4
+# A rounds table with this column is an asynchronous run's: one row per server step (twin.sim.async_rounds).
+ASYNC_COLUMN = "staleness_mean"
 SUMMARY_COLUMNS = ("rounds", "stop_reason", "bytes_down", "bytes_up", "participations", "completed", "n_clients")
 
 
@@ -310,7 +312,11 @@ def _read_run(run_id: str, folder: Path, index_row: dict | None, target: float |
             row.update({"scenario": summary.get("name", scenario.get("name")),
                         "seed": summary.get("seed", row.get("seed")),
                         "schedule": _mapping(fl.get("schedule")).get("kind"),
-                        "weighting": _mapping(fl.get("strategy")).get("weighting")})
+                        "weighting": _mapping(fl.get("strategy")).get("weighting"),
+                        # fedasync / fedbuff: rows are server steps, not rounds, and fl.schedule is unused
+                        "asynchronous": ASYNC_COLUMN in rounds})
+            if row["asynchronous"]:
+                row["schedule"] = None
             row.update({k: summary.get(k) for k in SUMMARY_COLUMNS})
             row["wall_s"] = _mapping(summary.get("runtime_s")).get("total")
             row["floor_decimals"] = stop.get("floor_decimals")

@@ -90,6 +90,12 @@ def compare(source: str | Path | RunSet, target: float | None = None, within: fl
         target = float(own[0]) if len(own) == 1 else DEFAULT_TARGET
     metrics = runs.metrics(target)
     per_run = ok[["run_id", "strategy", "schedule", "seed", "rounds"]].set_index("run_id").join(metrics)
+    per_run["asynchronous"] = ok.set_index("run_id")["asynchronous"].fillna(False).astype(bool) \
+        if "asynchronous" in ok else False
+    if per_run["asynchronous"].any():
+        names = ", ".join(ordered_unique(per_run.loc[per_run["asynchronous"], "strategy"]))
+        notes.append(f"Asynchronous runs ({names}): their rounds are server steps (one per buffer of updates) and "
+                     "their updates count every participation started; compare them on time, updates and bytes.")
     per_run["bytes_per_round"] = per_run["bytes_total"] / per_run["rounds"].astype(float)
     has_accuracy = per_run["best_accuracy"].notna().any()
     basis = "to target" if has_accuracy else "whole run"
@@ -135,11 +141,16 @@ def compare(source: str | Path | RunSet, target: float | None = None, within: fl
     return Comparison(target if has_accuracy else None, within, basis, table, label, choice, reduction, notes)
 
 
+def ordered_unique(values: pd.Series) -> list[str]:
+    return list(dict.fromkeys(str(v) for v in values))
+
+
 def _aggregate(per_run: pd.DataFrame) -> pd.DataFrame:
     groups = per_run.groupby("strategy", sort=False)
     out = pd.DataFrame({"n_runs": groups.size(), "n_reached": groups["reached"].sum().astype(int),
                         "seeds": groups["seed"].agg(lambda s: ", ".join(str(v) for v in s)),
                         "constant": groups["schedule"].agg(lambda s: bool((s == "constant").all())),
+                        "asynchronous": groups["asynchronous"].agg(lambda s: bool(s.any())),
                         "clients_per_round": groups["clients_per_round"].mean(),
                         "bytes_per_round": groups["bytes_per_round"].mean()})
     for col in _AVERAGED:
@@ -160,8 +171,9 @@ def _baseline(table: pd.DataFrame, wanted: str | None, root: Path) -> str:
         return wanted
     constant = table[table["constant"]]
     if constant.empty:
-        raise AnalysisError(f"{root}: no run uses the constant schedule (fl.schedule.kind: constant), so there is "
-                            f"nothing to measure a reduction against (strategies: {', '.join(table.index)})")
+        raise AnalysisError(f"{root}: no run uses the constant schedule (fl.schedule.kind: constant; asynchronous "
+                            "runs have none), so there is nothing to measure a reduction against; name one with "
+                            f"--baseline (strategies: {', '.join(table.index)})")
     # the heaviest constant strategy: most clients per round, then most bytes per round, then the first
     heaviest = constant.assign(_c=-constant["clients_per_round"].fillna(0), _b=-constant["bytes_per_round"].fillna(0),
                                _i=range(len(constant))).sort_values(["_c", "_b", "_i"])
@@ -202,7 +214,7 @@ def display_table(c: Comparison) -> pd.DataFrame:
     cols["time" + (" to target" if at else "")] = [_pm(m, s, human_seconds) for m, s in
                                                    zip(t[key["time"]], t[key["time"] + "_sd"], strict=True)]
     if at:
-        cols["rounds"] = [_pm(m, s, lambda v: f"{v:.1f}") for m, s in
+        cols["rounds / steps" if t["asynchronous"].any() else "rounds"] = [_pm(m, s, lambda v: f"{v:.1f}") for m, s in
                           zip(t["time_to_target_round"], t["time_to_target_round_sd"], strict=True)]
     cols["updates"] = [_pm(m, s, lambda v: f"{v:,.0f}") for m, s in
                        zip(t[key["updates"]], t[key["updates"] + "_sd"], strict=True)]

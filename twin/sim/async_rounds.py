@@ -232,7 +232,8 @@ class AsyncServer:
             self.work.open_version()
             row = self.row(step, take, staleness, outcome)
             rec.emit("server_step", env.now, "fl.server", step, version=self.work.version, n_completed=len(take),
-                     staleness_mean=row["staleness_mean"], staleness_max=row["staleness_max"])
+                     staleness_mean=row["staleness_mean"], staleness_max=row["staleness_max"],
+                     n_selected=row["n_selected"], n_dropped=row["n_dropped"])
             if not math.isnan(outcome.accuracy):
                 rec.emit("evaluate", env.now, "fl.server", step, accuracy=outcome.accuracy, loss=outcome.loss)
             rec.round_row(**row)

@@ -163,6 +163,8 @@ def _clients(config: S.ScenarioConfig) -> tuple[float, float, str]:
 
 
 def _per_round(fl: S.FLConfig, n_clients: float) -> float:
+    if getattr(fl.strategy, "asynchronous", False):  # a server step applies buffer_size updates (fedasync: one)
+        return float(getattr(fl.strategy, "buffer_size", 1))
     s = fl.schedule
     if getattr(s, "preset", None) == "seed":
         k = SEED_PRESET_CLIENTS

@@ -11,7 +11,7 @@ import pandas as pd
 from matplotlib.figure import Figure
 from matplotlib.patches import Patch
 
-from twin.analysis.loading import RunSet
+from twin.analysis.loading import ASYNC_COLUMN, RunSet
 from twin.analysis.phases import KINDS, drops, phases
 from twin.analysis.plots.common import (
     HANDLE_LENGTH,
@@ -141,6 +141,9 @@ def gantt(runs: RunSet, opts: Options) -> Figure:
     """One round of one run: per participation, download, compute and upload bars, drops and radio stalls."""
     run = runs.run_dir(opts.run)
     rounds = pd.read_parquet(run / "rounds.parquet")
+    if ASYNC_COLUMN in rounds:
+        raise PlotUnavailable(f"{run}: an asynchronous run (fedasync / fedbuff) has server steps, not rounds: no round "
+                              "to draw; accuracy_vs_time, cell_load and link_load show it over time")
     round_ = 1 if opts.round is None else int(opts.round)
     if rounds.empty or round_ not in set(rounds["round"]):
         raise PlotUnavailable(f"{run}: no round {round_} (the run has rounds 1 to {len(rounds)})")

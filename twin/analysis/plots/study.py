@@ -61,11 +61,17 @@ def reduction_functions(runs: RunSet, opts: Options) -> Figure:
     rounds = runs.rounds()
     if rounds.empty:
         raise PlotUnavailable(f"{runs.root}: no complete runs")
+    asynchronous = _asynchronous(runs)
+    if len(asynchronous) == len(runs.ok):
+        raise PlotUnavailable(f"{runs.root}: every run is asynchronous (fedasync / fedbuff): no rounds, so no clients "
+                              "per round; accuracy_vs_time and updates_comparison show them")
     target = common_target(runs, opts.target)
     updates = updates_per_strategy(runs, target)
+    updates = updates[~updates["strategy"].isin(runs.ok.loc[runs.ok["run_id"].isin(asynchronous), "strategy"])]
+    rounds = rounds[~rounds["run_id"].isin(asynchronous)]
     fig, ax = new_figure()
     curves: list[tuple[np.ndarray, list[str]]] = []
-    for label in ordered(runs.ok["strategy"]):
+    for label in ordered(runs.ok.loc[~runs.ok["run_id"].isin(asynchronous), "strategy"]):
         own = rounds[rounds["strategy"] == label]
         longest = own.groupby("run_id", observed=True)["round"].max().idxmax()
         counts = own.loc[own["run_id"] == longest, "n_selected"].to_numpy(dtype=float)
@@ -96,8 +102,16 @@ def reduction_functions(runs: RunSet, opts: Options) -> Figure:
     legend(ax, title="schedule: pushed updates\n" + (f"(mean over {seeds} seeds, {basis})" if seeds > 1 else
                                                       f"({basis})"), outside=True)
     fit_title(ax, "Reduction schedules: clients per round" + (" (curve: the longest run of each)"
-                                                              if seeds > 1 else ""))
+                                                              if seeds > 1 else "")
+              + (f"\n{len(asynchronous)} asynchronous runs left out: they have no rounds" if asynchronous else ""))
     return fig
+
+
+def _asynchronous(runs: RunSet) -> list[str]:
+    """The run ids of the asynchronous runs (fedasync / fedbuff: server steps instead of rounds)."""
+    if "asynchronous" not in runs.ok:
+        return []
+    return runs.ok.loc[runs.ok["asynchronous"].fillna(False).astype(bool), "run_id"].tolist()
 
 
 def _updates_text(rows: pd.DataFrame, mark: bool) -> str:
@@ -191,6 +205,9 @@ def _lines_by(runs: RunSet, opts: Options, key: str, key_name: str, fmt, title: 
     fields that ``key`` does not cover (those whose name contains none of ``covers``); each line the mean over seeds
     with the range shaded."""
     rounds = need_accuracy(runs.rounds(), title)
+    if x == "round" and _asynchronous(runs):  # server steps are not rounds: put every run on simulated time
+        x, title = "t_end", title.replace("per round", "against simulated time")
+        note = "; ".join(n for n in (note, "asynchronous runs have server steps, not rounds") if n)
     ok = runs.ok.dropna(subset=[key])
     if ok.empty:
         raise PlotUnavailable(f"{title} needs runs with a known {key_name}")

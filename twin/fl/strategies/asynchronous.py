@@ -24,6 +24,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from types import MappingProxyType
 
 import numpy as np
 import torch
@@ -46,6 +47,10 @@ def staleness_weight(tau, kind: str = "constant", *, a: float = 0.5, b: float = 
     raise ValueError(f"staleness.kind must be constant, polynomial or hinge; got {kind!r}")
 
 
+# The papers' staleness function, 1 / sqrt(1 + tau) (read-only: it is every constructor's default).
+DEFAULT_STALENESS: Mapping = MappingProxyType({"kind": "polynomial", "a": 0.5})
+
+
 @dataclass(frozen=True)
 class AsyncUpdate:
     """One arrived update: the client's delta from the model it started from, its example count, its staleness, and
@@ -63,11 +68,11 @@ class AsyncStrategy(Strategy):
     asynchronous = True
 
     def __init__(self, *, weighting: str = "uniform", server_lr: float = 1.0, concurrency: int = 100,
-                 staleness: Mapping | None, refill: str = "immediate") -> None:
+                 staleness: Mapping = DEFAULT_STALENESS, refill: str = "immediate") -> None:
         super().__init__(weighting=weighting, server_lr=server_lr)
         self.concurrency = int(concurrency)
         self.refill = refill
-        spec = dict(staleness or {"kind": "constant"})
+        spec = dict(staleness)
         self.staleness_kind = spec.pop("kind", "constant")
         self.staleness_params = spec
 
@@ -93,7 +98,7 @@ class FedBuff(AsyncStrategy):
     kind = "fedbuff"
 
     def __init__(self, *, weighting: str = "uniform", server_lr: float = 1.0, concurrency: int = 100,
-                 staleness: Mapping | None, refill: str = "immediate", buffer_size: int = 10) -> None:
+                 staleness: Mapping = DEFAULT_STALENESS, refill: str = "immediate", buffer_size: int = 10) -> None:
         super().__init__(weighting=weighting, server_lr=server_lr, concurrency=concurrency, staleness=staleness,
                          refill=refill)
         self.buffer_size = int(buffer_size)
@@ -119,7 +124,7 @@ class FedAsync(AsyncStrategy):
     kind = "fedasync"
 
     def __init__(self, *, weighting: str = "uniform", server_lr: float = 1.0, concurrency: int = 100,
-                 staleness: Mapping | None, refill: str = "immediate", mixing: float = 0.6) -> None:
+                 staleness: Mapping = DEFAULT_STALENESS, refill: str = "immediate", mixing: float = 0.6) -> None:
         super().__init__(weighting=weighting, server_lr=server_lr, concurrency=concurrency, staleness=staleness,
                          refill=refill)
         self.mixing = float(mixing)
