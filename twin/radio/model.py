@@ -202,20 +202,31 @@ class RadioModel:
         """Best-server DL rate (bit/s) and cell at each point [P, 2]: mean received power over the LOS state
         (``p_LOS`` P_LOS + (1 - p_LOS) P_NLOS, no shadowing), co-channel interference from every cell at full
         activity (unless ``interference: none``), server by the association metric."""
+        rate_dl, _, best = self.point_rates(points_xy, penetration_db=penetration_db)
+        return rate_dl, best
+
+    def point_rates(self, points_xy: np.ndarray, *, penetration_db: float) -> tuple[np.ndarray, np.ndarray,
+                                                                                     np.ndarray]:
+        """(DL rate, UL rate (bit/s), best cell) of a user standing at each point [P, 2], served by its best cell:
+        mean received power over the LOS state (``p_LOS`` P_LOS + (1 - p_LOS) P_NLOS, no shadowing), interference
+        from every cell at full activity (unless ``interference: none``). The coverage map and the background users
+        of ``traffic.background`` (kind ``cell``) use it."""
         pts = np.asarray(points_xy, dtype=float)
-        rx = np.empty((len(pts), self.n_cells))
+        rx_dl = np.empty((len(pts), self.n_cells))
+        rx_ul = np.empty((len(pts), self.n_cells))
         for t in self.tiers:
             cxy = self.cell_xy_m[t.cells]
             d2d = np.hypot(pts[:, 0:1] - cxy[:, 0], pts[:, 1:2] - cxy[:, 1])
             if self.los_mode == "random":
                 p = los_probability(t.preset.los_model, d2d, h_ut_m=t.preset.h_ut_m)
-                los_dbm, _ = self._budget(t, d2d, True, penetration_db)
-                nlos_dbm, _ = self._budget(t, d2d, False, penetration_db)
+                los_dl, los_ul = self._budget(t, d2d, True, penetration_db)
+                nlos_dl, nlos_ul = self._budget(t, d2d, False, penetration_db)
                 with np.errstate(divide="ignore"):
-                    rx[:, t.cells] = mw_to_dbm(p * dbm_to_mw(los_dbm) + (1 - p) * dbm_to_mw(nlos_dbm))
+                    rx_dl[:, t.cells] = mw_to_dbm(p * dbm_to_mw(los_dl) + (1 - p) * dbm_to_mw(nlos_dl))
+                    rx_ul[:, t.cells] = mw_to_dbm(p * dbm_to_mw(los_ul) + (1 - p) * dbm_to_mw(nlos_ul))
             else:
-                rx[:, t.cells], _ = self._budget(t, d2d, self.los_mode == "los", penetration_db)
+                rx_dl[:, t.cells], rx_ul[:, t.cells] = self._budget(t, d2d, self.los_mode == "los", penetration_db)
         ones = np.ones(self.n_cells)
-        best, _ = best_server(self.association_metric(rx, ones))
-        _, _, rate, _ = self.link_quality(rx, rx, best, ones, ones, remember=False)
-        return rate, best
+        best, _ = best_server(self.association_metric(rx_dl, ones))
+        _, _, rate_dl, rate_ul = self.link_quality(rx_dl, rx_ul, best, ones, ones, remember=False)
+        return rate_dl, rate_ul, best

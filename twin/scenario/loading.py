@@ -362,10 +362,14 @@ def resolved_yaml(config: ScenarioConfig, derived: Mapping | None = None) -> str
     exclude: dict = {"limits": True} if unset else {}
     if not config.output.tensorboard:  # likewise output.tensorboard, an extra file, while off
         exclude["output"] = {"tensorboard"}
-    fl_off = {name for name, off in (("selection", config.fl.selection.kind == "uniform"),
-                                     ("availability", config.fl.availability is None),
-                                     ("hierarchy", config.fl.hierarchy is None)) if off}
-    if fl_off:  # and the network-aware FL fields at their defaults (twin.scenario.fl_network)
+    if config.transport.sharing == "maxmin":  # and the TCP model while exact max-min shares (the default) are on
+        exclude["transport"] = {"sharing", "tcp"}
+    if config.traffic is None:  # and the traffic section while absent
+        exclude["traffic"] = True
+    fl_off = {name for name, off in (("selection", config.fl is None or config.fl.selection.kind == "uniform"),
+                                     ("availability", config.fl is None or config.fl.availability is None),
+                                     ("hierarchy", config.fl is None or config.fl.hierarchy is None)) if off}
+    if fl_off and config.fl is not None:  # and the network-aware FL fields at their defaults (twin.scenario.fl_network)
         exclude["fl"] = fl_off
     text = yaml.safe_dump(config.model_dump(mode="json", exclude=exclude or None), sort_keys=False,
                           default_flow_style=False)

@@ -70,7 +70,7 @@ class TwinParts:
     ``graph``: the wired topology (radio: with a node ``bs.K`` per base station); ``server``: its server node;
     ``network``: the flow engine with every resource registered; ``clients``; ``access``: the routes;
     ``workload``: bytes, FLOPs and learning per participation; ``schedule``: clients per round (read-only);
-    ``stop_rule``; ``extra_tables``: more run-folder tables (radio: cells, roads, coverage); ``cleanups``: released
+    ``stop_rule`` (workload and stop rule are None and the schedule empty in a run without FL); ``extra_tables``: more run-folder tables (radio: cells, roads, coverage); ``cleanups``: released
     once by :meth:`TwinEnv.close` (a live SUMO, temporary files); ``availability`` and ``hierarchy``: the clients'
     on/off intervals and the edge aggregators, when the scenario has them.
     """
@@ -80,11 +80,12 @@ class TwinParts:
     network: FlowNetwork
     clients: tuple[Client, ...]
     access: AccessLayer
-    workload: Workload
+    workload: Workload | None
     schedule: np.ndarray
-    stop_rule: StopRule
+    stop_rule: StopRule | None
     extra_tables: Mapping[str, pd.DataFrame]
     cleanups: ExitStack
+    traffic: Any = None  # twin.sim.traffic.Traffic: scripted and background sources (typed loosely: no import cycle)
     availability: Any = None  # twin.sim.availability.ClientAvailability (fl.availability), or None: always on
     hierarchy: Any = None  # twin.sim.hierarchy.Hierarchy (fl.hierarchy), or None: flat FL
 
@@ -138,7 +139,7 @@ class TwinEnv(simpy.Environment):
         return self.parts.access
 
     @property
-    def workload(self) -> Workload:
+    def workload(self) -> Workload | None:
         return self.parts.workload
 
     @property
