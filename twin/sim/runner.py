@@ -212,7 +212,7 @@ def make_summary(env: TwinEnv, rounds: pd.DataFrame, timeline: pd.DataFrame, *, 
         "seed": cfg.seed,
         "stop_reason": env.finished_reason,
         "rounds": n,  # server steps for an asynchronous strategy
-        "asynchronous": is_async(cfg.fl),
+        "asynchronous": cfg.fl is not None and is_async(cfg.fl),
         "sim_time_s": float(env.now),
         "bytes_down": float(rounds["bytes_down"].sum()) if n else 0.0,
         "bytes_up": float(rounds["bytes_up"].sum()) if n else 0.0,
