@@ -32,6 +32,7 @@ SCENARIOS: dict[str, tuple[str, str]] = {
     "city_grid": ("city_grid", ""),
     "city_loaded": (str(ROOT / "scenarios/city_loaded.yaml"), ""),
     "sumo_grid": ("sumo_grid", "sumo"),
+    "edge_sites": ("edge_sites", ""),
     "study/fashion_star": (str(ROOT / "scenarios/study/fashion_star.yaml"), "fashion"),
     "study/fashion_city": (str(ROOT / "scenarios/study/fashion_city.yaml"), "fashion"),
     "traffic/tcp_star": (str(ROOT / "scenarios/traffic/tcp_star.yaml"), ""),

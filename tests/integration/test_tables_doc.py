@@ -16,6 +16,10 @@ KINDS = {  # kind -> (scenario, overrides, the "present" values that must hold i
     "wired": ("wired_star", ["fl.rounds=2"], {"always"}),
     "trained": ("quickstart", ["fl.rounds=2"], {"always", "trained"}),
     "radio": (str(ROOT / "scenarios" / "city_grid.yaml"), ["fl.rounds=1"], {"always", "radio", "buildings"}),
+    # hierarchical FL with oversampling and availability: their optional columns, typed as the page says
+    "network": (str(ROOT / "scenarios" / "edge_sites.yaml"),
+                ["fl.rounds=2", "fl.selection={kind: oversample, factor: 1.5}",
+                 "fl.availability={kind: random, mean_on_s: 600, mean_off_s: 200}"], {"always", "trained"}),
     "async": ("quickstart", ["fl.rounds=2", "fl.strategy={kind: fedbuff, buffer_size: 5, concurrency: 10}"],
               {"always", "trained", "async"}),
 }

@@ -15,10 +15,11 @@ from typing import Any
 from twin.analysis.loading import AnalysisError, flat
 
 # dotted prefixes of the fields a strategy may change, and of those that say where the job runs, not what it is
-# (fl.device, fl.chunk_clients: the same results within float32 rounding)
+# (fl.device, fl.chunk_clients: the same results within float32 rounding); fl.availability is the clients'
+# behaviour: part of the job
 STRATEGY_FIELDS = ("seed", "name", "description", "output", "fl.rounds", "fl.stop", "fl.local", "fl.strategy",
                    "fl.schedule", "fl.replacement", "fl.upload_codec", "fl.broadcast_codec", "fl.deadline_s",
-                   "fl.device", "fl.chunk_clients")
+                   "fl.device", "fl.chunk_clients", "fl.selection", "fl.hierarchy")
 
 
 class NotComparable(AnalysisError):

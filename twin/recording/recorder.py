@@ -31,6 +31,9 @@ EVENT_SCHEMA: dict[str, tuple[str, ...]] = {
     "handover": ("client", "cell", "from_cell", "interruption_s"),
     "stall": ("client", "cell", "reason"),
     "resume": ("client", "cell", "stalled_s", "reason"),
+    "skip": ("client", "reason"),
+    "edge_aggregate": ("edge", "n_completed"),
+    "cloud_sync": ("n_edges",),
     # asynchronous FL (twin.sim.async_rounds): a participation starts from a model version, its update arrives, the
     # server steps (round = the step)
     "dispatch": ("client", "slot", "version"),
@@ -40,13 +43,13 @@ EVENT_SCHEMA: dict[str, tuple[str, ...]] = {
 
 # Column dtypes of the timeline; every column not listed is float64.
 _STRING_COLUMNS = ("entity", "client", "flow", "src", "dst", "direction", "reason", "cell", "from_cell", "phase",
-                   "cause", "causes",
+                   "cause", "causes", "edge",
                    "traffic", "traffic_class")
 # The rounds table's columns (strategies may add more); its n_* columns and round are Int64, the rest float64.
 ROUND_COLUMNS = ("round", "t_start", "t_end", "duration_s", "n_selected", "n_unique", "n_completed", "n_dropped",
                  "bytes_down", "bytes_up", "accuracy", "loss")
 _INT_COLUMNS = ("round", "slot", "n_selected", "n_completed", "n_dropped", "n_clients", "version", "staleness",
-                "staleness_max")
+                "staleness_max", "n_edges")
 
 
 class Recorder:

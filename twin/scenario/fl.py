@@ -9,6 +9,7 @@ from pydantic import Field, PositiveInt, model_validator
 
 from twin.scenario.codecs import CodecSpec
 from twin.scenario.codecs.builtin import Fp16Codec, Int8Codec, NoCodec, QSGDCodec, TopKCodec  # noqa: F401
+from twin.scenario.fl_network import Availability, Hierarchy, SelectionPolicy, UniformSelection
 from twin.scenario.plugins import kinds_in, tagged_union
 from twin.scenario.strategies import StrategySpec
 from twin.scenario.strategies.builtin import FedAdam, FedAvg, FedAvgM  # noqa: F401
@@ -282,6 +283,9 @@ class FLConfig(Section):
     strategy: Strategy = FedAvg()
     schedule: Schedule = ConstantSchedule(start=10)
     replacement: bool = False
+    selection: SelectionPolicy = UniformSelection()
+    availability: Availability | None = None
+    hierarchy: Hierarchy | None = None
     upload_codec: Codec = NoCodec()
     broadcast_codec: Codec = NoCodec()
     evaluate_every: PositiveInt = 1
@@ -295,3 +299,14 @@ class FLConfig(Section):
     # At most this many clients' trained parameters held at once (bounds memory for large cohorts); default: as many
     # as fit half the free GPU memory, or 1 GiB on the CPU. Results do not depend on it (whole groups per chunk).
     chunk_clients: PositiveInt | None = None
+
+    @model_validator(mode="after")
+    def _network_fields(self) -> FLConfig:
+        sel = self.selection
+        if sel.kind == "deadline_aware":
+            require(sel.deadline_s is not None or self.deadline_s is not None,
+                    "selection: deadline_aware needs a deadline: set fl.deadline_s or fl.selection.deadline_s")
+        if sel.kind == "coverage_aware":
+            require(sel.horizon_s is not None or self.deadline_s is not None,
+                    "selection: coverage_aware needs a horizon: set fl.selection.horizon_s or fl.deadline_s")
+        return self

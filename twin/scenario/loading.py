@@ -366,11 +366,15 @@ def resolved_yaml(config: ScenarioConfig, derived: Mapping | None = None) -> str
         exclude["transport"] = {"sharing", "tcp"}
     if config.traffic is None:  # and the traffic section while absent
         exclude["traffic"] = True
-    # and fl.device / fl.chunk_clients at their defaults (where the cohort trains, not what it computes)
-    fl_defaults = set() if config.fl is None else \
-        {k for k, v in (("device", "auto"), ("chunk_clients", None)) if getattr(config.fl, k) == v}
-    if fl_defaults:
-        exclude["fl"] = fl_defaults
+    # and fl fields at their defaults: fl.device / fl.chunk_clients (where the cohort trains, not what it computes)
+    # and the network-aware FL fields while off (twin.scenario.fl_network)
+    if config.fl is not None:
+        fl_off = {k for k, v in (("device", "auto"), ("chunk_clients", None)) if getattr(config.fl, k) == v}
+        fl_off |= {name for name, off in (("selection", config.fl.selection.kind == "uniform"),
+                                          ("availability", config.fl.availability is None),
+                                          ("hierarchy", config.fl.hierarchy is None)) if off}
+        if fl_off:
+            exclude["fl"] = fl_off
     text = yaml.safe_dump(config.model_dump(mode="json", exclude=exclude or None), sort_keys=False,
                           default_flow_style=False)
     if derived:

@@ -75,6 +75,7 @@ class Access:
         self._flows: dict[str, list[Flow]] | None = None
         self.n_handovers = 0
         self.n_stalls = 0
+        self.prev_xy: np.ndarray | None = None
 
     # -------------------------------------------------------------------------------------------- processes
 
@@ -82,6 +83,7 @@ class Access:
         """Process: step mobility and radio every ``step_s`` until the mobility source ends."""
         while not self.mobility.finished:
             yield self.env.timeout(self.step_s)
+            self.prev_xy = np.array(self.mobility.positions_m)  # where the vehicles were a step ago (look-ahead)
             self.mobility.step(self.step_s)
             self.update(self.step_s)
 

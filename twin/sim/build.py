@@ -27,8 +27,11 @@ from twin.scenario import schema as S
 from twin.scenario.units import parse_quantity
 from twin.sim.access_build import build_access
 from twin.sim.async_rounds import check_async
+from twin.sim.availability import build_availability
 from twin.sim.background import build_background
 from twin.sim.env import TwinEnv, TwinParts
+from twin.sim.hierarchy import HierWorkload, build_hierarchy
+from twin.sim.tiers import tier_map
 from twin.sim.timeline import FlowTimeline
 from twin.sim.traffic import Endpoints, build_traffic
 from twin.sim.wired import WiredAccess, wire_links, wired_clients
@@ -74,14 +77,23 @@ def _build_parts(env: TwinEnv, cleanups: ExitStack) -> TwinParts:
     background = build_background(config.traffic, endpoints, env.rng, radio,
                                   getattr(config.radio, "penetration_loss", False) is not False)
     traffic = build_traffic(config.traffic, endpoints, background)
+    network.observer.tier_of = tier_map(graph, server, network.resources)
     if fl is None:
         return TwinParts(graph=graph, server=server, network=network, clients=clients, access=access, workload=None,
                          schedule=np.zeros(0, dtype=np.int64), stop_rule=None,
                          extra_tables=MappingProxyType(extra_tables), cleanups=cleanups, traffic=traffic)
+    workload = build_workload(fl, len(clients), env.base_dir, env.rng)
+    hierarchy = availability = None
+    if fl.hierarchy is not None:
+        hierarchy, access = build_hierarchy(fl.hierarchy, graph, server, network, clients, access)
+        workload = HierWorkload(workload, hierarchy, fl)
+    if fl.availability is not None:
+        availability = build_availability(fl.availability, [c.name for c in clients], env.base_dir,
+                                          env.rng("availability"))
     return TwinParts(graph=graph, server=server, network=network, clients=clients, access=access,
-                     workload=build_workload(fl, len(clients), env.base_dir, env.rng),
-                     schedule=build_schedule(fl), stop_rule=build_stop_rule(fl),
-                     extra_tables=MappingProxyType(extra_tables), cleanups=cleanups, traffic=traffic)
+                     workload=workload, schedule=build_schedule(fl), stop_rule=build_stop_rule(fl),
+                     extra_tables=MappingProxyType(extra_tables), cleanups=cleanups, traffic=traffic,
+                     availability=availability, hierarchy=hierarchy)
 
 
 def tcp_sharing(transport: S.TransportConfig, rng: np.random.Generator) -> TcpSharing | None:

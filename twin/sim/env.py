@@ -71,7 +71,8 @@ class TwinParts:
     ``network``: the flow engine with every resource registered; ``clients``; ``access``: the routes;
     ``workload``: bytes, FLOPs and learning per participation; ``schedule``: clients per round (read-only);
     ``stop_rule`` (workload and stop rule are None and the schedule empty in a run without FL); ``extra_tables``: more run-folder tables (radio: cells, roads, coverage); ``cleanups``: released
-    once by :meth:`TwinEnv.close` (a live SUMO, temporary files).
+    once by :meth:`TwinEnv.close` (a live SUMO, temporary files); ``availability`` and ``hierarchy``: the clients'
+    on/off intervals and the edge aggregators, when the scenario has them.
     """
 
     graph: nx.DiGraph
@@ -85,6 +86,8 @@ class TwinParts:
     extra_tables: Mapping[str, pd.DataFrame]
     cleanups: ExitStack
     traffic: Any = None  # twin.sim.traffic.Traffic: scripted and background sources (typed loosely: no import cycle)
+    availability: Any = None  # twin.sim.availability.ClientAvailability (fl.availability), or None: always on
+    hierarchy: Any = None  # twin.sim.hierarchy.Hierarchy (fl.hierarchy), or None: flat FL
 
     def __post_init__(self) -> None:
         self.schedule.flags.writeable = False
@@ -161,9 +164,16 @@ class TwinEnv(simpy.Environment):
 
     # ------------------------------------------------------------------------------------------------ decisions
 
-    def select(self, k: int) -> np.ndarray:
-        """Client indices for one round: uniform among reachable clients, with or without replacement."""
-        picked = select_clients(k, self.reachable, self._selection_rng, replace=self.config.fl.replacement)
+    @property
+    def selection_rng(self) -> np.random.Generator:
+        """The selection stream (every policy of ``fl.selection`` draws from it)."""
+        return self._selection_rng
+
+    def select(self, k: int, mask: np.ndarray | None = None) -> np.ndarray:
+        """Client indices for one round: uniform among reachable clients (or those in ``mask``), with or without
+        replacement."""
+        candidates = self.reachable if mask is None else mask
+        picked = select_clients(k, candidates, self._selection_rng, replace=self.config.fl.replacement)
         ids = picked.client_ids
         return ids if self.config.fl.replacement else np.sort(ids)
 

@@ -152,7 +152,6 @@ class FederatedWorkload:
         self._y_train = torch.from_numpy(np.ascontiguousarray(self.data.y_train))
         self._eval_sets: tuple | None = None  # test set and validation rows on the device, moved there once
         self._device_said = False
-        self._start_flat = self.global_flat
         self._updates: dict[int, torch.Tensor] = {}
         self._up_bytes: dict[int, int] = {}
         self._flops: dict[int, float] = {}
@@ -175,7 +174,17 @@ class FederatedWorkload:
         """Server work to decode and aggregate the completed updates."""
         return len(completed) * (self.up_codec.cost(self.numel).decode_flops + 2.0 * self.numel)
 
-    def begin_round(self, round_: int, selected: list[Participation]) -> None:
+    def expected_flops(self, clients: np.ndarray) -> np.ndarray:
+        """Local work of one participation of each of ``clients`` (training + codec work), before anyone trains."""
+        return np.asarray(self.participation_flops(np.asarray(clients, dtype=np.int64)), dtype=float)
+
+    def expected_upload_bytes(self) -> float:
+        return float(self.up_codec.nbytes(self.numel))
+
+    def begin_round(self, round_: int, selected: list[Participation],
+                    groups: list[tuple[torch.Tensor, list[Participation]]] | None = None) -> None:
+        """Train the round's cohort now. ``groups``: (start model, participations) pairs, each group trained from its
+        own model (hierarchical FL: one group per edge); default one group, the global model."""
         self._updates.clear()
         self._up_bytes.clear()
         self._flops.clear()
@@ -186,13 +195,7 @@ class FederatedWorkload:
         if self.train_enabled and not self._device_said:  # once the run is under way (never beside an input error)
             log.info("training on %s", self.device.note)
             self._device_said = True
-        # The broadcast: one encoding of the global model, decoded by every client (lossless unless a codec is set).
-        if self.cfg.broadcast_codec.kind != "none" and self.train_enabled:
-            enc = self.down_codec.encode(self.global_flat, rng=self._codec_rng)
-            self._down_bytes = enc.nbytes
-            self._start_flat = self.down_codec.decode(enc)
-        else:
-            self._start_flat = self.global_flat
+        groups = [(self.global_flat, selected)] if groups is None else groups
         cost_up = self.up_codec.cost(self.numel)
         cost_down = self.down_codec.cost(self.numel)
         clients = np.array([p.client for p in selected])
@@ -203,10 +206,13 @@ class FederatedWorkload:
             for p in selected:
                 self._up_bytes[p.slot] = self.up_codec.nbytes(self.numel)
             return
-        for p, (update, nbytes, loss) in zip(selected, self.train_updates(self._start_flat, clients), strict=True):
-            self._up_bytes[p.slot] = nbytes
-            self._updates[p.slot] = update
-            self._train_loss[p.slot] = float(loss)
+        for start_flat, group in groups:
+            start, self._down_bytes = self.broadcast(start_flat)
+            members = np.array([p.client for p in group])
+            for p, (update, nbytes, loss) in zip(group, self.train_updates(start, members), strict=True):
+                self._up_bytes[p.slot] = nbytes
+                self._updates[p.slot] = update
+                self._train_loss[p.slot] = float(loss)
 
     def train_updates(self, start_flat: torch.Tensor, clients: np.ndarray) -> list[tuple[torch.Tensor, int, float]]:
         """Train ``clients`` (indices, in order) from the flat model ``start_flat`` as one vectorised cohort and
@@ -247,12 +253,21 @@ class FederatedWorkload:
             return self.down_codec.decode(enc), enc.nbytes
         return flat, self.down_codec.nbytes(self.numel)
 
+    def aggregate(self, base_flat: torch.Tensor, completed: list[Participation], strategy) -> torch.Tensor:
+        """``strategy``'s step from ``base_flat`` with the updates of ``completed`` (float32)."""
+        results = [ClientResult(num_examples=int(self.sizes[p.client]), delta=self._updates[p.slot],
+                                client_id=p.slot) for p in completed]
+        return strategy.aggregate(base_flat, results, dropped=[]).to(torch.float32)
+
     def end_round(self, round_: int, completed: list[Participation], dropped: list[Participation]) -> RoundOutcome:
+        if self.train_enabled and completed:
+            self.global_flat = self.aggregate(self.global_flat, completed, self.strategy)
+        return self.outcome(round_, completed)
+
+    def outcome(self, round_: int, completed: list[Participation]) -> RoundOutcome:
+        """The round's training loss and, on an evaluation round, the global model's test accuracy and loss."""
         extra: dict[str, float] = {}
         if self.train_enabled and completed:
-            results = [ClientResult(num_examples=int(self.sizes[p.client]), delta=self._updates[p.slot],
-                                    client_id=p.slot) for p in completed]
-            self.global_flat = self.strategy.aggregate(self.global_flat, results, dropped=[]).to(torch.float32)
             losses = [self._train_loss[p.slot] for p in completed if math.isfinite(self._train_loss[p.slot])]
             extra["train_loss"] = float(np.mean(losses)) if losses else math.nan
         if not self.train_enabled:

@@ -371,4 +371,6 @@ def _named_files(config: S.ScenarioConfig) -> list[tuple[str, str, str]]:
     data_path = getattr(config.fl.data, "path", None) if config.fl is not None else None
     if data_path and not isinstance(config.fl.model, S.FixedModel):
         out.append(("fl.data.path", data_path, "folder"))
+    if getattr(getattr(config.fl, "availability", None), "kind", None) == "trace":
+        out.append(("fl.availability.path", config.fl.availability.path, "file"))
     return out

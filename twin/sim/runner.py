@@ -28,6 +28,7 @@ from twin.sim.env import TwinEnv
 from twin.sim.probes import NetworkProbe
 from twin.sim.rounds import run_server
 from twin.sim.runlog import capture, log
+from twin.sim.tiers import TIERS
 
 
 @dataclass
@@ -211,7 +212,7 @@ def make_summary(env: TwinEnv, rounds: pd.DataFrame, timeline: pd.DataFrame, *, 
         "seed": cfg.seed,
         "stop_reason": env.finished_reason,
         "rounds": n,  # server steps for an asynchronous strategy
-        "asynchronous": is_async(cfg.fl),
+        "asynchronous": cfg.fl is not None and is_async(cfg.fl),
         "sim_time_s": float(env.now),
         "bytes_down": float(rounds["bytes_down"].sum()) if n else 0.0,
         "bytes_up": float(rounds["bytes_up"].sum()) if n else 0.0,
@@ -220,6 +221,7 @@ def make_summary(env: TwinEnv, rounds: pd.DataFrame, timeline: pd.DataFrame, *, 
         "dropped": int(rounds["n_dropped"].sum()) if n else 0,
         "drop_causes": drop_causes(timeline),
         "mean_round_s": float(rounds["duration_s"].mean()) if n else 0.0,
+        "bytes_by_tier": {t: float(getattr(env.network.observer, "tier_bytes", {}).get(t, 0.0)) for t in TIERS},
         "final_accuracy": float(last["accuracy"]) if last is not None and pd.notna(last["accuracy"]) else None,
         "best_accuracy": float(rounds["accuracy"].max()) if n and rounds["accuracy"].notna().any() else None,
         "target_accuracy": cfg.fl.stop.target_accuracy if cfg.fl is not None else None,

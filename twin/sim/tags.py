@@ -6,6 +6,7 @@ towards the client / user, ``up`` = towards the server); subclasses add what the
 
 - :class:`RoundFlow`: a synchronous FL round's download or upload (round, client, slot),
 - :class:`AsyncFlow`: asynchronous FL, where a transfer belongs to a model version and not to a round,
+- :class:`EdgeFlow`: hierarchical FL, an edge aggregator's exchange with the cloud,
 - :class:`TrafficFlow`: scripted or background traffic (a named source and its traffic class).
 
 :meth:`FlowTag.columns` lists a tag's timeline columns; ``round`` becomes the timeline's ``round`` column. A new
@@ -56,6 +57,18 @@ class AsyncFlow(FlowTag):
 
     def columns(self) -> dict[str, object]:
         return {"client": self.client, "version": self.version}
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class EdgeFlow(FlowTag):
+    """Hierarchical FL: edge aggregator ``edge`` sends its model to the cloud (``up``) or receives the cloud's model
+    (``down``) at the end of round ``round``."""
+
+    round: int
+    edge: str
+
+    def columns(self) -> dict[str, object]:
+        return {"round": self.round, "edge": self.edge}
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)

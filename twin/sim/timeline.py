@@ -17,13 +17,29 @@ class FlowTimeline:
 
     def __init__(self, recorder: Recorder) -> None:
         self.recorder = recorder
+        self.tier_of: dict[int, str] = {}  # id(resource) -> tier (twin.sim.tiers), set once the network is built
+        self.tier_bytes: dict[str, float] = {}  # bytes that crossed each tier (delivered or, if cancelled, sent)
+        self._tiers: dict[int, tuple[str, ...]] = {}
+
+    def _count(self, flow: Flow, nbytes: float) -> None:
+        """Add a finished flow's bytes to every tier its route crossed (at its start or its end: a flow that started
+        stalled out of coverage crosses its cell's tiers once it is moved there)."""
+        if not self.tier_of:
+            return
+        now = (self.tier_of[id(r)] for r in flow.route if id(r) in self.tier_of)
+        for tier in dict.fromkeys((*self._tiers.pop(id(flow), ()), *now)):
+            self.tier_bytes[tier] = self.tier_bytes.get(tier, 0.0) + nbytes
 
     def flow_started(self, flow: Flow, t: float) -> None:
+        if self.tier_of:
+            self._tiers[id(flow)] = tuple(dict.fromkeys(self.tier_of[id(r)] for r in flow.route
+                                                        if id(r) in self.tier_of))
         cols, round_, ends = _columns(flow)
         self.recorder.emit("flow_start", t, flow.name, round_, flow=flow.name, **ends, bytes=flow.size_bytes,
                            direction=_direction(flow), **cols)
 
     def flow_ended(self, flow: Flow, t: float) -> None:
+        self._count(flow, flow.size_bytes)
         cols, round_, ends = _columns(flow)
         duration = t - flow.start_t
         self.recorder.emit("flow_end", t, flow.name, round_, flow=flow.name, **ends, bytes=flow.size_bytes,
@@ -31,6 +47,7 @@ class FlowTimeline:
                            rate_bps=8 * flow.size_bytes / duration if duration > 0 else float("inf"), **cols)
 
     def flow_cancelled(self, flow: Flow, t: float, bytes_done: float) -> None:
+        self._count(flow, bytes_done)
         _, round_, ends = _columns(flow)
         self.recorder.emit("flow_cancel", t, flow.name, round_, flow=flow.name, **ends, bytes=flow.size_bytes,
                            direction=_direction(flow), bytes_done=float(bytes_done))

@@ -11,6 +11,7 @@ import math
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
+import numpy as np
 import pandas as pd
 
 
@@ -45,6 +46,12 @@ class Workload(Protocol):
     def end_round(self, round_: int, completed: list[Participation], dropped: list[Participation]) -> RoundOutcome:
         ...
 
+    def expected_flops(self, clients: np.ndarray) -> np.ndarray:
+        """Local work (FLOPs) of one participation of each of ``clients``, known before anyone trains."""
+
+    def expected_upload_bytes(self) -> float:
+        """The size of an update before it is encoded (the codec's nominal size)."""
+
     def describe(self) -> dict[str, Any]:
         """What the run's summary says about the model and the data (``summary.json``, key ``fl``)."""
 
@@ -77,6 +84,12 @@ class FixedWorkload:
 
     def end_round(self, round_: int, completed: list[Participation], dropped: list[Participation]) -> RoundOutcome:
         return RoundOutcome()
+
+    def expected_flops(self, clients: np.ndarray) -> np.ndarray:
+        return np.full(len(clients), self.flops)
+
+    def expected_upload_bytes(self) -> float:
+        return self.update_size
 
     def describe(self) -> dict[str, Any]:
         return {"model": "fixed"}
