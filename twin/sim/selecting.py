@@ -119,7 +119,9 @@ class Selector:
         xy = np.asarray(access.mobility.positions_m, dtype=float)[veh]
         prev = getattr(access, "prev_xy", None)
         vel = np.zeros_like(xy) if prev is None else (xy - np.asarray(prev, dtype=float)[veh]) / access.step_s
-        pen = O2I_MEAN_DB if self.env.config.radio.penetration_loss else 0.0
+        # the in-car loss unless the scenario turns it off (unset: per tier, as for the vehicles; the model applies it
+        # only to the tiers that have one)
+        pen = O2I_MEAN_DB if self.env.config.radio.penetration_loss is not False else 0.0
         cand = np.flatnonzero(mask)
         out = np.zeros(n)
         if cand.size:
