@@ -18,16 +18,18 @@ from twin.scenario.validators import Fraction, Name, NonNegative, require, uniqu
 
 
 class VehicleTypeSpec(Section):
-    """A vehicle class of the fleet: top speed and share (shares are normalised)."""
+    """A vehicle class of the fleet: top speed, share (shares are normalised) and speed factor (the multiple of a
+    road's speed limit it drives at, capped by its top speed: SUMO's ``speedFactor``)."""
 
     name: Name
     max_speed_mps: Speed
     share: NonNegative = 1.0
+    speed_factor: Annotated[float, Field(gt=0.0, le=10.0)] = 1.0
 
 
-DRIVE_FLEET = [
+DRIVE_FLEET = [  # DRIVE's additional.type.xml: ambulances speedFactor 2 (20 m/s on 13.89 m/s roads)
     VehicleTypeSpec(name="passenger", max_speed_mps=10.0, share=0.85),
-    VehicleTypeSpec(name="ambulance", max_speed_mps=20.0, share=0.15),
+    VehicleTypeSpec(name="ambulance", max_speed_mps=20.0, share=0.15, speed_factor=2.0),
 ]
 
 
