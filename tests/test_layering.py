@@ -21,11 +21,12 @@ ALLOWED: dict[str, set[str]] = {
     "errors": set(),
     "scenario": {"errors"},
     "radio": {"errors"},
+    "geo": {"errors"},  # buildings and LOS geometry (numpy, shapely)
     "mobility": {"errors"},
     "fl": {"errors"},
     "net": {"errors"},
     "recording": {"errors"},
-    "sim": {"errors", "scenario", "radio", "mobility", "fl", "net", "recording"},
+    "sim": {"errors", "scenario", "radio", "geo", "mobility", "fl", "net", "recording"},
     "analysis": {"errors", "recording", "scenario", "fl"},
     "sweeps": {"errors", "scenario", "recording", "sim", "run", "cli", "threads"},
     "cli": {"errors", "twin"},
@@ -46,6 +47,7 @@ ALLOWED_MODULES: dict[str, set[str]] = {"analysis": {"twin.fl.stopping"}}
 FORBIDDEN_THIRD_PARTY: dict[str, set[str]] = {
     "radio": {"simpy", "torch", "pandas", "pydantic"},
     "mobility": {"simpy", "torch", "pandas", "pydantic"},
+    "geo": {"simpy", "torch", "pandas", "pydantic"},
     "fl": {"simpy", "pandas", "pydantic", "yaml", "torchvision"},
     "net": {"torch", "pydantic"},
     "recording": {"simpy", "torch"},
