@@ -179,6 +179,19 @@ UL_ALPHAS = (0.0, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 1.0)  # TS 38.331 Alpha (the rad
 PRESET_OVERRIDES = ("p_tx_dbm", "g_bs_dbi", "g_ue_dbi", "h_bs_m", "ul_p0_dbm", "ul_alpha")  # CellTier -> preset field
 
 
+class DemandPower(Section):
+    """DRIVE's demand-driven LTE power (modeToolbox/runSUMO.m): from ``start_s``, every ``period_s``, each base station
+    of the tier sends ``round(users / full_users x span_dbm + base_dbm)`` dBm, ``users`` the vehicles it serves then
+    (DRIVE: the user density at the base station, whose peak is 100 users). Profile ``drive`` only."""
+
+    kind: Literal["demand"] = "demand"
+    start_s: Seconds = 50.0
+    period_s: PositiveSeconds = 50.0
+    base_dbm: float = 20.0
+    span_dbm: float = 23.0
+    full_users: Annotated[float, Field(gt=0.0)] = 100.0
+
+
 class CellTier(Section):
     """One layer of cells of one technology preset (``nr-macro``, ``nr-mmwave``, ``drive-lte``, ``drive-80211ad``).
 
@@ -203,6 +216,7 @@ class CellTier(Section):
     ul_p0_dbm: Annotated[float, Field(ge=-202.0, le=24.0)] | None = None
     ul_alpha: float | None = None
     backhaul: Backhaul = Backhaul()
+    power_policy: DemandPower | None = None  # profile drive: DRIVE's demand-driven power (LTE in DRIVE)
 
     @model_validator(mode="after")
     def _alpha(self) -> CellTier:
@@ -241,12 +255,14 @@ class CellularRadio(Section):
     (null) the cells are split over the nodes of role ``site`` by sector around the centre of the area."""
 
     kind: Literal["cellular"]
+    profile: Literal["default", "drive"] = "default"
+    drive_nlos_quirk: bool = False
     tiers: list[CellTier] = Field(min_length=1)
     attach_to: str | None = None
     association: AssociationSpec = AssociationSpec()
     handover_interruption_s: Seconds = 0.05
     air_latency_s: Seconds = 0.004
-    sharing: Literal["round-robin", "proportional-fair"] = "round-robin"
+    sharing: Literal["round-robin", "proportional-fair", "none"] = "round-robin"
     interference: Literal["activity", "full-buffer", "none"] = "activity"
     los: Literal["random", "los", "nlos"] = "random"
     shadowing: bool = True
@@ -254,9 +270,29 @@ class CellularRadio(Section):
     coverage: CoverageSpec = CoverageSpec()
     sample_vehicles: Literal["clients", "all"] = "clients"
 
+    @model_validator(mode="before")
+    @classmethod
+    def _drive_defaults(cls, data):
+        """``profile: drive`` brings DRIVE's link model: no in-car loss, no shadowing, no sharing of a cell (each
+        vehicle gets its full link rate), unless the scenario says otherwise (and then it is checked below)."""
+        if isinstance(data, dict) and data.get("profile") == "drive":
+            data = {**data}
+            for key, value in (("sharing", "none"), ("penetration_loss", False), ("shadowing", False)):
+                data.setdefault(key, value)
+        return data
+
     @model_validator(mode="after")
     def _unique_tiers(self) -> CellularRadio:
         unique([t.name for t in self.tiers], "tier names")
+        drive = self.profile == "drive"
+        require(drive or not self.drive_nlos_quirk, "drive_nlos_quirk: DRIVE's NLOS rate quirk needs profile: drive")
+        require(not (drive and self.penetration_loss),
+                "penetration_loss: profile drive has no in-car loss (DRIVE has none); set it false or drop it")
+        require(not (drive and self.shadowing),
+                "shadowing: profile drive has no shadow fading (DRIVE's models have none); set it false or drop it")
+        for i, t in enumerate(self.tiers):
+            require(drive or t.power_policy is None,
+                    f"tiers[{i}].power_policy: the demand-driven power is DRIVE's; it needs profile: drive")
         return self
 
 

@@ -20,9 +20,9 @@ import pandas as pd
 from twin import mobility as mob
 from twin.errors import InputError
 from twin.net import topology as topo
-from twin.net.cells import Cell, NoCoverage
+from twin.net.cells import Cell, NoCoverage, UserLink
 from twin.net.engine import FlowNetwork
-from twin.radio.model import RadioModel, Tier
+from twin.radio.model import DemandPolicy, RadioModel, Tier
 from twin.scenario import access as A
 from twin.scenario import schema as S
 from twin.sim.access import Access
@@ -72,7 +72,7 @@ def build_access(env: TwinEnv, network: FlowNetwork, graph: nx.DiGraph, server: 
         graph.add_node(node, role="router")
         topo.add_link(graph, sites[k], node, topo.Link(spec.bandwidth_bps, spec.latency_s))
         links.update(wire_links(network, graph, ((sites[k], node), (node, sites[k])), overhead=overhead))
-        cells.append(Cell.make(k, f"cell.{k}", node, latency_s=rcfg.air_latency_s))
+        cells.append(Cell.make(k, f"cell.{k}", node, latency_s=rcfg.air_latency_s, shared=rcfg.sharing != "none"))
     index = []
     for res in [c.dl for c in cells] + [c.ul for c in cells]:
         index.append(len(network.resources))
@@ -98,15 +98,26 @@ def build_access(env: TwinEnv, network: FlowNetwork, graph: nx.DiGraph, server: 
     for i, v in enumerate(chosen):
         names[v] = clients[i].name
 
-    model = RadioModel(tiers, cell_xy, len(ids), rng=env.rng("radio"), los=rcfg.los, shadowing=rcfg.shadowing,
-                       penetration_loss=rcfg.penetration_loss, interference=rcfg.interference,
-                       sharing=rcfg.sharing, metric=rcfg.association.metric)
+    try:
+        model = RadioModel(tiers, cell_xy, len(ids), rng=env.rng("radio"), los=rcfg.los, shadowing=rcfg.shadowing,
+                           penetration_loss=rcfg.penetration_loss, interference=rcfg.interference,
+                           sharing=rcfg.sharing, metric=rcfg.association.metric, profile=rcfg.profile,
+                           nlos_quirk=rcfg.drive_nlos_quirk)
+    except ValueError as exc:  # profile drive with a preset DRIVE does not have
+        raise InputError(f"radio.profile: {exc}") from None
+    user_links = None
+    if rcfg.sharing == "none":  # each client's own link: it gets its full link rate whatever the cell's other users do
+        user_links = [Cell(i, f"{c.name}.link", c.name, UserLink(f"{c.name}.link.dl"), UserLink(f"{c.name}.link.ul"))
+                      for i, c in enumerate(clients)]
+        for link in user_links:
+            network.add_resource(link.dl)
+            network.add_resource(link.ul)
     assoc = rcfg.association
     access = Access(env, network=network, recorder=env.recorder, client_names=[c.name for c in clients],
                     mobility=mobility, model=model, cells=cells, wired_down=down, wired_up=up, void=void,
                     client_vehicle=chosen, vehicle_names=names, step_s=cfg.mobility.step_s,
                     interruption_s=rcfg.handover_interruption_s, hysteresis_db=assoc.hysteresis_db,
-                    time_to_trigger_s=assoc.time_to_trigger_s, resource_index=index)
+                    time_to_trigger_s=assoc.time_to_trigger_s, resource_index=index, links=user_links)
     access.update(0.0, initial=True)
     return RadioParts(clients, access, map_tables(rcfg, road, model, tiers, cells, sites))
 
@@ -122,7 +133,9 @@ def _tiers(rcfg: A.CellularRadio, road: mob.RoadNetwork) -> tuple[list[Tier], np
         sites = _placement(spec.placement, road, f"{where}.placement")
         if len(sites) == 0:
             raise InputError(f"{where}.placement: no site falls in the area of the road network")
-        tiers.append(Tier(spec.name, preset, np.arange(start, start + len(sites)), floor, spec.bias_db, reach))
+        policy = None if spec.power_policy is None else DemandPolicy(
+            **spec.power_policy.model_dump(exclude={"kind"}))
+        tiers.append(Tier(spec.name, preset, np.arange(start, start + len(sites)), floor, spec.bias_db, reach, policy))
         xy.append(sites.xy_m)
         start += len(sites)
     return tiers, np.vstack(xy)
