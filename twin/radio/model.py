@@ -109,8 +109,8 @@ class RadioModel:
             self.cell_h_m[t.cells] = t.preset.h_bs_m
             if self.drive:
                 t.preset.drive_link(np.ones(1), True)  # ValueError naming a preset DRIVE does not have
-        if cell_h_m is not None:
-            self.cell_h_m[:] = cell_h_m
+        if cell_h_m is not None:  # per-site antenna heights (NaN: the tier's preset height)
+            self.cell_h_m = np.where(np.isnan(cell_h_m), self.cell_h_m, cell_h_m)
         self._drive_rate = np.zeros((v, self.n_cells))  # profile drive: DRIVE's rate of every link, this step
         self._t_s = -np.inf
 

@@ -161,8 +161,34 @@ class GreedyPlacement(Section):
     max_cells: PositiveInt | None = None
 
 
+class DriveGreedyPlacement(Section):
+    """DRIVE's greedyAddition.m, exactly: candidates at the junctions and one lamppost per road segment longer than
+    ``spacing_m``, antennas ``randint(height_m)`` m high; tiles of ``tile_m`` at ground level; a candidate covers the
+    tiles within ``max_range_m`` (3D), in line of sight through the buildings or not; first the candidate with the most
+    LOS tiles, then by total tiles in range, kept when it adds a tile, until ``1 - tolerance`` of the LOS-reachable
+    tiles are covered; candidates within ``border_m`` of the map's edge are left out. Needs buildings (a grid city)."""
+
+    kind: Literal["drive_greedy"]
+    spacing_m: Metres = 100.0
+    tile_m: Metres = 16.0
+    tolerance: Fraction = 0.1
+    border_m: NonNegativeMetres = 300.0
+    max_range_m: Metres = 200.0
+    height_m: tuple[PositiveInt, PositiveInt] = (5, 15)
+
+
+class DriveRandomPlacement(Section):
+    """DRIVE's randomChosen.m: ``count`` of DRIVE's candidates (as ``drive_greedy``) at random (all when fewer)."""
+
+    kind: Literal["drive_random"]
+    count: PositiveInt = 50
+    spacing_m: Metres = 100.0
+    height_m: tuple[PositiveInt, PositiveInt] = (5, 15)
+
+
 Placement = Annotated[
-    HexPlacement | ExplicitPlacement | RoadsidePlacement | GreedyPlacement, Field(discriminator="kind")
+    HexPlacement | ExplicitPlacement | RoadsidePlacement | GreedyPlacement | DriveGreedyPlacement
+    | DriveRandomPlacement, Field(discriminator="kind")
 ]
 
 # ---------------------------------------------------------------------------------------------------------- radio

@@ -17,6 +17,7 @@ import networkx as nx
 import numpy as np
 import pandas as pd
 
+from twin import geo
 from twin import mobility as mob
 from twin.errors import InputError
 from twin.net import topology as topo
@@ -59,7 +60,7 @@ def build_access(env: TwinEnv, network: FlowNetwork, graph: nx.DiGraph, server: 
     cleanups.callback(cleanup)
     cleanups.callback(mobility.close)
     rcfg = cfg.radio
-    tiers, cell_xy = _tiers(rcfg, road)
+    tiers, cell_xy, cell_h = _tiers(rcfg, road, env, cfg.mobility)
     sites = _attach_nodes(rcfg, graph, cell_xy)
     links = dict(links)
     cells: list[Cell] = []
@@ -102,7 +103,7 @@ def build_access(env: TwinEnv, network: FlowNetwork, graph: nx.DiGraph, server: 
         model = RadioModel(tiers, cell_xy, len(ids), rng=env.rng("radio"), los=rcfg.los, shadowing=rcfg.shadowing,
                            penetration_loss=rcfg.penetration_loss, interference=rcfg.interference,
                            sharing=rcfg.sharing, metric=rcfg.association.metric, profile=rcfg.profile,
-                           nlos_quirk=rcfg.drive_nlos_quirk)
+                           nlos_quirk=rcfg.drive_nlos_quirk, cell_h_m=cell_h)
     except ValueError as exc:  # profile drive with a preset DRIVE does not have
         raise InputError(f"radio.profile: {exc}") from None
     user_links = None
@@ -125,27 +126,45 @@ def build_access(env: TwinEnv, network: FlowNetwork, graph: nx.DiGraph, server: 
 # ------------------------------------------------------------------------------------------------------- cells
 
 
-def _tiers(rcfg: A.CellularRadio, road: mob.RoadNetwork) -> tuple[list[Tier], np.ndarray]:
-    tiers, xy, start = [], [], 0
+def _tiers(rcfg: A.CellularRadio, road: mob.RoadNetwork, env: TwinEnv,
+           mcfg) -> tuple[list[Tier], np.ndarray, np.ndarray]:
+    tiers, xy, h, start = [], [], [], 0
     for i, spec in enumerate(rcfg.tiers):
         where = f"radio.tiers[{i}]"
         preset, floor, reach = tier_preset(spec, where)
-        sites = _placement(spec.placement, road, f"{where}.placement")
+        extra = {}
+        if spec.placement.kind in ("drive_greedy", "drive_random"):  # DRIVE's: antenna heights drawn, LOS tiles
+            extra["rng"] = env.rng(f"placement.{i}")
+        if spec.placement.kind == "drive_greedy":
+            extra["buildings"], extra["los_of"] = _city(mcfg, env, f"{where}.placement")
+        sites = _placement(spec.placement, road, f"{where}.placement", **extra)
         if len(sites) == 0:
             raise InputError(f"{where}.placement: no site falls in the area of the road network")
         policy = None if spec.power_policy is None else DemandPolicy(
             **spec.power_policy.model_dump(exclude={"kind"}))
         tiers.append(Tier(spec.name, preset, np.arange(start, start + len(sites)), floor, spec.bias_db, reach, policy))
         xy.append(sites.xy_m)
+        h.append(sites.h_m)
         start += len(sites)
-    return tiers, np.vstack(xy)
+    return tiers, np.vstack(xy), np.concatenate(h)
 
 
-def _placement(p, road: mob.RoadNetwork, where: str) -> mob.Sites:
+def _placement(p, road: mob.RoadNetwork, where: str, **context) -> mob.Sites:
     try:
-        return mob.PLACEMENTS[p.kind](road, **p.model_dump(exclude={"kind"}))
+        return mob.PLACEMENTS[p.kind](road, **p.model_dump(exclude={"kind"}), **context)
     except ValueError as exc:
         raise InputError(f"{where}: {exc}") from None
+
+
+def _city(mcfg, env: TwinEnv, where: str):
+    """The city's buildings and line of sight through them, for DRIVE's placement: the blocks of a generated grid
+    (setback 10 m, DRIVE's U(15, 50) m heights, seeded by the scenario's ``buildings`` stream)."""
+    if not isinstance(mcfg, A.GridMobility):
+        raise InputError(f"{where}: drive_greedy needs buildings for line of sight: use mobility kind grid (its "
+                         f"blocks are built), got {mcfg.kind!r}")
+    city = geo.grid_blocks(rows=mcfg.rows, cols=mcfg.cols, block_length_m=mcfg.block_length_m,
+                           rng=env.rng("buildings"))
+    return city, lambda tx, rx: geo.los_exact(tx, rx, city)
 
 
 def _attach_nodes(rcfg: A.CellularRadio, graph: nx.DiGraph, cell_xy: np.ndarray) -> list[str]:
