@@ -30,6 +30,7 @@ SCENARIOS: dict[str, tuple[str, str]] = {
     "quickstart": ("quickstart", ""),
     "wired_star": ("wired_star", ""),
     "city_grid": ("city_grid", ""),
+    "drive_city": (str(ROOT / "scenarios/drive_city.yaml"), ""),
     "sumo_grid": ("sumo_grid", "sumo"),
     "study/fashion_star": (str(ROOT / "scenarios/study/fashion_star.yaml"), "fashion"),
     "study/fashion_city": (str(ROOT / "scenarios/study/fashion_city.yaml"), "fashion"),
