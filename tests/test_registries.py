@@ -161,7 +161,8 @@ def test_the_check_fails_on_a_mismatch():
 
 def _override_fields() -> list[str]:
     """CellTier fields that replace a preset field (the others configure the tier itself)."""
-    tier_only = {"name", "preset", "placement", "min_rx_dbm", "max_range_m", "bias_db", "backhaul", "power_policy"}
+    tier_only = {"name", "preset", "placement", "min_rx_dbm", "max_range_m", "bias_db", "backhaul", "power_policy",
+                 "antenna_height"}
     return [f for f in CellTier.model_fields if f not in tier_only]
 
 

@@ -1,20 +1,30 @@
 """Benchmark of the per-mobility-step radio update: 10,000 vehicles x 100 cells by default.
 
-One step = move the vehicles, 2D distances, LOS probability + LOS state, UMa path loss,
-correlated shadowing, received power, best server with hysteresis / TTT, SINR with co-channel
-interference weighted by cell activity, full-cell rate. Uses only the public ``twin.radio`` API.
+One step = move the vehicles, 2D distances, LOS state, UMa path loss, correlated shadowing, received power, best
+server with hysteresis / TTT, SINR with co-channel interference weighted by cell activity, full-cell rate. Uses only
+the public ``twin.radio`` and ``twin.geo`` APIs.
 
-    python tools/bench_radio.py                 # float32, 10000 x 100, median of 15 steps; then city_grid.yaml
-    python tools/bench_radio.py --dtype float64 --no-scenario
+``--los geometry`` (default): a 2 km x 2 km grid city (11 x 11 junctions, 200 m blocks, 4 buildings a block, DRIVE's
+15-50 m heights), 100 cells 25 m high at the junctions, vehicles driving along the streets; the LOS tiles of every
+cell (``twin.geo.LosTiles``, ``--tile-m``) are precomputed first (printed: ``precompute_s`` and the peak memory it
+added, ``precompute_mb``), then a step's LOS is a tile lookup. ``--los stochastic``: TR 38.901 LOS probability
+with a correlated LOS process, cells on a 500 m grid, vehicles anywhere.
 
-Prints the median per stage, the median per step, the wall time of a whole run of ``scenarios/city_grid.yaml``
-(build, simulation, tables: ``city_grid_s=X.XX``), and last the line ``ms_per_step=X.X target_ms=50``.
+    python tools/bench_radio.py                 # geometry, float32, 10000 x 100, median of 15 steps; then city_grid
+    python tools/bench_radio.py --los stochastic --dtype float64 --no-scenario
+
+Prints the machine's load (``uptime``), the median per stage, the median per step, the wall time of a whole run of
+``scenarios/city_grid.yaml`` (build, simulation, tables: ``city_grid_s=X.XX``), and last the line
+``ms_per_step=X.X target_ms=50`` (with ``precompute_s=X.X target_s=60 precompute_mb=X target_mb=2048`` before it).
 """
 
 from __future__ import annotations
 
 import argparse
+import os
+import resource
 import statistics
+import subprocess
 import sys
 import time
 from pathlib import Path
@@ -25,6 +35,7 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:  # runnable from a checkout without installing the package
     sys.path.insert(0, str(ROOT))
 
+import twin.geo as geo  # noqa: E402
 import twin.radio as radio  # noqa: E402
 
 
@@ -43,6 +54,47 @@ def build(n_ue: int, n_cell: int, dtype, seed: int):
     return rng, cell_xy, ue_xy, velocity, speed, extent_m
 
 
+def build_city(n_ue: int, n_cell: int, dtype, seed: int, tile_m: float):
+    """The 2 km grid city: buildings, 100 cells at junctions (25 m), vehicles on the streets, LOS tiles."""
+    rng = np.random.default_rng(seed)
+    n, block = 11, 200.0
+    buildings = geo.grid_blocks(rows=n, cols=n, block_length_m=block, setback_m=10.0, split=2, rng=rng)
+    jx, jy = np.meshgrid(np.arange(n) * block, np.arange(n) * block)
+    junctions = np.stack([jx.ravel(), jy.ravel()], axis=1)
+    cell_xy = junctions[rng.choice(len(junctions), size=min(n_cell, len(junctions)), replace=False)]
+    cell_xyz = np.column_stack([cell_xy, np.full(len(cell_xy), 25.0)])
+    extent_m = (n - 1) * block
+    street = rng.integers(0, n, n_ue) * block  # the street a vehicle drives on
+    along = rng.uniform(0.0, extent_m, n_ue)
+    horizontal = rng.random(n_ue) < 0.5
+    ue_xy = np.where(horizontal[:, None], np.column_stack([along, street]), np.column_stack([street, along]))
+    speed = rng.uniform(5.0, 20.0, size=n_ue) * rng.choice([-1.0, 1.0], n_ue)
+    velocity = np.where(horizontal[:, None], np.column_stack([speed, 0 * speed]), np.column_stack([0 * speed, speed]))
+    rss0 = _rss_mb()
+    t0 = time.perf_counter()
+    tiles = geo.LosTiles.build(buildings, cell_xyz, ue_height_m=1.5, tile_m=tile_m,
+                               bounds=(-20.0, -20.0, extent_m + 20.0, extent_m + 20.0))
+    precompute_s = time.perf_counter() - t0
+    print(f"geometry: {len(buildings)} buildings on {extent_m / 1e3:g} km x {extent_m / 1e3:g} km, {len(cell_xy)} cells, "
+          f"{tile_m:g} m tiles {tiles.shape[1]} x {tiles.shape[2]}, {tiles.mixed_fraction:.1%} crossed by a shadow "
+          f"edge; tables {tiles.nbytes / 2**20:.1f} MiB")
+    print(f"precompute_s={precompute_s:.1f} target_s=60 precompute_mb={_rss_mb() - rss0:.0f} target_mb=2048")
+    return (rng, cell_xy.astype(dtype), ue_xy.astype(dtype), velocity.astype(dtype), np.abs(speed), extent_m,
+            tiles)
+
+
+def _rss_mb() -> float:
+    """Peak resident memory of this process so far (MiB)."""
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
+
+
+def load() -> str:
+    try:
+        return subprocess.run(["uptime"], capture_output=True, text=True, check=False).stdout.strip()
+    except OSError:
+        return "load average: " + " ".join(f"{x:.2f}" for x in os.getloadavg())
+
+
 def main(argv=None) -> float:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--n-ue", type=int, default=10_000)
@@ -52,14 +104,23 @@ def main(argv=None) -> float:
     ap.add_argument("--dt", type=float, default=1.0, help="mobility step (s); DRIVE/SUMO use 1 s")
     ap.add_argument("--dtype", choices=("float32", "float64"), default="float32")
     ap.add_argument("--seed", type=int, default=1)
+    ap.add_argument("--los", choices=("geometry", "stochastic"), default="geometry")
+    ap.add_argument("--tile-m", type=float, default=10.0, help="LOS tile size (m) with --los geometry")
     ap.add_argument("--scenario", type=Path, default=ROOT / "scenarios" / "city_grid.yaml",
                     help="scenario whose whole run is timed after the step benchmark")
     ap.add_argument("--no-scenario", action="store_true", help="skip the scenario run")
     args = ap.parse_args(argv)
     dtype = np.dtype(args.dtype)
 
+    print(f"load: {load()}")
     preset = radio.get_preset("nr-macro")
-    rng, cell_xy, ue_xy, velocity, speed, extent_m = build(args.n_ue, args.n_cell, dtype, args.seed)
+    tiles = None
+    if args.los == "geometry":
+        rng, cell_xy, ue_xy, velocity, speed, extent_m, tiles = build_city(args.n_ue, args.n_cell, dtype, args.seed,
+                                                                           args.tile_m)
+        args.n_cell = len(cell_xy)
+    else:
+        rng, cell_xy, ue_xy, velocity, speed, extent_m = build(args.n_ue, args.n_cell, dtype, args.seed)
     shape = (args.n_ue, args.n_cell)
     los_proc = radio.LosProcess.for_model("uma", shape, rng=rng, dtype=dtype)
     shadow = radio.ShadowingProcess.for_model("uma", shape, rng=rng, dtype=dtype)
@@ -84,7 +145,10 @@ def main(argv=None) -> float:
         dy = ue_xy[:, 1:2] - cell_xy[:, 1]
         d2d = np.sqrt(dx * dx + dy * dy)
         t = lap("distance", t)
-        los = los_proc.step(moved_m, radio.los_probability("uma", d2d, h_ut_m=preset.h_ut_m))
+        if tiles is not None:
+            los = tiles.lookup(ue_xy)
+        else:
+            los = los_proc.step(moved_m, radio.los_probability("uma", d2d, h_ut_m=preset.h_ut_m))
         t = lap("los", t)
         pl = radio.pathloss_db("uma", d2d, preset.fc_hz, los=los, h_bs_m=preset.h_bs_m, h_ut_m=preset.h_ut_m)
         t = lap("pathloss", t)
@@ -103,7 +167,8 @@ def main(argv=None) -> float:
             stages.clear()
             totals.clear()
 
-    print(f"radio step: {args.n_ue} vehicles x {args.n_cell} cells, {args.dtype}, dt {args.dt} s, {args.steps} steps")
+    print(f"radio step: {args.n_ue} vehicles x {args.n_cell} cells, {args.dtype}, LOS {args.los}, dt {args.dt} s, "
+          f"{args.steps} steps")
     for name, ms in stages.items():
         print(f"  {name:<12} {statistics.median(ms):7.2f} ms")
     served = serving >= 0

@@ -1,6 +1,7 @@
-"""A map of a radio run: roads, cells by tier over the best-server rate, and the vehicles at a time t.
+"""A map of a radio run: roads, buildings, cells by tier over the best-server rate, and the vehicles at a time t.
 
-Reads only the run folder (``roads.parquet``, ``cells.parquet``, ``coverage.parquet``, ``samples.parquet``), so it works
+Reads only the run folder (``roads.parquet``, ``buildings.parquet``, ``cells.parquet``, ``coverage.parquet``,
+``samples.parquet``), so it works
 on any finished run of a scenario with ``radio.kind: cellular``::
 
     python -m twin.analysis.maps runs/city_grid-20250101-120000 --t 30 --out map.png
@@ -20,8 +21,8 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
-from matplotlib.collections import LineCollection  # noqa: E402
-from matplotlib.colors import PowerNorm  # noqa: E402
+from matplotlib.collections import LineCollection, PolyCollection  # noqa: E402
+from matplotlib.colors import Normalize, PowerNorm  # noqa: E402
 
 _TIER_MARKERS = ["^", "o", "s", "D", "P", "X"]
 
@@ -43,6 +44,19 @@ def vehicle_positions(samples: pd.DataFrame, t: float | None = None) -> tuple[fl
     now = here.pivot(index="entity", columns="name", values="value")
     now["cell"] = here[here["name"] == "x"].set_index("entity")["cell"].reindex(now.index)
     return float(at), now.reset_index().rename_axis(columns=None)
+
+
+def draw_buildings(ax, buildings: pd.DataFrame) -> PolyCollection:
+    """Footprints of ``buildings.parquet`` (building, vertex, x, y, height_m), grey, darker the taller."""
+    ordered = buildings.sort_values(["building", "vertex"], kind="stable")
+    rings = [g[["x", "y"]].to_numpy() for _, g in ordered.groupby("building", sort=True)]
+    heights = ordered.groupby("building", sort=True)["height_m"].first().to_numpy()
+    polys = PolyCollection(rings, array=heights, cmap="Greys", norm=Normalize(0.0, max(heights.max(), 1.0) * 1.3),
+                           edgecolors="#333333", linewidths=0.4, alpha=0.85, zorder=1.5)
+    ax.add_collection(polys)
+    ax.scatter([], [], marker="s", s=40, c="#9a9a9a", edgecolors="#333333", linewidths=0.4,
+               label=f"buildings ({len(rings)}, {heights.min():.0f}-{heights.max():.0f} m, darker: taller)")
+    return polys
 
 
 def plot_map(run_dir: str | Path, t: float | None = None, out: str | Path | None = None, *,
@@ -68,6 +82,9 @@ def plot_map(run_dir: str | Path, t: float | None = None, out: str | Path | None
     if roads is not None and len(roads):
         segments = np.stack([roads[["x0", "y0"]].to_numpy(), roads[["x1", "y1"]].to_numpy()], axis=1)
         ax.add_collection(LineCollection(segments, colors="white", linewidths=1.2, alpha=0.8, zorder=2))
+    buildings = _read(run, "buildings")
+    if buildings is not None and len(buildings):
+        draw_buildings(ax, buildings)
     title = f"{run.name}: cells and coverage"
     if samples is not None:
         try:

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import shapely
 
-__all__ = ["Buildings", "DRIVE_HEIGHT_RANGE_M", "draw_heights_m", "grid_blocks", "make_buildings"]
+__all__ = ["Buildings", "DRIVE_HEIGHT_RANGE_M", "blocks_from_roads", "draw_heights_m", "grid_blocks", "make_buildings"]
 
 #: DRIVE's building heights (polygonToolbox/add3rdDimension.m): ``rand * 35 + 15``, i.e. U(15, 50) m.
 DRIVE_HEIGHT_RANGE_M = (15.0, 50.0)
@@ -170,3 +170,38 @@ def grid_blocks(*, rows: int, cols: int, block_length_m: float, setback_m: float
                     rings.append([(x0, y0), (x1, y0), (x1, y1), (x0, y1)])
     heights = draw_heights_m(len(rings), rng=rng, height_m=height_m)
     return make_buildings(rings, heights, source=f"grid blocks {rows}x{cols}", what="buildings")
+
+
+def blocks_from_roads(seg_a_m, seg_b_m, *, setback_m: float = 10.0, split: int = 1, height_m=None,
+                      rng: np.random.Generator | None = None, seed: int = 0, min_area_m2: float = 20.0) -> Buildings:
+    """Buildings in the blocks of any road network given as segments ``seg_a_m[S, 2] -> seg_b_m[S, 2]``: each
+    bounded face of the (noded) road lines, inset by ``setback_m``; with ``split > 1`` the face's bounding box is cut
+    into ``split x split`` lots, each inset by ``setback_m`` again (alleys of ``2 setback_m``). On a grid this gives
+    :func:`grid_blocks`' buildings. Pieces below ``min_area_m2`` are dropped."""
+    if isinstance(split, bool) or not isinstance(split, int) or split < 1:
+        raise ValueError(f"split must be an integer >= 1, got {split!r}")
+    setback = float(setback_m)
+    if not (math.isfinite(setback) and setback >= 0):
+        raise ValueError(f"setback_m must be >= 0, got {setback_m!r}")
+    rng = rng if rng is not None else np.random.default_rng(seed)
+    a, b = np.asarray(seg_a_m, dtype=float), np.asarray(seg_b_m, dtype=float)
+    lines = shapely.union_all(shapely.linestrings(np.stack([a, b], axis=1)))  # noded, duplicates merged
+    faces = shapely.get_parts(shapely.polygonize(shapely.get_parts(lines)))
+    rings = []
+    for face in sorted(faces, key=lambda f: (round(f.centroid.y, 6), round(f.centroid.x, 6))):
+        inner = face.buffer(-setback, join_style="mitre") if setback > 0 else face
+        if split > 1 and not inner.is_empty:
+            x0, y0, x1, y1 = face.bounds
+            wx, wy = (x1 - x0) / split, (y1 - y0) / split
+            lots = [shapely.box(x0 + j * wx + setback, y0 + i * wy + setback, x0 + (j + 1) * wx - setback,
+                                y0 + (i + 1) * wy - setback) for i in range(split) for j in range(split)
+                    if wx > 2 * setback and wy > 2 * setback]
+            pieces = [inner.intersection(lot) for lot in lots]
+        else:
+            pieces = [inner]
+        for piece in pieces:
+            for poly in shapely.get_parts(piece):
+                if isinstance(poly, shapely.Polygon) and poly.area >= min_area_m2:
+                    rings.append(np.asarray(poly.exterior.coords))
+    heights = draw_heights_m(len(rings), rng=rng, height_m=height_m)
+    return make_buildings(rings, heights, source="blocks of the road network", what="buildings")

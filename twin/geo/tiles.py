@@ -95,13 +95,15 @@ _WEIGHTS = (np.uint64(1) << np.arange(_SUB * _SUB, dtype=np.uint64))
 @dataclass(frozen=True, eq=False)
 class LosTiles:
     """LOS per (cell, tile) for receivers at ``ue_height_m`` over tiles of ``tile_m`` metres whose lower-left corner is
-    ``origin``. ``table[C, ny * nx]`` (int32): ``-2`` the whole tile is LOS, ``-1`` NLOS, ``k >= 0`` a shadow's edge
-    crosses the tile and ``bits[k]`` (uint64) holds the state of its 8 x 8 sub-tiles (bit ``8 j + i``, sub-tile
-    column i, row j). ``los[C, ny, nx]``: the state at each tile's centre. Build with :meth:`build`; :meth:`lookup`
-    gives ``bool[V, C]``."""
+    ``origin``. ``table[ny * nx, C]`` (int32, tile-major so a lookup gathers whole rows): ``-2`` the whole tile is
+    LOS, ``-1`` NLOS, ``k >= 0`` a shadow's edge crosses the tile and ``bits[k]`` (uint64) holds the state of its
+    8 x 8 sub-tiles (bit ``8 j + i``, sub-tile column i, row j); ``crossed[ny * nx]``: some cell's edge crosses the
+    tile. ``los[C, ny, nx]``: the state at each tile's centre. Build with :meth:`build`; :meth:`lookup` gives
+    ``bool[V, C]``."""
 
     table: np.ndarray
     bits: np.ndarray
+    crossed: np.ndarray
     los: np.ndarray
     origin: tuple[float, float]
     tile_m: float
@@ -165,7 +167,9 @@ class LosTiles:
                 table[k, mixed] = n_bits + np.arange(len(mixed), dtype=np.int32)
                 n_bits += len(mixed)
         packed = np.concatenate(bits) if bits else np.zeros(0, dtype=np.uint64)
-        return cls(table, packed, centre.reshape(len(cells), ny, nx), (x0, y0), tile, cells, hv, buildings)
+        crossed = (table >= 0).any(axis=0)
+        return cls(np.ascontiguousarray(table.T), packed, crossed, centre.reshape(len(cells), ny, nx), (x0, y0), tile,
+                   cells, hv, buildings)
 
     @property
     def shape(self) -> tuple[int, int, int]:
@@ -174,7 +178,7 @@ class LosTiles:
 
     @property
     def nbytes(self) -> int:
-        return int(self.table.nbytes + self.bits.nbytes + self.los.nbytes)
+        return int(self.table.nbytes + self.bits.nbytes + self.crossed.nbytes + self.los.nbytes)
 
     @property
     def mixed_fraction(self) -> float:
@@ -199,14 +203,14 @@ class LosTiles:
         """``bool[V, C]`` LOS of receivers at ``xy[V, 2]`` (height ``ue_height_m``) to every cell (or to ``cells``, an
         index array). Points outside the grid get the exact test."""
         flat, bit, inside = self.tile_index(xy)
-        cols = np.arange(len(self.table)) if cells is None else np.asarray(cells, dtype=np.int64)
-        table = self.table if cells is None else self.table[cols]
-        state = table[:, flat].T  # [V, C]
+        n_cells = self.table.shape[1]
+        cols = np.arange(n_cells) if cells is None else np.asarray(cells, dtype=np.int64)
+        state = self.table[flat] if cells is None else self.table[flat][:, cols]  # [V, C]: whole rows gathered
         out = state == _LOS
-        mixed = state >= 0
-        if mixed.any():
-            v, c = np.nonzero(mixed)
-            out[v, c] = ((self.bits[state[v, c]] >> bit[v]) & np.uint64(1)).astype(bool)
+        idx = np.flatnonzero(state >= 0)  # links in a tile that a shadow edge crosses (1D: 2-D nonzero is slow)
+        if idx.size:
+            v = idx // state.shape[1]
+            out.ravel()[idx] = ((self.bits[state.ravel()[idx]] >> bit[v]) & np.uint64(1)).astype(bool)
         if not inside.all():
             pts = np.asarray(xy, dtype=float).reshape(-1, 2)[~inside]
             rx = np.column_stack([pts, np.full(len(pts), self.ue_height_m)])

@@ -60,8 +60,15 @@ class Preset(Protocol):
         """Cells farther than this are not usable (inf: no limit)."""
         ...
 
-    def pathloss_db(self, d2d_m, *, los, h_ut_m=None) -> np.ndarray:
-        """Path loss (dB) at 2D distance ``d2d_m`` (any shape) for LOS state ``los`` (bool or bool array)."""
+    @property
+    def car_penetration_loss(self) -> bool:
+        """Whether a vehicle's in-car loss applies by default (NR: TR 38.901's O2I car loss; DRIVE: none)."""
+        ...
+
+    def pathloss_db(self, d2d_m, *, los, h_ut_m=None, h_bs_m=None) -> np.ndarray:
+        """Path loss (dB) at 2D distance ``d2d_m`` (any shape) for LOS state ``los`` (bool or bool array); antenna
+        heights ``h_ut_m`` / ``h_bs_m`` (broadcastable; default the preset's) give the 3D distance where the model
+        defines one."""
         ...
 
     def rx_power_dbm(self, pathloss_db, link: str = "dl", loss_db=0.0) -> np.ndarray:

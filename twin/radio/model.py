@@ -18,6 +18,7 @@ in-car loss), DRIVE's NLOS rate quirk with ``nlos_quirk``.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -31,6 +32,10 @@ from .sinr import candidate_sinr_db, dbm_to_mw, mw_to_dbm, sinr_db, uplink_sinr_
 from .uplink import uplink_interference_dbm
 
 _FAR_M = 1e7  # distance given to inactive vehicles (their powers are masked anyway)
+LOS_KINDS = ("geometry", "stochastic", "always", "never")
+LOS_ALIASES = {"random": "stochastic", "los": "always", "nlos": "never"}  # the names of earlier versions
+#: ``(tier index, xy[N, 2], receiver antenna heights[N]) -> bool[N, cells of the tier]``: LOS from geometry
+LosLookup = Callable[[int, np.ndarray, np.ndarray], np.ndarray]
 
 
 @dataclass
@@ -74,9 +79,10 @@ class RadioModel:
     """Powers, SINR and rates between ``n_vehicles`` vehicles and the cells at ``cell_xy_m`` [C, 2]."""
 
     def __init__(self, tiers: list[Tier], cell_xy_m: np.ndarray, n_vehicles: int, *, rng: np.random.Generator,
-                 los: str = "random", shadowing: bool = True, penetration_loss: bool = True,
+                 los: str = "stochastic", shadowing: bool = True, penetration_loss: bool | None = None,
                  interference: str = "activity", sharing: str = "round-robin", metric: str = "rx_power",
-                 profile: str = "default", nlos_quirk: bool = False, cell_h_m: np.ndarray | None = None) -> None:
+                 cell_h_m: np.ndarray | None = None, ue_h_m: np.ndarray | None = None,
+                 los_lookup: LosLookup | None = None, profile: str = "default", nlos_quirk: bool = False) -> None:
         self.tiers = tiers
         self.drive, self.nlos_quirk = profile == "drive", bool(nlos_quirk)
         if self.drive:
@@ -84,14 +90,29 @@ class RadioModel:
         self.cell_xy_m = np.asarray(cell_xy_m, dtype=float)
         self.n_cells = len(self.cell_xy_m)
         self.n_vehicles = int(n_vehicles)
+        los = LOS_ALIASES.get(los, los)
+        if los not in LOS_KINDS:
+            raise ValueError(f"los must be one of {', '.join(LOS_KINDS)}, got {los!r}")
+        if (los == "geometry") != (los_lookup is not None):
+            raise ValueError("los 'geometry' needs a los_lookup (and only it takes one)")
         self.los_mode, self.interference, self.sharing, self.metric = los, interference, sharing, metric
+        self.los_lookup = los_lookup
         v = self.n_vehicles
-        self._los = [LosProcess.for_model(t.preset.los_model, (v, t.cells.size), rng=rng) if los == "random" else None
-                     for t in tiers]
+        # antenna heights: per cell [C] and per vehicle [V] (NaN: the preset's), resolved per tier
+        cell_h = np.full(self.n_cells, np.nan) if cell_h_m is None else np.asarray(cell_h_m, dtype=float)
+        ue_h = np.full(v, np.nan) if ue_h_m is None else np.asarray(ue_h_m, dtype=float)
+        self.h_bs_m = [np.where(np.isnan(cell_h[t.cells]), t.preset.h_bs_m, cell_h[t.cells]) for t in tiers]
+        self.h_ut_m = [np.where(np.isnan(ue_h), t.preset.h_ut_m, ue_h) for t in tiers]
+        self._los = [LosProcess.for_model(t.preset.los_model, (v, t.cells.size), rng=rng) if los == "stochastic"
+                     else None for t in tiers]
         self._shadow = [ShadowingProcess.for_model(t.preset.shadowing_model, (v, t.cells.size), rng=rng)
                         if shadowing and shadow_sigma_db(t.preset.shadowing_model, True) + shadow_sigma_db(
                             t.preset.shadowing_model, False) > 0 else None for t in tiers]
-        self.o2i_db = o2i_car_loss_db(v, rng) if penetration_loss else np.zeros(v)
+        # in-car loss: the scenario's choice, else each preset's (NR: TR 38.901 O2I car loss; DRIVE: none)
+        self.car_loss = [t.preset.car_penetration_loss if penetration_loss is None else bool(penetration_loss)
+                         for t in tiers]
+        self.o2i_db = o2i_car_loss_db(v, rng) if any(self.car_loss) else np.zeros(v)
+        self.los_state = np.zeros((v, self.n_cells), dtype=bool)  # LOS of every link at the last step
         self.floor_dbm = np.empty(self.n_cells)
         self.bias_db = np.empty(self.n_cells)
         self.tier_of = np.empty(self.n_cells, dtype=np.int64)
@@ -100,17 +121,14 @@ class RadioModel:
         self.channel_preset = [next(t.preset for t in tiers if t.preset.name == n) for n in names]
         # the uplink allocation of the last step (link-adapted presets): power per RB (dBm) and share of the RBs
         self.ul_p_rb_dbm, self.ul_rb_share = np.full(v, -np.inf), np.zeros(v)
-        self.p_tx_dbm, self.cell_h_m = np.empty(self.n_cells), np.empty(self.n_cells)
+        self.p_tx_dbm = np.empty(self.n_cells)
         for i, t in enumerate(tiers):
             self.floor_dbm[t.cells] = t.floor_dbm
             self.bias_db[t.cells] = t.bias_db
             self.tier_of[t.cells] = i
             self.p_tx_dbm[t.cells] = t.preset.p_tx_dbm
-            self.cell_h_m[t.cells] = t.preset.h_bs_m
             if self.drive:
                 t.preset.drive_link(np.ones(1), True)  # ValueError naming a preset DRIVE does not have
-        if cell_h_m is not None:  # per-site antenna heights (NaN: the tier's preset height)
-            self.cell_h_m = np.where(np.isnan(cell_h_m), self.cell_h_m, cell_h_m)
         self._drive_rate = np.zeros((v, self.n_cells))  # profile drive: DRIVE's rate of every link, this step
         self._t_s = -np.inf
 
@@ -130,9 +148,11 @@ class RadioModel:
 
     # ------------------------------------------------------------------------------------------------- powers
 
-    def _budget(self, tier: Tier, d2d: np.ndarray, los, loss_db) -> tuple[np.ndarray, np.ndarray]:
+    def _budget(self, i: int, d2d: np.ndarray, los, loss_db, h_ut=None) -> tuple[np.ndarray, np.ndarray]:
+        tier = self.tiers[i]
         p = tier.preset
-        pl = p.pathloss_db(d2d, los=los)
+        h_ut = self.h_ut_m[i] if h_ut is None else h_ut
+        pl = p.pathloss_db(d2d, los=los, h_ut_m=np.reshape(h_ut, (-1, 1)), h_bs_m=self.h_bs_m[i][None, :])
         far = d2d > tier.max_range_m
         dl, ul = p.rx_power_dbm(pl, "dl", loss_db=loss_db), p.rx_power_dbm(pl, "ul", loss_db=loss_db)
         return np.where(far, -np.inf, dl), np.where(far, -np.inf, ul)
@@ -145,33 +165,46 @@ class RadioModel:
         moved = np.where(active, np.nan_to_num(moved_m, nan=0.0), 0.0)
         rx_dl = np.empty((self.n_vehicles, self.n_cells))
         rx_ul = np.empty((self.n_vehicles, self.n_cells))
-        for t, los_proc, shadow in zip(self.tiers, self._los, self._shadow, strict=True):
+        for i, (t, los_proc, shadow) in enumerate(zip(self.tiers, self._los, self._shadow, strict=True)):
             cxy = self.cell_xy_m[t.cells]
             d2d = np.hypot(xy[:, 0:1] - cxy[:, 0], xy[:, 1:2] - cxy[:, 1])
-            if los_proc is not None:
-                los = los_proc.step(moved, los_probability(t.preset.los_model, d2d, h_ut_m=t.preset.h_ut_m))
-            else:
-                los = np.full(d2d.shape, self.los_mode == "los")
+            los = self._los_now(i, los_proc, d2d, xy, moved, active)
+            self.los_state[:, t.cells] = los
             if self.drive:
-                rx_dl[:, t.cells] = rx_ul[:, t.cells] = self._drive_step(t, d2d, los)
+                rx_dl[:, t.cells] = rx_ul[:, t.cells] = self._drive_step(i, d2d, los)
                 continue
-            loss = self.o2i_db[:, None] + (shadow.step(moved, los) if shadow is not None else 0.0)
-            rx_dl[:, t.cells], rx_ul[:, t.cells] = self._budget(t, d2d, los, loss)
+            o2i = self.o2i_db[:, None] if self.car_loss[i] else 0.0
+            loss = o2i + (shadow.step(moved, los) if shadow is not None else 0.0)
+            rx_dl[:, t.cells], rx_ul[:, t.cells] = self._budget(i, d2d, los, loss)
         rx_dl[~active] = -np.inf
         rx_ul[~active] = -np.inf
         return rx_dl, rx_ul
 
-    def _drive_links(self, t: Tier, d2d: np.ndarray, los) -> tuple[np.ndarray, np.ndarray]:
-        """DRIVE's received power (-inf out of range) and rate [points, cells of t]."""
-        link = t.preset.drive_link(np.hypot(d2d, self.cell_h_m[t.cells] - t.preset.h_ut_m), los,
-                                   p_tx_dbm=self.p_tx_dbm[t.cells], nlos_quirk=self.nlos_quirk)
+    def _drive_links(self, i: int, d2d: np.ndarray, los, h_ut=None) -> tuple[np.ndarray, np.ndarray]:
+        """DRIVE's received power (-inf out of range) and rate [points, cells of tier i], at the 3D distance."""
+        t = self.tiers[i]
+        h_ut = self.h_ut_m[i] if h_ut is None else h_ut
+        d3d = np.hypot(d2d, self.h_bs_m[i][None, :] - np.reshape(h_ut, (-1, 1)))
+        link = t.preset.drive_link(d3d, los, p_tx_dbm=self.p_tx_dbm[t.cells], nlos_quirk=self.nlos_quirk)
         ok = link.in_range & (d2d <= t.max_range_m)
         return np.where(ok, link.rx_dbm, -np.inf), np.where(ok, link.rate_bps, 0.0)
 
-    def _drive_step(self, t: Tier, d2d: np.ndarray, los) -> np.ndarray:
-        """DRIVE's received power [V, cells of t]; keeps DRIVE's rates for ``link_quality``."""
-        rx, self._drive_rate[:, t.cells] = self._drive_links(t, d2d, los)
+    def _drive_step(self, i: int, d2d: np.ndarray, los) -> np.ndarray:
+        """DRIVE's received power [V, cells of tier i]; keeps DRIVE's rates for ``link_quality``."""
+        rx, self._drive_rate[:, self.tiers[i].cells] = self._drive_links(i, d2d, los)
         return rx
+
+    def _los_now(self, i: int, los_proc, d2d: np.ndarray, xy: np.ndarray, moved: np.ndarray,
+                 active: np.ndarray) -> np.ndarray:
+        """[V, cells of tier i] LOS state this step (inactive vehicles: False)."""
+        t = self.tiers[i]
+        if self.los_mode == "geometry":
+            los = np.zeros(d2d.shape, dtype=bool)
+            los[active] = self.los_lookup(i, xy[active], self.h_ut_m[i][active])
+            return los
+        if los_proc is not None:
+            return los_proc.step(moved, los_probability(t.preset.los_model, d2d, h_ut_m=self.h_ut_m[i][:, None]))
+        return np.full(d2d.shape, self.los_mode == "always")
 
     def association_metric(self, rx_dl: np.ndarray, activity_dl: np.ndarray) -> np.ndarray:
         """[V, C] metric for :class:`twin.radio.Association`: received power or candidate SINR, plus the tier
@@ -278,17 +311,21 @@ class RadioModel:
         if self.drive:
             return self._drive_coverage(pts)
         rx = np.empty((len(pts), self.n_cells))
-        for t in self.tiers:
+        for i, t in enumerate(self.tiers):
             cxy = self.cell_xy_m[t.cells]
             d2d = np.hypot(pts[:, 0:1] - cxy[:, 0], pts[:, 1:2] - cxy[:, 1])
-            if self.los_mode == "random":
-                p = los_probability(t.preset.los_model, d2d, h_ut_m=t.preset.h_ut_m)
-                los_dbm, _ = self._budget(t, d2d, True, penetration_db)
-                nlos_dbm, _ = self._budget(t, d2d, False, penetration_db)
+            h_ut = np.full(len(pts), self._typical_h_ut(i))
+            loss = penetration_db if self.car_loss[i] else 0.0
+            if self.los_mode == "stochastic":
+                p = los_probability(t.preset.los_model, d2d, h_ut_m=h_ut[:, None])
+                los_dbm, _ = self._budget(i, d2d, True, loss, h_ut)
+                nlos_dbm, _ = self._budget(i, d2d, False, loss, h_ut)
                 with np.errstate(divide="ignore"):
                     rx[:, t.cells] = mw_to_dbm(p * dbm_to_mw(los_dbm) + (1 - p) * dbm_to_mw(nlos_dbm))
+            elif self.los_mode == "geometry":
+                rx[:, t.cells], _ = self._budget(i, d2d, self.los_lookup(i, pts, h_ut), loss, h_ut)
             else:
-                rx[:, t.cells], _ = self._budget(t, d2d, self.los_mode == "los", penetration_db)
+                rx[:, t.cells], _ = self._budget(i, d2d, self.los_mode == "always", loss, h_ut)
         ones = np.ones(self.n_cells)
         best, _ = best_server(self.association_metric(rx, ones))
         _, _, rate, _ = self.link_quality(rx, rx, best, ones, ones, remember=False)
@@ -296,17 +333,25 @@ class RadioModel:
 
     def _drive_coverage(self, pts: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         rx, rate = np.empty((len(pts), self.n_cells)), np.empty((len(pts), self.n_cells))
-        for t in self.tiers:
+        for i, t in enumerate(self.tiers):
             cxy = self.cell_xy_m[t.cells]
             d2d = np.hypot(pts[:, 0:1] - cxy[:, 0], pts[:, 1:2] - cxy[:, 1])
-            if self.los_mode == "random":
-                p = los_probability(t.preset.los_model, d2d, h_ut_m=t.preset.h_ut_m)
+            h_ut = np.full(len(pts), self._typical_h_ut(i))
+            if self.los_mode == "stochastic":
+                p = los_probability(t.preset.los_model, d2d, h_ut_m=h_ut[:, None])
+            elif self.los_mode == "geometry":
+                p = self.los_lookup(i, pts, h_ut).astype(float)
             else:
-                p = np.full(d2d.shape, 1.0 if self.los_mode == "los" else 0.0)
-            los_dbm, los_rate = self._drive_links(t, d2d, True)
-            nlos_dbm, nlos_rate = self._drive_links(t, d2d, False)
+                p = np.full(d2d.shape, 1.0 if self.los_mode == "always" else 0.0)
+            los_dbm, los_rate = self._drive_links(i, d2d, True, h_ut)
+            nlos_dbm, nlos_rate = self._drive_links(i, d2d, False, h_ut)
             with np.errstate(divide="ignore"):
                 rx[:, t.cells] = mw_to_dbm(p * dbm_to_mw(los_dbm) + (1 - p) * dbm_to_mw(nlos_dbm))
             rate[:, t.cells] = p * los_rate + (1 - p) * nlos_rate
         best, _ = best_server(self.association_metric(rx, np.ones(self.n_cells)))
         return np.where(best >= 0, rate[np.arange(len(pts)), np.maximum(best, 0)], 0.0), best
+
+    def _typical_h_ut(self, i: int) -> float:
+        """The vehicle antenna height of the coverage map: the most common among the vehicles (tier ``i``'s)."""
+        values, counts = np.unique(self.h_ut_m[i], return_counts=True)
+        return float(values[np.argmax(counts)]) if len(values) else float(self.tiers[i].preset.h_ut_m)

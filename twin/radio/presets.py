@@ -119,15 +119,19 @@ class NrPreset(_PresetBase):
         nf = self.ue_noise_figure_db if choice("link", link, ("dl", "ul")) == "dl" else self.bs_noise_figure_db
         return float(noise_power_dbm(self.bandwidth_hz, nf))
 
-    def pathloss_db(self, d2d_m, *, los, h_ut_m=None) -> np.ndarray:
+    def pathloss_db(self, d2d_m, *, los, h_ut_m=None, h_bs_m=None) -> np.ndarray:
         return pathloss_db(
             self.pathloss_model,
             d2d_m,
             self.fc_hz,
             los=los,
-            h_bs_m=self.h_bs_m,
+            h_bs_m=self.h_bs_m if h_bs_m is None else h_bs_m,
             h_ut_m=self.h_ut_m if h_ut_m is None else h_ut_m,
         )
+
+    @property
+    def car_penetration_loss(self) -> bool:
+        return True  # TR 38.901 7.4.3.2 O2I car loss
 
     def rx_power_dbm(self, pathloss_db, link: str = "dl", loss_db=0.0) -> np.ndarray:
         if choice("link", link, ("dl", "ul")) == "dl":
@@ -221,9 +225,10 @@ class TablePreset(_PresetBase):
         if self.distance_step_m not in (1.0, 0.1):
             raise ValueError(f"distance_step_m must be 1 or 0.1 (DRIVE's rounding), got {self.distance_step_m}")
 
-    def pathloss_db(self, d2d_m, *, los, h_ut_m=None) -> np.ndarray:
+    def pathloss_db(self, d2d_m, *, los, h_ut_m=None, h_bs_m=None) -> np.ndarray:
         """DRIVE's path loss: ``pathloss_los`` where LOS, ``pathloss_nlos`` elsewhere."""
-        args = dict(h_bs_m=self.h_bs_m, h_ut_m=self.h_ut_m if h_ut_m is None else h_ut_m)
+        args = dict(h_bs_m=self.h_bs_m if h_bs_m is None else h_bs_m,
+                    h_ut_m=self.h_ut_m if h_ut_m is None else h_ut_m)
         pl_los = pathloss_db(self.pathloss_los, d2d_m, self.fc_hz, los=True, **args, **dict(self.los_params))
         pl_nlos = pathloss_db(self.pathloss_nlos, d2d_m, self.fc_hz, los=False, **args, **dict(self.nlos_params))
         return np.where(los_mask(los), pl_los, pl_nlos)
@@ -231,6 +236,10 @@ class TablePreset(_PresetBase):
     @property
     def shadowing_model(self) -> str:
         return self.pathloss_los  # DRIVE's models have no shadow fading (sigma 0)
+
+    @property
+    def car_penetration_loss(self) -> bool:
+        return False  # DRIVE has no in-car loss
 
     @property
     def max_range_m(self) -> float:

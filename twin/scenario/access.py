@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from pydantic import Field, PositiveInt, model_validator
+from pydantic import BeforeValidator, Field, PositiveInt, model_validator
 
 from twin.scenario.types import BitRate, Metres, NonNegativeMetres, PositiveSeconds, Seconds, Section, Speed
 from twin.scenario.validators import Fraction, Name, NonNegative, require, unique
@@ -18,13 +18,51 @@ from twin.scenario.validators import Fraction, Name, NonNegative, require, uniqu
 
 
 class VehicleTypeSpec(Section):
-    """A vehicle class of the fleet: top speed, share (shares are normalised) and speed factor (the multiple of a
-    road's speed limit it drives at, capped by its top speed: SUMO's ``speedFactor``)."""
+    """A vehicle class of the fleet: top speed, share (shares are normalised), speed factor (the multiple of a road's
+    speed limit it drives at, capped by its top speed: SUMO's ``speedFactor``) and the height of its antenna (default:
+    each preset's, 1.5 m)."""
 
     name: Name
     max_speed_mps: Speed
     share: NonNegative = 1.0
     speed_factor: Annotated[float, Field(gt=0.0, le=10.0)] = 1.0
+    antenna_height_m: Metres | None = None
+
+
+# --------------------------------------------------------------------------------------------------------- buildings
+
+HeightRange = Metres | tuple[Metres, Metres]  # a number, or a (low, high) uniform range
+
+
+class NoBuildings(Section):
+    """No buildings: LOS can only be stochastic, always or never."""
+
+    kind: Literal["none"] = "none"
+
+
+class BlockBuildings(Section):
+    """Generated buildings in the blocks between the streets: the grid's blocks (``mobility.kind: grid``, or the grid
+    SUMO generates), each ``split x split`` lots kept ``setback_m`` from the street centre lines; or the faces of any
+    other road network, inset by ``setback_m``. Heights: a number or a (low, high) range drawn uniformly (DRIVE: 15-50 m)."""
+
+    kind: Literal["blocks"]
+    setback_m: NonNegativeMetres = 10.0
+    split: PositiveInt = 1
+    height_m: HeightRange = (15.0, 50.0)
+
+
+class FileBuildings(Section):
+    """Buildings from a file: ``osm`` (OSM XML; default path: the mobility's OSM file) or ``sumo_poly`` (a SUMO
+    ``.poly.xml`` as polyconvert writes it, in the network's metres). Heights: ``height``, else ``building:levels`` x
+    ``level_height_m``, else ``default_height_m`` (a number or a (low, high) range; DRIVE: 15-50 m)."""
+
+    kind: Literal["osm", "sumo_poly"]
+    path: str | None = None
+    level_height_m: Metres = 3.0
+    default_height_m: HeightRange = (15.0, 50.0)
+
+
+Buildings = Annotated[NoBuildings | BlockBuildings | FileBuildings, Field(discriminator="kind")]
 
 
 DRIVE_FLEET = [  # DRIVE's additional.type.xml: ambulances speedFactor 2 (20 m/s on 13.89 m/s roads)
@@ -36,6 +74,7 @@ DRIVE_FLEET = [  # DRIVE's additional.type.xml: ambulances speedFactor 2 (20 m/s
 class _Fleet(Section):
     step_s: PositiveSeconds = 1.0  # mobility (and radio) update period
     vehicle_types: list[VehicleTypeSpec] = Field(default=DRIVE_FLEET, min_length=1)
+    buildings: Buildings = NoBuildings()
 
 
 class NoMobility(Section):
@@ -201,6 +240,42 @@ class Backhaul(Section):
     latency_s: Seconds = 0.0005
 
 
+class FixedHeight(Section):
+    """Every antenna of the tier at ``h_bs_m`` (the tier's, else the preset's)."""
+
+    kind: Literal["fixed"] = "fixed"
+
+
+class PerSiteHeight(Section):
+    """One height per site, in the order the placement gives them (``cells.parquet``)."""
+
+    kind: Literal["per_site"]
+    heights_m: list[Metres] = Field(min_length=1)
+
+
+class RooftopHeight(Section):
+    """DRIVE's LTE: on the roof of the building at the site, ``mast_m`` above it; a site on the street keeps ``h_bs_m``."""
+
+    kind: Literal["rooftop"]
+    mast_m: NonNegativeMetres = 0.0
+
+
+class UniformIntHeight(Section):
+    """DRIVE's mmWave: a whole number of metres drawn uniformly in [low, high] per site (``randi([5, 15])``)."""
+
+    kind: Literal["uniform_int"]
+    low: PositiveInt = 5
+    high: PositiveInt = 15
+
+    @model_validator(mode="after")
+    def _order(self) -> UniformIntHeight:
+        require(self.low <= self.high, f"low ({self.low}) must not exceed high ({self.high})")
+        return self
+
+
+AntennaHeight = Annotated[FixedHeight | PerSiteHeight | RooftopHeight | UniformIntHeight,
+                          Field(discriminator="kind")]
+
 UL_ALPHAS = (0.0, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 1.0)  # TS 38.331 Alpha (the radio side's twin.radio.uplink.ALPHAS)
 PRESET_OVERRIDES = ("p_tx_dbm", "g_bs_dbi", "g_ue_dbi", "h_bs_m", "ul_p0_dbm", "ul_alpha")  # CellTier -> preset field
 
@@ -236,6 +311,7 @@ class CellTier(Section):
     g_bs_dbi: float | None = None
     g_ue_dbi: float | None = None
     h_bs_m: Metres | None = None
+    antenna_height: AntennaHeight = FixedHeight()
     min_rx_dbm: float | None = None
     max_range_m: Metres | None = None
     bias_db: float = 0.0
@@ -268,6 +344,24 @@ class CoverageSpec(Section):
     margin_m: NonNegativeMetres = 50.0
 
 
+LOS_ALIASES = {"random": "stochastic", "los": "always", "nlos": "never"}  # the strings of earlier versions
+
+
+class LosSpec(Section):
+    """How a link's LOS state is decided: ``geometry`` (the 3D segment between the antennas against the buildings,
+    precomputed on ``tile_m`` tiles per cell), ``stochastic`` (TR 38.901 LOS probability, correlated along the
+    trajectory), ``always``, ``never``. The strings ``random`` / ``los`` / ``nlos`` (and the kinds) are accepted."""
+
+    kind: Literal["geometry", "stochastic", "always", "never"] = "stochastic"
+    tile_m: Metres = 10.0
+
+
+def _los_alias(value):
+    if isinstance(value, str):
+        return {"kind": LOS_ALIASES.get(value, value)}
+    return value
+
+
 class NoRadio(Section):
     """No radio access network: clients are wired nodes of the topology."""
 
@@ -290,9 +384,9 @@ class CellularRadio(Section):
     air_latency_s: Seconds = 0.004
     sharing: Literal["round-robin", "proportional-fair", "none"] = "round-robin"
     interference: Literal["activity", "full-buffer", "none"] = "activity"
-    los: Literal["random", "los", "nlos"] = "random"
+    los: Annotated[LosSpec, BeforeValidator(_los_alias)] = LosSpec()
     shadowing: bool = True
-    penetration_loss: bool = True
+    penetration_loss: bool | None = None  # None: per preset (NR: the TR's in-car loss; DRIVE: none, as DRIVE)
     coverage: CoverageSpec = CoverageSpec()
     sample_vehicles: Literal["clients", "all"] = "clients"
 

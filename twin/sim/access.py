@@ -89,8 +89,8 @@ class Access:
 
     def sample(self, period_s: float, all_vehicles: bool) -> Generator[simpy.Event, Any, None]:
         """Process: every ``period_s``, per vehicle (clients, or all) ``x``, ``y`` (m), ``sinr_dl`` / ``sinr_ul`` (dB,
-        NaN without a cell), ``rate_dl`` / ``rate_ul`` (full-cell rate, bit/s), each with the serving cell's id in the
-        ``cell`` column (NA: none); per cell ``attached`` (vehicles served) and ``users_dl`` / ``users_ul`` (clients with
+        NaN without a cell), ``rate_dl`` / ``rate_ul`` (full-cell rate, bit/s), ``los`` (1: the link to the serving
+        cell is in line of sight, 0: not, or no cell), each with the serving cell's id in the ``cell`` column (NA: none); per cell ``attached`` (vehicles served) and ``users_dl`` / ``users_ul`` (clients with
         traffic). The cells' air-time utilisation is the ``utilisation`` sample of ``cell.K.dl`` / ``cell.K.ul``
         (:mod:`twin.sim.probes`)."""
         rec = self.recorder
@@ -107,7 +107,8 @@ class Access:
                 for name, values in (("x", xy[:, 0]), ("y", xy[:, 1]),
                                      ("sinr_dl", np.where(serving >= 0, self.sinr_dl[rows], np.nan)),
                                      ("sinr_ul", np.where(serving >= 0, self.sinr_ul[rows], np.nan)),
-                                     ("rate_dl", self.rate_dl[rows]), ("rate_ul", self.rate_ul[rows])):
+                                     ("rate_dl", self.rate_dl[rows]), ("rate_ul", self.rate_ul[rows]),
+                                     ("los", self._los_serving(rows, serving))):
                     rec.samples_many(t, name, names, values, cells)
             attached = np.bincount(self.serving[self.serving >= 0], minlength=len(self.cells))
             rec.samples_many(t, "attached", cell_names, attached, cell_names)
@@ -115,6 +116,11 @@ class Access:
             rec.samples_many(t, "users_dl", cell_names, users_dl, cell_names)
             rec.samples_many(t, "users_ul", cell_names, users_ul, cell_names)
             yield self.env.timeout(period_s)
+
+    def _los_serving(self, rows: np.ndarray, serving: np.ndarray) -> np.ndarray:
+        """1.0 where vehicle ``rows[i]``'s link to its serving cell is LOS at the last step, else 0.0."""
+        los = self.model.los_state[rows, np.maximum(serving, 0)]
+        return np.where(serving >= 0, los, False).astype(float)
 
     # ------------------------------------------------------------------------------------------------ update
 

@@ -30,6 +30,7 @@ from twin.sim.access import Access
 from twin.sim.derived import tier_preset
 from twin.sim.devices import device_flops
 from twin.sim.env import Client, TwinEnv
+from twin.sim.geometry_build import build_buildings, buildings_table, cell_heights, geometry_los, vehicle_heights
 from twin.sim.mobility_build import build_mobility
 from twin.sim.wired import Links, wire_links
 
@@ -60,7 +61,11 @@ def build_access(env: TwinEnv, network: FlowNetwork, graph: nx.DiGraph, server: 
     cleanups.callback(cleanup)
     cleanups.callback(mobility.close)
     rcfg = cfg.radio
-    tiers, cell_xy, cell_h = _tiers(rcfg, road, env, cfg.mobility)
+    buildings = build_buildings(cfg.mobility, road, env.base_dir, env.rng("buildings"))
+    tiers, cell_xy, site_h = _tiers(rcfg, road, env, buildings)
+    cell_h = cell_heights(rcfg, tiers, cell_xy, buildings, env.rng("antennas"))
+    cell_h = np.where(np.isnan(site_h), cell_h, site_h)  # DRIVE's placements draw their own antenna heights
+    los_lookup = geometry_los(rcfg, buildings, road, tiers, np.column_stack([cell_xy, cell_h]))
     sites = _attach_nodes(rcfg, graph, cell_xy)
     links = dict(links)
     cells: list[Cell] = []
@@ -100,10 +105,11 @@ def build_access(env: TwinEnv, network: FlowNetwork, graph: nx.DiGraph, server: 
         names[v] = clients[i].name
 
     try:
-        model = RadioModel(tiers, cell_xy, len(ids), rng=env.rng("radio"), los=rcfg.los, shadowing=rcfg.shadowing,
-                           penetration_loss=rcfg.penetration_loss, interference=rcfg.interference,
-                           sharing=rcfg.sharing, metric=rcfg.association.metric, profile=rcfg.profile,
-                           nlos_quirk=rcfg.drive_nlos_quirk, cell_h_m=cell_h)
+        model = RadioModel(tiers, cell_xy, len(ids), rng=env.rng("radio"), los=rcfg.los.kind,
+                           shadowing=rcfg.shadowing, penetration_loss=rcfg.penetration_loss,
+                           interference=rcfg.interference, sharing=rcfg.sharing, metric=rcfg.association.metric,
+                           cell_h_m=cell_h, ue_h_m=vehicle_heights(cfg.mobility, types), los_lookup=los_lookup,
+                           profile=rcfg.profile, nlos_quirk=rcfg.drive_nlos_quirk)
     except ValueError as exc:  # profile drive with a preset DRIVE does not have
         raise InputError(f"radio.profile: {exc}") from None
     user_links = None
@@ -120,14 +126,18 @@ def build_access(env: TwinEnv, network: FlowNetwork, graph: nx.DiGraph, server: 
                     interruption_s=rcfg.handover_interruption_s, hysteresis_db=assoc.hysteresis_db,
                     time_to_trigger_s=assoc.time_to_trigger_s, resource_index=index, links=user_links)
     access.update(0.0, initial=True)
-    return RadioParts(clients, access, map_tables(rcfg, road, model, tiers, cells, sites))
+    tables = map_tables(rcfg, road, model, tiers, cells, sites)
+    footprints = buildings_table(buildings)
+    if footprints is not None:
+        tables["buildings"] = footprints
+    return RadioParts(clients, access, tables)
 
 
 # ------------------------------------------------------------------------------------------------------- cells
 
 
 def _tiers(rcfg: A.CellularRadio, road: mob.RoadNetwork, env: TwinEnv,
-           mcfg) -> tuple[list[Tier], np.ndarray, np.ndarray]:
+           buildings) -> tuple[list[Tier], np.ndarray, np.ndarray]:
     tiers, xy, h, start = [], [], [], 0
     for i, spec in enumerate(rcfg.tiers):
         where = f"radio.tiers[{i}]"
@@ -136,7 +146,11 @@ def _tiers(rcfg: A.CellularRadio, road: mob.RoadNetwork, env: TwinEnv,
         if spec.placement.kind in ("drive_greedy", "drive_random"):  # DRIVE's: antenna heights drawn, LOS tiles
             extra["rng"] = env.rng(f"placement.{i}")
         if spec.placement.kind == "drive_greedy":
-            extra["buildings"], extra["los_of"] = _city(mcfg, env, f"{where}.placement")
+            if buildings is None:
+                raise InputError(f"{where}.placement: drive_greedy needs buildings for line of sight; set "
+                                 f"mobility.buildings (e.g. {{kind: blocks}})")
+            extra["buildings"] = buildings
+            extra["los_of"] = lambda tx, rx, city=buildings: geo.los_exact(tx, rx, city)
         sites = _placement(spec.placement, road, f"{where}.placement", **extra)
         if len(sites) == 0:
             raise InputError(f"{where}.placement: no site falls in the area of the road network")
@@ -154,17 +168,6 @@ def _placement(p, road: mob.RoadNetwork, where: str, **context) -> mob.Sites:
         return mob.PLACEMENTS[p.kind](road, **p.model_dump(exclude={"kind"}), **context)
     except ValueError as exc:
         raise InputError(f"{where}: {exc}") from None
-
-
-def _city(mcfg, env: TwinEnv, where: str):
-    """The city's buildings and line of sight through them, for DRIVE's placement: the blocks of a generated grid
-    (setback 10 m, DRIVE's U(15, 50) m heights, seeded by the scenario's ``buildings`` stream)."""
-    if not isinstance(mcfg, A.GridMobility):
-        raise InputError(f"{where}: drive_greedy needs buildings for line of sight: use mobility kind grid (its "
-                         f"blocks are built), got {mcfg.kind!r}")
-    city = geo.grid_blocks(rows=mcfg.rows, cols=mcfg.cols, block_length_m=mcfg.block_length_m,
-                           rng=env.rng("buildings"))
-    return city, lambda tx, rx: geo.los_exact(tx, rx, city)
 
 
 def _attach_nodes(rcfg: A.CellularRadio, graph: nx.DiGraph, cell_xy: np.ndarray) -> list[str]:
@@ -232,8 +235,12 @@ def map_tables(rcfg: A.CellularRadio, road: mob.RoadNetwork, model: RadioModel, 
         tier_names[t.cells] = t.name
         presets[t.cells] = t.preset.name
     names = [c.name for c in cells]
+    h = np.empty(len(cells))
+    for i, t in enumerate(tiers):
+        h[t.cells] = model.h_bs_m[i]
     out = {"cells": pd.DataFrame({"cell": pd.array(names, dtype="string"), "cell_index": np.arange(len(cells)),
-                                  "x": xy[:, 0], "y": xy[:, 1], "tier": pd.array(tier_names.astype(str), dtype="string"),
+                                  "x": xy[:, 0], "y": xy[:, 1], "height_m": h,
+                                  "tier": pd.array(tier_names.astype(str), dtype="string"),
                                   "preset": pd.array(presets.astype(str), dtype="string"),
                                   "site": pd.array(sites, dtype="string"),
                                   "node": pd.array([c.node for c in cells], dtype="string")})}
@@ -246,8 +253,7 @@ def map_tables(rcfg: A.CellularRadio, road: mob.RoadNetwork, model: RadioModel, 
         gx = np.arange(xmin - cov.margin_m, xmax + cov.margin_m + 1e-9, cov.spacing_m)
         gy = np.arange(ymin - cov.margin_m, ymax + cov.margin_m + 1e-9, cov.spacing_m)
         px, py = (m.ravel() for m in np.meshgrid(gx, gy))
-        rate, best = model.coverage(np.column_stack([px, py]),
-                                    penetration_db=O2I_MEAN_DB if rcfg.penetration_loss else 0.0)
+        rate, best = model.coverage(np.column_stack([px, py]), penetration_db=O2I_MEAN_DB)  # where a tier has it
         named = np.array([*names, None], dtype=object)  # index -1: no usable cell
         out["coverage"] = pd.DataFrame({"x": px, "y": py, "rate_dl_bps": rate,
                                         "cell": pd.array(named[np.asarray(best)], dtype="string")})
