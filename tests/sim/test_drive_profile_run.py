@@ -138,3 +138,10 @@ def test_profile_drive_input_errors(monkeypatch):
     config["radio"]["tiers"][0]["power_policy"] = {"kind": "demand"}
     with pytest.raises((InputError, ValidationError), match="power_policy: the demand-driven power is DRIVE's"):
         validate(config)
+
+
+def test_drive_greedy_needs_buildings(monkeypatch):
+    config = _scenario()
+    config["radio"]["tiers"][0]["placement"] = {"kind": "drive_greedy"}
+    with pytest.raises(InputError, match=r"radio.tiers\[0\].placement: drive_greedy needs buildings.*mobility.buildings"):
+        _run(monkeypatch, config, lambda t: [[50, 0], [120, 0]])
