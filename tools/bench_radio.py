@@ -5,7 +5,7 @@ server with hysteresis / TTT, SINR with co-channel interference weighted by cell
 the public ``twin.radio`` and ``twin.geo`` APIs.
 
 ``--los geometry`` (default): a 2 km x 2 km grid city (11 x 11 junctions, 200 m blocks, 4 buildings a block, DRIVE's
-15-50 m heights), 100 cells 25 m high at the junctions, vehicles driving along the streets; the LOS tiles of every
+15-50 m heights; ``--city random``: ``--buildings`` 3000 rotated rectangles and L shapes in the blocks instead), 100 cells 25 m high at the junctions, vehicles driving along the streets; the LOS tiles of every
 cell (``twin.geo.LosTiles``, ``--tile-m``) are precomputed first (printed: ``precompute_s`` and the peak memory it
 added, ``precompute_mb``), then a step's LOS is a tile lookup. ``--los stochastic``: TR 38.901 LOS probability
 with a correlated LOS process, cells on a 500 m grid, vehicles anywhere.
@@ -54,11 +54,34 @@ def build(n_ue: int, n_cell: int, dtype, seed: int):
     return rng, cell_xy, ue_xy, velocity, speed, extent_m
 
 
-def build_city(n_ue: int, n_cell: int, dtype, seed: int, tile_m: float):
+def random_buildings(rng, n: int, size_m: float, streets_m: float) -> geo.Buildings:
+    """``n`` rotated rectangles and L shapes (30 %), 8-40 m a side, 15-50 m high, off the streets of the grid."""
+    import shapely
+    import shapely.affinity as aff
+
+    rings = []
+    while len(rings) < n:
+        cx, cy = rng.uniform(0, size_m, 2)
+        w, d = rng.uniform(8, 40, 2)
+        poly = shapely.box(-w / 2, -d / 2, w / 2, d / 2)
+        if rng.random() < 0.3:
+            poly = poly.difference(shapely.box(0, 0, w, d))
+        poly = aff.translate(aff.rotate(poly, rng.uniform(0, 180), origin=(0, 0)), cx, cy)
+        near = np.minimum(np.mod(np.array(poly.bounds), streets_m), streets_m - np.mod(np.array(poly.bounds), streets_m))
+        lo, hi = np.array(poly.bounds[:2]) // streets_m, np.array(poly.bounds[2:]) // streets_m
+        if (lo == hi).all() and near.min() > 10.0:  # inside one block, 10 m off its streets
+            rings.append(np.asarray(poly.exterior.coords))
+    return geo.make_buildings(rings, rng.uniform(15, 50, n))
+
+
+def build_city(n_ue: int, n_cell: int, dtype, seed: int, tile_m: float, city: str = "grid", n_buildings: int = 3000):
     """The 2 km grid city: buildings, 100 cells at junctions (25 m), vehicles on the streets, LOS tiles."""
     rng = np.random.default_rng(seed)
     n, block = 11, 200.0
-    buildings = geo.grid_blocks(rows=n, cols=n, block_length_m=block, setback_m=10.0, split=2, rng=rng)
+    if city == "grid":
+        buildings = geo.grid_blocks(rows=n, cols=n, block_length_m=block, setback_m=10.0, split=2, rng=rng)
+    else:
+        buildings = random_buildings(rng, n_buildings, (n - 1) * block, block)
     jx, jy = np.meshgrid(np.arange(n) * block, np.arange(n) * block)
     junctions = np.stack([jx.ravel(), jy.ravel()], axis=1)
     cell_xy = junctions[rng.choice(len(junctions), size=min(n_cell, len(junctions)), replace=False)]
@@ -106,6 +129,9 @@ def main(argv=None) -> float:
     ap.add_argument("--seed", type=int, default=1)
     ap.add_argument("--los", choices=("geometry", "stochastic"), default="geometry")
     ap.add_argument("--tile-m", type=float, default=10.0, help="LOS tile size (m) with --los geometry")
+    ap.add_argument("--city", choices=("grid", "random"), default="grid",
+                    help="grid: 4 buildings a block (400); random: --buildings rotated rectangles and L shapes")
+    ap.add_argument("--buildings", type=int, default=3000, help="buildings of --city random")
     ap.add_argument("--scenario", type=Path, default=ROOT / "scenarios" / "city_grid.yaml",
                     help="scenario whose whole run is timed after the step benchmark")
     ap.add_argument("--no-scenario", action="store_true", help="skip the scenario run")
@@ -117,7 +143,7 @@ def main(argv=None) -> float:
     tiles = None
     if args.los == "geometry":
         rng, cell_xy, ue_xy, velocity, speed, extent_m, tiles = build_city(args.n_ue, args.n_cell, dtype, args.seed,
-                                                                           args.tile_m)
+                                                                           args.tile_m, args.city, args.buildings)
         args.n_cell = len(cell_xy)
     else:
         rng, cell_xy, ue_xy, velocity, speed, extent_m = build(args.n_ue, args.n_cell, dtype, args.seed)

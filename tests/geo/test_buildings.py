@@ -82,3 +82,13 @@ def test_bad_files(tmp_path):
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         assert len(buildings_from_sumo_poly(DATA / "small.poly.xml", types="building")) == 4
+
+
+def test_building_centres_as_drive_computes_them():
+    b = make_buildings([[(0, 0), (40, 0), (40, 20), (0, 20)], [(0, 0), (3, 0), (0, 4)]], [20.0, 10.0])
+    centres = b.centres_xy()
+    assert centres[0] == pytest.approx([20.0, 10.0])  # a rectangle: its centre (two mirrored incentres)
+    assert centres[1] == pytest.approx([1.0, 1.0])  # a 3-4-5 triangle: its incentre (r = 1)
+    assert b.centres_xy("centroid")[1] == pytest.approx([1.0, 4 / 3])
+    with pytest.raises(ValueError, match="method"):
+        b.centres_xy("middle")

@@ -85,6 +85,24 @@ class Buildings:
             self._cache["parts"] = (np.asarray(pieces, dtype=object), np.asarray(owner, dtype=np.int64))
         return self._cache["parts"]
 
+    def centres_xy(self, method: str = "drive") -> np.ndarray:
+        """``[B, 2]`` a point per building: ``drive`` as DRIVE's ``buildingCentres.m`` (the mean of the incentres of
+        the Delaunay triangles of the footprint's vertices), or ``centroid`` (the area centroid)."""
+        if method == "centroid":
+            return shapely.get_coordinates(shapely.centroid(self.footprints)).reshape(-1, 2)
+        if method != "drive":
+            raise ValueError(f"method must be 'drive' or 'centroid', got {method!r}")
+        out = np.empty((len(self), 2))
+        for i, ring in enumerate(self.coords()):
+            tris = shapely.get_parts(shapely.delaunay_triangles(shapely.multipoints(np.unique(ring, axis=0))))
+            v = shapely.get_coordinates(shapely.get_exterior_ring(tris)).reshape(len(tris), 4, 2)[:, :3]
+            a = np.hypot(*(v[:, 1] - v[:, 2]).T)  # side lengths opposite each vertex
+            b = np.hypot(*(v[:, 2] - v[:, 0]).T)
+            c = np.hypot(*(v[:, 0] - v[:, 1]).T)
+            inc = (a[:, None] * v[:, 0] + b[:, None] * v[:, 1] + c[:, None] * v[:, 2]) / (a + b + c)[:, None]
+            out[i] = inc.mean(axis=0)
+        return out
+
     def translated(self, dx: float, dy: float) -> Buildings:
         """The same buildings shifted by (dx, dy) metres."""
         moved = shapely.transform(self.footprints, lambda c: c + np.array([dx, dy]))

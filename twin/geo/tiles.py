@@ -84,7 +84,21 @@ def shadow_region(buildings: Buildings, cell_xyz, ue_height_m: float, *, far_m: 
     near, far = c[:2] + rel * s_lo[idx, None], c[:2] + rel * s_hi[idx, None]
     both = np.stack([near, far], axis=1).reshape(-1, 2)  # near and far copies of each vertex, grouped by piece
     hulls = shapely.convex_hull(shapely.multipoints(both, indices=np.repeat(idx, 2)))
-    return shapely.union_all(hulls)
+    return _union_near_first(hulls[np.argsort(d[ok], kind="stable")])
+
+
+def _union_near_first(hulls: np.ndarray, first: int = 256, batch: int = 1024):
+    """The union of ``hulls`` sorted nearest first: the near shadows are united first, and the far ones that already
+    lie inside that union (hidden behind nearer buildings: most of them in a dense city) are dropped before they
+    join (the same region, about twice as fast as one ``union_all`` on 3,000 buildings)."""
+    union = shapely.union_all(hulls[:first])
+    rest = hulls[first:]
+    while len(rest):
+        shapely.prepare(union)
+        rest = rest[~shapely.contains(union, rest)]
+        union = shapely.union_all(np.append(rest[:batch], union))
+        rest = rest[batch:]
+    return union
 
 
 _SUB = 8  # sub-tiles per side of a tile crossed by a shadow's edge (one bit each, 64 per tile)

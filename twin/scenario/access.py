@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from pydantic import BeforeValidator, Field, PositiveInt, model_validator
+from pydantic import AfterValidator, BeforeValidator, Field, PositiveInt, model_validator
 
 from twin.scenario.placements import DriveGreedyPlacement as DriveGreedyPlacement  # re-exported
 from twin.scenario.placements import DriveRandomPlacement as DriveRandomPlacement
@@ -38,7 +38,18 @@ class VehicleTypeSpec(Section):
 
 # --------------------------------------------------------------------------------------------------------- buildings
 
-HeightRange = Metres | tuple[Metres, Metres]  # a number, or a (low, high) uniform range
+def _pair(value):
+    return [value, value] if isinstance(value, (str, int, float)) and not isinstance(value, bool) else value
+
+
+def _ordered(value: tuple[float, float]) -> tuple[float, float]:
+    if value[0] > value[1]:
+        raise ValueError(f"the range must be [low, high] with low <= high, got [{value[0]:g}, {value[1]:g}]")
+    return value
+
+
+# a number (every building that high), or a [low, high] range drawn uniformly; stored as the pair
+HeightRange = Annotated[tuple[Metres, Metres], BeforeValidator(_pair), AfterValidator(_ordered)]
 
 
 class NoBuildings(Section):

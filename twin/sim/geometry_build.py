@@ -52,16 +52,22 @@ def build_buildings(cfg: A.Mobility, road: mob.RoadNetwork, base_dir: Path,
         path = base_dir / path
     if not path.is_file():
         raise InputError(f"{where}.path: file not found: {str(path)!r}")
+    crs = road.graph.graph.get("crs")
+    local = crs in ("sumo", "local metres")  # no geographic CRS to project OSM's longitudes / latitudes to
     kwargs = dict(level_height_m=spec.level_height_m, default_height_m=_heights(spec.default_height_m), rng=rng)
     try:
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always", geo.NoBuildingsWarning)
             if spec.kind == "osm":
-                out = geo.buildings_from_osm(path, crs=road.graph.graph.get("crs"), **kwargs)
+                out = geo.buildings_from_osm(path, crs=None if local else crs, **kwargs)
             else:
                 out = geo.buildings_from_sumo_poly(path, **kwargs)
     except (ValueError, OSError) as exc:
-        raise InputError(f"{where}.path: {exc}") from None
+        raise InputError(f"{where}.path: {str(exc).removeprefix('path: ')}") from None
+    if spec.kind == "osm" and local and len(out):
+        raise InputError(f"{where}.kind: osm buildings are projected to the road network's CRS, but this network has "
+                         f"none ({crs}); for a SUMO network convert them with polyconvert --net-file and use "
+                         f"kind: sumo_poly")
     for w in caught:
         if issubclass(w.category, geo.NoBuildingsWarning):
             log.warning("%s: %s", where, w.message)

@@ -125,6 +125,11 @@ def estimates(config: S.ScenarioConfig) -> list[Estimate]:
         out.append(Estimate(f"radio.coverage.spacing_m ({area_field})",
                             f"coverage tiles of {cov.spacing_m:g} m over {_num(area / 1e6)} km2", tiles,
                             tiles * 8 * (12 + 2 * len(radio.tiers)), tiles))
+    if isinstance(radio, S.CellularRadio) and radio.los.kind == "geometry" and area > 0:
+        side = math.sqrt(area) + 2 * (radio.coverage.margin_m if radio.coverage.enabled else 0.0)
+        tiles = (side / radio.los.tile_m + 2) ** 2
+        out.append(Estimate(f"radio.los.tile_m ({area_field})", f"LOS tiles of {radio.los.tile_m:g} m for "
+                            f"{_num(n_cells)} cells", tiles * n_cells, tiles * n_cells * 6, 0.0))
     if period > 0 and isinstance(radio, S.CellularRadio):
         sampled = n_veh if radio.sample_vehicles == "all" else n_clients
         ticks = horizon / period
@@ -327,6 +332,8 @@ def _named_files(config: S.ScenarioConfig) -> list[tuple[str, str, str]]:
     for name in ("net_file", "routes_file", "fcd_file"):
         if getattr(mob, name, None):
             out.append((f"mobility.{name}", getattr(mob, name), "file"))
+    if getattr(getattr(mob, "buildings", None), "path", None):
+        out.append(("mobility.buildings.path", mob.buildings.path, "file"))
     data_path = getattr(config.fl.data, "path", None)
     if not isinstance(config.fl.model, S.FixedModel) and data_path:
         out.append(("fl.data.path", data_path, "folder"))
