@@ -7,7 +7,7 @@
    cell, rates max-min fair on the wired link: ``twin.net.fairness``), with new radio rates for everyone every second.
 3. The share of a quickstart run's wall time spent inside the engine (rate recomputation and flow bookkeeping).
 
-Usage: python tools/bench_network.py [--clients 2000] [--repeat 3] [--reference]
+Usage: python tools/bench_network.py [--clients 2000] [--repeat 3] [--reference] [--sharing tcp]
 
 ``--reference`` runs the full recomputation at every event (``FlowNetwork(..., incremental=False)``, the engine before
 the lazy one) for a side-by-side comparison. The last line is ``flow_events_per_s=<burst case>``.
@@ -37,6 +37,7 @@ from twin.net import topology as topo  # noqa: E402
 from twin.net.cells import Cell  # noqa: E402
 from twin.net.engine import FlowNetwork  # noqa: E402
 from twin.net.flow import LinkDirection  # noqa: E402
+from twin.net.tcp import TcpSharing  # noqa: E402
 
 
 def burst(n_clients: int, seed: int) -> tuple[int, float, int]:
@@ -147,11 +148,14 @@ def main() -> None:
     parser.add_argument("--cell-clients", type=int, default=300)
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--reference", action="store_true", help="full recomputation at every event")
+    parser.add_argument("--sharing", choices=("maxmin", "tcp"), default="maxmin",
+                        help="transport.sharing: tcp adds the calibrated weights (a recomputation per flow settling)")
     args = parser.parse_args()
     global FlowNetwork
-    FlowNetwork = functools.partial(FlowNetwork, incremental=not args.reference)
+    sharing = TcpSharing(0.3, 0.8, 1.0, np.random.default_rng(0)) if args.sharing == "tcp" else None
+    FlowNetwork = functools.partial(FlowNetwork, incremental=not args.reference, sharing=sharing)
     lazy = kernels.AVAILABLE and not args.reference
-    print(f"engine: {'lazy, compiled (numba)' if lazy else 'full recomputation (numpy)'}")
+    print(f"engine: {'lazy, compiled (numba)' if lazy else 'full recomputation (numpy)'}, sharing: {args.sharing}")
     burst(50, 99)  # warm-up: load the compiled kernels
     cells(20, 99)
 

@@ -93,8 +93,9 @@ def preflight(config, base_dir: Path, *, max_memory: float | None = None, max_ev
 
 
 def summary_table(summary: dict, out: Path | None = None) -> str:
-    rows = [
-        ("scenario", summary["name"]),
+    fl = summary.get("fl") != {}  # a pure network run has no FL rows
+    rows = [("scenario", summary["name"])]
+    rows += [
         ("rounds", f"{summary['rounds']} ({summary['stop_reason']})"),
         ("simulated time", f"{summary['sim_time_s']:.3f} s"),
         ("mean round", f"{summary['mean_round_s']:.3f} s"),
@@ -102,7 +103,12 @@ def summary_table(summary: dict, out: Path | None = None) -> str:
                            f"{summary['dropped']} dropped)"),
         ("bytes down", format_quantity(summary["bytes_down"], "B")),
         ("bytes up", format_quantity(summary["bytes_up"], "B")),
-    ]
+    ] if fl else [("stopped", summary["stop_reason"]), ("simulated time", f"{summary['sim_time_s']:.3f} s")]
+    for name, c in (summary.get("traffic") or {}).items():
+        if name != "fl":
+            mean = "-" if c["mean_completion_s"] is None else f"{c['mean_completion_s']:.3f} s"
+            rows.append((f"{name} traffic", f"{c['completed']}/{c['flows']} flows, "
+                         f"{format_quantity(c['bytes'], 'B')}, mean completion {mean}"))
     if summary.get("drop_causes"):
         rows.append(("drops by cause", ", ".join(f"{k} {v}" for k, v in summary["drop_causes"].items())))
     if summary.get("final_accuracy") is not None:
@@ -241,13 +247,15 @@ def _run(config, out: Path, base_dir: Path, args, baseline=None, need_bytes: flo
             return
         from twin.analysis.metrics import savings
 
+        if config.fl is None:
+            return
         stop = config.fl.stop
         result.summary["vs_baseline"] = {"run": str(args.baseline), **savings(
             result.tables["rounds"], baseline, target=stop.target_accuracy, floor_decimals=stop.floor_decimals)}
 
     try:
-        with Console(name=config.name, total_rounds=config.fl.rounds, level=args.log_level,
-                     quiet=args.quiet) as console:
+        rounds = config.fl.rounds if config.fl is not None else 0
+        with Console(name=config.name, total_rounds=rounds, level=args.log_level, quiet=args.quiet) as console:
             result = run_scenario(config, out, base_dir=base_dir, overwrite=args.overwrite, on_round=console.on_round,
                                   before_write=add_baseline, need_bytes=int(need_bytes), threads=args.threads,
                                   log_level=args.log_level)

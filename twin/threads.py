@@ -57,6 +57,8 @@ def default_threads(config: Any) -> int:
     """The scenario's thread count: 1 for no training or a small model, ``LARGE_THREADS`` (capped by the cores) for
     a large one."""
     fl = config.fl
+    if fl is None:  # a pure network run
+        return 1
     model = fl.model
     if not fl.train or model.kind == "fixed":
         return 1
@@ -75,7 +77,7 @@ def resolve_threads(config: Any, requested: int | None = None) -> tuple[int, str
 
 
 def needs_torch(config: Any) -> bool:
-    return bool(config.fl.train) and config.fl.model.kind != "fixed"
+    return config.fl is not None and bool(config.fl.train) and config.fl.model.kind != "fixed"
 
 
 def apply_threads(n: int, *, load_torch: bool = False) -> None:

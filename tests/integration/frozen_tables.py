@@ -31,9 +31,11 @@ SCENARIOS: dict[str, tuple[str, str]] = {
     "wired_star": ("wired_star", ""),
     "city_grid": ("city_grid", ""),
     "drive_city": (str(ROOT / "scenarios/drive_city.yaml"), ""),
+    "city_loaded": (str(ROOT / "scenarios/city_loaded.yaml"), ""),
     "sumo_grid": ("sumo_grid", "sumo"),
     "study/fashion_star": (str(ROOT / "scenarios/study/fashion_star.yaml"), "fashion"),
     "study/fashion_city": (str(ROOT / "scenarios/study/fashion_city.yaml"), "fashion"),
+    "traffic/tcp_star": (str(ROOT / "scenarios/traffic/tcp_star.yaml"), ""),
 }
 
 
@@ -56,7 +58,9 @@ def _hash_in_this_process(name: str) -> dict[str, str]:
     from twin.sim.runner import simulate
 
     scenario, _ = SCENARIOS[name]
-    config = load_scenario(scenario, [f"fl.rounds={ROUNDS}"])
+    config = load_scenario(scenario)
+    if config.fl is not None:  # a pure network run (no fl:) stays one: it ends with its traffic
+        config = load_scenario(scenario, [f"fl.rounds={ROUNDS}"])
     result = simulate(config, base_dir=scenario_base_dir(scenario))
     assert result.summary["status"] == "ok", result.summary.get("traceback")
     return {table: table_hash(df) for table, df in sorted(result.tables.items())}

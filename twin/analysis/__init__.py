@@ -22,6 +22,7 @@ _EXPORTS = {
     "make_plot": "plots", "MODES": "plots", "PlotUnavailable": "plots",
     "write_report": "report",
     "run_metrics": "metrics", "time_to_target": "metrics", "savings": "metrics",
+    "flow_table": "flows",
 }
 
 __all__ = sorted(_EXPORTS)

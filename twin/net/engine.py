@@ -13,6 +13,11 @@ rate max-min fairly); a ``time_fair`` resource (a radio cell, :mod:`twin.net.cel
 *usage* (air time) instead, and then :func:`twin.net.fairness.mixed_maxmin_rates` computes the shares. The engine
 reports each flow's start, arrival and cancellation to its :class:`~twin.net.flow.FlowObserver`, passing the flow's
 opaque ``tag`` along untouched.
+
+Transport (docs/network.md, "Transport"): ``slow_start`` delays a flow's first byte by set-up round trips and the
+Kurose-Ross stall (round trip = the route's forward + reverse latency, rate = its fair share when it starts);
+``sharing`` (:class:`~twin.net.tcp.TcpSharing`, ``transport.sharing: tcp``) weighs young flows unevenly, as real TCP
+shares a bottleneck; without it the shares are exact max-min.
 """
 
 from __future__ import annotations
@@ -26,7 +31,7 @@ import simpy
 
 from twin.net.flow import Flow, FlowObserver, LinkDirection, Resource, SlowStart
 from twin.net.lazy import FlowRates
-from twin.net.tcp import slow_start_stall_s
+from twin.net.tcp import TcpSharing, slow_start_stall_s
 
 __all__ = ["Flow", "FlowNetwork", "FlowObserver", "LinkDirection", "Resource"]
 
@@ -39,11 +44,15 @@ class FlowNetwork(FlowRates):
     """
 
     def __init__(self, env: simpy.Environment, *, observer: FlowObserver | None = None,
-                 slow_start: SlowStart | None = None, incremental: bool = True) -> None:
+                 slow_start: SlowStart | None = None, sharing: TcpSharing | None = None,
+                 incremental: bool = True) -> None:
         self.env = env
         self.observer = observer  # told of every flow's start, end and cancellation
         self.slow_start = slow_start
+        self.sharing = sharing  # None: exact max-min (transport.sharing: maxmin); else the calibrated TCP weights
         self._init_rates(incremental)
+        self._track_on = slow_start is not None  # flows per resource, for the slow-start stall at the fair share
+        self._young: list[Flow] = []  # admitted since the last recomputation (transport.sharing: tcp)
         self._pending: dict[int, Flow] = {}  # started, waiting for their slow-start delay (keyed by id)
         self._generation = 0
         self._recompute_pending = False
@@ -130,15 +139,46 @@ class FlowNetwork(FlowRates):
         if flow.cancelled:
             return
         self._occupy(flow, flow.weight)
+        if self.sharing is not None:  # young: an uneven weight (set with its batch's), until it settles to its own
+            self._young.append(flow)
+            self.env.timeout(self.sharing.settle_s).callbacks.append(lambda _event: self._settle(flow))
+        self._schedule_recompute()
+
+    def _recompute(self) -> None:
+        if self._young:
+            self._weigh_young()
+        super()._recompute()
+
+    def _weigh_young(self) -> None:
+        """The flows admitted since the last recomputation started together: give them their young weights."""
+        batch = [f for f in self._young if f.slot is not None and not f.cancelled]
+        self._young.clear()
+        for flow, factor in zip(batch, self.sharing.young_weights(len(batch)), strict=True):
+            self._weight[flow.slot] = flow.weight * factor
+
+    def _settle(self, flow: Flow) -> None:
+        """A flow of ``transport.sharing: tcp`` has sent long enough: it takes its own weight (fair shares)."""
+        if flow.slot is None or flow.cancelled:
+            return  # finished (or cancelled) while young
+        self._advance()
+        self._weight[flow.slot] = flow.weight
+        self._set_route(flow.slot, flow)  # its resources re-share with the new weight
         self._schedule_recompute()
 
     def _startup_delay(self, flow: Flow) -> float:
-        rtt = 2 * flow.latency_s
-        rate = min(r.capacity / max(r.coefficient(flow), 1e-300) for r in flow.route)
+        """Set-up round trips plus the slow-start stall, at the route's round trip (forward + reverse latency) and at
+        the flow's fair share now: on each resource its capacity split equally among the flows on it and this one
+        (exact max-min when they share one bottleneck; never above the uncontended rate)."""
+        rtt = flow.rtt_s
+        rate = min(r.capacity / (max(r.coefficient(flow), 1e-300) * (1 + self._flows_on(r))) for r in flow.route)
         if not rate > 0:  # no coverage now: only the set-up; the flow stalls once admitted
             return self.slow_start.setup_rtts * rtt
         mss_bits = 8 * self.slow_start.mss_bytes
         return self.slow_start.setup_rtts * rtt + slow_start_stall_s(8 * flow.size_bytes, mss_bits, rate, rtt)
+
+    def _flows_on(self, resource: Resource) -> int:
+        index = self._res_index.get(id(resource))
+        return 0 if index is None else int(self._n_on[index])
 
     def cancel(self, flow: Flow) -> None:
         """Stop a flow (e.g. its client missed the deadline); its capacity is freed at once."""

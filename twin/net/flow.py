@@ -42,6 +42,7 @@ class LinkDirection:
         self.capacity = float(bandwidth_bps)
         self.latency_s = float(latency_s)
         self.overhead = float(overhead)  # wire bits per payload bit (frame_bytes / payload_bytes)
+        self.reverse: LinkDirection | None = None  # the other direction of the same link (its ACKs' way back)
 
     def coefficient(self, flow: Flow) -> float:
         return self.overhead
@@ -73,7 +74,18 @@ class Flow:
 
     @property
     def latency_s(self) -> float:
+        """One-way propagation along the route (a link's latency is its one-way propagation delay, not a loaded RTT)."""
         return sum(r.latency_s for r in self.route)
+
+    @property
+    def rtt_s(self) -> float:
+        """Round trip: the route's forward latency plus the reverse path's (each resource's ``reverse`` direction
+        where it has one, else its own latency: a symmetric link). Queueing delay is not part of it."""
+        back = 0.0
+        for r in self.route:
+            rev = getattr(r, "reverse", None)
+            back += rev.latency_s if rev is not None else r.latency_s
+        return self.latency_s + back
 
 
 class FlowObserver(Protocol):

@@ -30,7 +30,7 @@ from twin.net.sharing import maxmin_rates
 if TYPE_CHECKING:
     from twin.net.flow import Flow, Resource
 
-_RES_FILL = (0.0, False, False, False, 0.0, -1)  # the per-resource arrays' buffers: capacity ... head
+_RES_FILL = (0.0, False, False, False, 0.0, -1, 0)  # the per-resource arrays' buffers: capacity ... head, n_on
 _EPS_S = 1e-12  # flows whose finish time is this close (relative) are finished together
 
 
@@ -62,8 +62,10 @@ class FlowRates:
         self._saturated = np.zeros(0, dtype=bool)
         self._load = np.zeros(0)  # capacity in use per resource (kept by the lazy path)
         self._head = np.zeros(0, dtype=np.int64)  # per resource: its first crossing (slot * k + hop), -1 if none
+        self._n_on = np.zeros(0, dtype=np.int64)  # per resource: transmitting flows on it (kept when _track_on)
+        self._track_on = False
         self._rbuf = [np.zeros(0, dtype=a.dtype) for a in (self._capacity, self._time_fair, self._dirty,
-                                                            self._saturated, self._load, self._head)]
+                                                            self._saturated, self._load, self._head, self._n_on)]
         self._nxt = np.zeros(0, dtype=np.int64)  # per crossing: the next and previous one on the same resource
         self._prv = np.zeros(0, dtype=np.int64)
         self._last_update = self.env.now
@@ -89,10 +91,10 @@ class FlowRates:
         if n == len(self._rbuf[0]):  # grow the per-resource arrays by doubling (a big star adds 200,000 resources)
             self._rbuf = [np.concatenate([b, np.full(max(16, n), fill, dtype=b.dtype)])
                           for b, fill in zip(self._rbuf, _RES_FILL, strict=True)]
-        for b, value in zip(self._rbuf, (capacity, bool(resource.time_fair), False, False, 0.0, -1), strict=True):
+        for b, value in zip(self._rbuf, (capacity, bool(resource.time_fair), False, False, 0.0, -1, 0), strict=True):
             b[n] = value
         # views of the first n + 1 entries: the rest of the machinery sees arrays of one entry per resource
-        self._capacity, self._time_fair, self._dirty, self._saturated, self._load, self._head = \
+        self._capacity, self._time_fair, self._dirty, self._saturated, self._load, self._head, self._n_on = \
             (b[: n + 1] for b in self._rbuf)
         self._any_time_fair = self._any_time_fair or bool(resource.time_fair)
         return resource
@@ -148,6 +150,8 @@ class FlowRates:
             self._grow(len(flow.route))
         self._unlink(slot)
         self._seed[slot] = True
+        if self._track_on:
+            self._tally(slot, -1)
         self._links[slot] = 0
         self._coef[slot] = 0.0
         for j, res in enumerate(flow.route):
@@ -157,6 +161,13 @@ class FlowRates:
             self._links[slot, j] = idx
             self._coef[slot, j] = res.coefficient(flow)
         kernels.link(slot, self._links, self._coef, self._head, self._nxt, self._prv)
+        if self._track_on:
+            self._tally(slot, 1)
+
+    def _tally(self, slot: int, sign: int) -> None:
+        """Count (+1) or uncount (-1) the flow in ``slot`` on the resources it crosses (:attr:`_n_on`)."""
+        hops = self._coef[slot] != 0
+        np.add.at(self._n_on, self._links[slot][hops], sign)
 
     def _unlink(self, slot: int) -> None:
         """The flow leaves its route: the saturated resources on it re-share (unsaturated ones limit nobody)."""
@@ -185,6 +196,8 @@ class FlowRates:
         """Free a slot (the flow finished or was cancelled); its resources are re-shared at the next recomputation."""
         flow = self._flows.pop(slot)
         self._unlink(slot)
+        if self._track_on:
+            self._tally(slot, -1)
         self._remaining[slot] = 0.0
         self._rate[slot] = 0.0
         self._active[slot] = False

@@ -1,8 +1,12 @@
-"""TCP start-up refinement of a flow: the Kurose-Ross static-window slow-start model (pure functions)."""
+"""TCP in the flow model: the Kurose-Ross static-window slow-start delay, and the calibrated sharing weights of
+``transport.sharing: tcp`` (:class:`TcpSharing`). Pure functions; the engine (:mod:`twin.net.engine`) applies them."""
 
 from __future__ import annotations
 
 import math
+from statistics import NormalDist
+
+import numpy as np
 
 
 def slow_start_stall_s(object_bits: float, mss_bits: float, rate_bps: float, rtt_s: float) -> float:
@@ -28,3 +32,38 @@ def slow_start_latency_s(object_bits: float, mss_bits: float, rate_bps: float, r
     Textbook case: O/S = 15, S/R = 10 ms, RTT = 20 ms -> 0.220 s.
     """
     return 2 * rtt_s + object_bits / rate_bps + slow_start_stall_s(object_bits, mss_bits, rate_bps, rtt_s)
+
+
+# ------------------------------------------------------------------------------------------ calibrated TCP sharing
+
+_NORMAL = NormalDist()
+
+
+class TcpSharing:
+    """How real TCP flows share a bottleneck, as weights of the weighted max-min allocation (``transport.sharing:
+    tcp``; fitted to real-TCP measurements by ``tools/calibrate_tcp.py``, see docs/network.md).
+
+    A flow is *young* for ``settle_s`` seconds after it starts sending, then *settles* to its own weight (old TCP
+    flows converge to fair shares). A young flow weighs ``newcomer`` (< 1: a flow that joins incumbents gets less than
+    its fair share, the incumbents keep more) times a boost: of ``n`` flows that start at the same instant, the k-th
+    of a seeded random order gets ``exp(spread x max(z_k, 0))`` with ``z_k`` the standard normal quantile of
+    ``(k + 1/2) / n`` - one or a few flows grab more, the rest share equally, as real TCP flows that start together
+    do (one connection gets ahead). The multiset of boosts depends on ``n`` only, so a batch's mean completion does not
+    depend on the seed; which flow wins does. A flow that starts alone gets no boost.
+    """
+
+    def __init__(self, spread: float, newcomer: float, settle_s: float, rng: np.random.Generator) -> None:
+        self.spread = float(spread)
+        self.newcomer = float(newcomer)
+        self.settle_s = float(settle_s)
+        self.rng = rng
+
+    def young_weights(self, n: int) -> np.ndarray:
+        """[n] weight factors of n flows that start together, in a seeded random order."""
+        return self.newcomer * self.rng.permutation(boosts(n, self.spread))
+
+
+def boosts(n: int, spread: float) -> np.ndarray:
+    """``exp(spread x max(z_k, 0))``, ``z_k`` the normal quantile of ``(k + 1/2) / n``, k = 0 .. n-1 (ascending)."""
+    z = np.array([_NORMAL.inv_cdf((k + 0.5) / n) for k in range(n)])
+    return np.exp(spread * np.maximum(z, 0.0))

@@ -307,10 +307,22 @@ class RadioModel:
         (``p_LOS`` P_LOS + (1 - p_LOS) P_NLOS, no shadowing), co-channel interference from every cell at full
         activity (unless ``interference: none``), server by the association metric. Profile drive: DRIVE's rates,
         the server by mean received power, its rate the mean over the LOS state."""
+        rate_dl, _, best = self.point_rates(points_xy, penetration_db=penetration_db)
+        return rate_dl, best
+
+    def point_rates(self, points_xy: np.ndarray, *, penetration_db: float) -> tuple[np.ndarray, np.ndarray,
+                                                                                     np.ndarray]:
+        """(DL rate, UL rate (bit/s), best cell) of a user standing at each point [P, 2], served by its best cell:
+        mean received power over the LOS state (``p_LOS`` P_LOS + (1 - p_LOS) P_NLOS, no shadowing; geometry: the
+        point's LOS), interference from every cell at full activity (unless ``interference: none``), the vehicles'
+        most common antenna height. The coverage map and the background users of ``traffic.background`` (kind
+        ``cell``) use it. Profile drive: DRIVE's table rate, the same on both links."""
         pts = np.asarray(points_xy, dtype=float)
         if self.drive:
-            return self._drive_coverage(pts)
-        rx = np.empty((len(pts), self.n_cells))
+            rate, best = self._drive_coverage(pts)
+            return rate, rate.copy(), best
+        rx_dl = np.empty((len(pts), self.n_cells))
+        rx_ul = np.empty((len(pts), self.n_cells))
         for i, t in enumerate(self.tiers):
             cxy = self.cell_xy_m[t.cells]
             d2d = np.hypot(pts[:, 0:1] - cxy[:, 0], pts[:, 1:2] - cxy[:, 1])
@@ -318,18 +330,18 @@ class RadioModel:
             loss = penetration_db if self.car_loss[i] else 0.0
             if self.los_mode == "stochastic":
                 p = los_probability(t.preset.los_model, d2d, h_ut_m=h_ut[:, None])
-                los_dbm, _ = self._budget(i, d2d, True, loss, h_ut)
-                nlos_dbm, _ = self._budget(i, d2d, False, loss, h_ut)
+                los_dl, los_ul = self._budget(i, d2d, True, loss, h_ut)
+                nlos_dl, nlos_ul = self._budget(i, d2d, False, loss, h_ut)
                 with np.errstate(divide="ignore"):
-                    rx[:, t.cells] = mw_to_dbm(p * dbm_to_mw(los_dbm) + (1 - p) * dbm_to_mw(nlos_dbm))
-            elif self.los_mode == "geometry":
-                rx[:, t.cells], _ = self._budget(i, d2d, self.los_lookup(i, pts, h_ut), loss, h_ut)
+                    rx_dl[:, t.cells] = mw_to_dbm(p * dbm_to_mw(los_dl) + (1 - p) * dbm_to_mw(nlos_dl))
+                    rx_ul[:, t.cells] = mw_to_dbm(p * dbm_to_mw(los_ul) + (1 - p) * dbm_to_mw(nlos_ul))
             else:
-                rx[:, t.cells], _ = self._budget(i, d2d, self.los_mode == "always", loss, h_ut)
+                los = self.los_lookup(i, pts, h_ut) if self.los_mode == "geometry" else self.los_mode == "always"
+                rx_dl[:, t.cells], rx_ul[:, t.cells] = self._budget(i, d2d, los, loss, h_ut)
         ones = np.ones(self.n_cells)
-        best, _ = best_server(self.association_metric(rx, ones))
-        _, _, rate, _ = self.link_quality(rx, rx, best, ones, ones, remember=False)
-        return rate, best
+        best, _ = best_server(self.association_metric(rx_dl, ones))
+        _, _, rate_dl, rate_ul = self.link_quality(rx_dl, rx_ul, best, ones, ones, remember=False)
+        return rate_dl, rate_ul, best
 
     def _drive_coverage(self, pts: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         rx, rate = np.empty((len(pts), self.n_cells)), np.empty((len(pts), self.n_cells))

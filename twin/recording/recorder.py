@@ -37,6 +37,9 @@ EVENT_SCHEMA: dict[str, tuple[str, ...]] = {
 _STRING_COLUMNS = ("entity", "client", "flow", "src", "dst", "direction", "reason", "cell", "from_cell", "phase",
                    "cause", "causes",
                    "traffic", "traffic_class")
+# The rounds table's columns (strategies may add more); its n_* columns and round are Int64, the rest float64.
+ROUND_COLUMNS = ("round", "t_start", "t_end", "duration_s", "n_selected", "n_unique", "n_completed", "n_dropped",
+                 "bytes_down", "bytes_up", "accuracy", "loss")
 _INT_COLUMNS = ("round", "slot", "n_selected", "n_completed", "n_dropped", "n_clients", "version")
 
 
@@ -103,7 +106,9 @@ class Recorder:
         return df
 
     def rounds(self) -> pd.DataFrame:
-        df = pd.DataFrame.from_records(self._rounds)
+        """One row per FL round; a run without FL gets the table's columns and no rows."""
+        df = pd.DataFrame.from_records(self._rounds) if self._rounds else pd.DataFrame(
+            {c: pd.Series(dtype="float64") for c in ROUND_COLUMNS})
         for col in df.columns:
             if col in _INT_COLUMNS or col.startswith("n_"):
                 df[col] = df[col].astype("Int64")

@@ -362,6 +362,10 @@ def resolved_yaml(config: ScenarioConfig, derived: Mapping | None = None) -> str
     exclude: dict = {"limits": True} if unset else {}
     if not config.output.tensorboard:  # likewise output.tensorboard, an extra file, while off
         exclude["output"] = {"tensorboard"}
+    if config.transport.sharing == "maxmin":  # and the TCP model while exact max-min shares (the default) are on
+        exclude["transport"] = {"sharing", "tcp"}
+    if config.traffic is None:  # and the traffic section while absent
+        exclude["traffic"] = True
     text = yaml.safe_dump(config.model_dump(mode="json", exclude=exclude or None), sort_keys=False,
                           default_flow_style=False)
     if derived:

@@ -7,7 +7,7 @@ This module describes; it never imports the implementations (``twin.sim.build`` 
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import Field, PositiveInt, field_validator, model_validator
 
@@ -53,6 +53,7 @@ from twin.scenario.fl import (  # noqa: F401 - the fl section (twin/scenario/fl.
     SyntheticData,
     TopKCodec,
 )
+from twin.scenario.traffic import CellBackground, TrafficConfig
 from twin.scenario.types import BitRate, Bytes, FlopRate, Seconds, Section
 from twin.scenario.validators import (
     Fraction,
@@ -174,12 +175,28 @@ class SlowStart(Section):
     setup_rtts: float = Field(default=1.0, ge=0)
 
 
+class TcpSharingParams(Section):
+    """The calibrated TCP sharing model (``transport.sharing: tcp``; twin.net.tcp.TcpSharing, docs/network.md): a
+    flow's first ``settle_s`` seconds of sending weigh ``newcomer x exp(spread x z)`` (z a seeded standard normal
+    quantile per flow), then 1. Defaults fitted to real TCP cubic by tools/calibrate_tcp.py."""
+
+    spread: float = Field(default=0.3, ge=0, le=3)
+    newcomer: float = Field(default=0.8, gt=0, le=1)
+    settle_s: float = Field(default=1.0, gt=0)
+
+
 class TransportConfig(Section):
-    """Protocol overhead: goodput = link share x payload_bytes / frame_bytes (default TCP/IPv4 over Ethernet, MTU 1500)."""
+    """Protocol overhead: goodput = link share x payload_bytes / frame_bytes (default TCP/IPv4 over Ethernet, MTU 1500).
+
+    A link's latency is its one-way propagation delay; a flow's round trip (slow start) is its route's forward plus
+    reverse latency. ``sharing``: ``maxmin`` is exact max-min fairness; ``tcp`` the calibrated model of real TCP
+    (uneven shares among equal flows, incumbents that keep more than their share; parameters in ``tcp``)."""
 
     payload_bytes: PositiveInt = 1448
     frame_bytes: PositiveInt = 1514
     slow_start: SlowStart = SlowStart()
+    sharing: Literal["maxmin", "tcp"] = "maxmin"
+    tcp: TcpSharingParams = TcpSharingParams()
 
     @model_validator(mode="after")
     def _payload_fits(self) -> TransportConfig:
@@ -280,9 +297,18 @@ class ScenarioConfig(Section):
     radio: Radio = NoRadio()
     mobility: Mobility = NoMobility()
     clients: ClientsConfig = ClientsConfig()
-    fl: FLConfig = FLConfig()
+    fl: FLConfig | None = FLConfig()  # None: no FL (a pure network run; the default when ``traffic`` is given)
+    traffic: TrafficConfig | None = None
     output: OutputConfig = OutputConfig()
     limits: LimitsConfig = LimitsConfig()
+
+    @model_validator(mode="before")
+    @classmethod
+    def _pure_network(cls, data: Any) -> Any:
+        """A scenario with a ``traffic`` section and no ``fl`` section runs no FL."""
+        if isinstance(data, dict) and data.get("traffic") is not None and "fl" not in data:
+            data = {**data, "fl": None}
+        return data
 
     @field_validator("name")
     @classmethod
@@ -295,4 +321,15 @@ class ScenarioConfig(Section):
                 "radio: cellular needs vehicles for its clients: set mobility.kind (grid, sumo or osm)")
         require(not (isinstance(self.radio, NoRadio) and not isinstance(self.mobility, NoMobility)),
                 "mobility: vehicles need a radio access network to reach the server: set radio.kind: cellular")
+        traffic = self.traffic
+        if self.fl is None:
+            require(traffic is not None, "fl: a scenario without FL needs a traffic section")
+            require(not traffic.background or traffic.duration_s is not None,
+                    "traffic.duration_s: background traffic never ends by itself; give duration_s (or run FL)")
+            require(traffic.flows or traffic.duration_s is not None,
+                    "traffic: a run without FL needs flows or duration_s (else nothing happens)")
+        if traffic is not None and not isinstance(self.radio, CellularRadio):
+            for i, b in enumerate(traffic.background):
+                require(not isinstance(b, CellBackground),
+                        f"traffic.background[{i}]: kind 'cell' needs radio cells (radio.kind: cellular)")
         return self

@@ -298,13 +298,13 @@ class Access:
         for flow in self.network.live_flows:
             if flow.user is None or direction_of(flow) != "up" or self._air_index.get(id(flow.route[0]), -1) < n:
                 continue  # not on a cell's uplink (downlink, wired, or stalled on the placeholder)
-            v = self._vehicle_of[flow.user]
-            if self.rate_ul[v] > 0:
+            v = self._vehicle_of.get(flow.user)
+            if v is not None and self.rate_ul[v] > 0:  # (background users stand still, not on vehicles)
                 air[v] += self.network.rate_of(flow) / self.rate_ul[v]
         return np.minimum(air, 1.0)
 
     def _users(self) -> tuple[np.ndarray, np.ndarray]:
-        """Clients with live flows per cell, downlink and uplink."""
+        """Users with live flows per cell, downlink and uplink: FL clients and background users (traffic.background)."""
         n = len(self.cells)
         counts = np.zeros(2 * n, dtype=np.int64)  # DL resources first, then UL (as self.resources)
         seen: set[tuple[str, int]] = set()

@@ -89,8 +89,8 @@ def build_access(env: TwinEnv, network: FlowNetwork, graph: nx.DiGraph, server: 
 
     ids = np.asarray(mobility.vehicle_ids, dtype=object)
     types = np.asarray(mobility.vehicle_types, dtype=object)
-    chosen = pick_vehicles(cfg.clients.vehicles, ids, types, np.asarray(mobility.active, dtype=bool),
-                           env.rng("clients"))
+    chosen = (pick_vehicles(cfg.clients.vehicles, ids, types, np.asarray(mobility.active, dtype=bool),
+                            env.rng("clients")) if cfg.fl is not None else np.zeros(0, dtype=np.int64))  # no FL: none
     flops = np.empty(chosen.size)
     for name, profile in [(None, cfg.clients.device), *cfg.clients.vehicles.device_by_type.items()]:
         mask = np.ones(chosen.size, dtype=bool) if name is None else types[chosen] == name

@@ -22,12 +22,15 @@ from twin.fl.schedules import clients_per_round
 from twin.fl.stopping import StopRule
 from twin.net import topology as topo
 from twin.net.engine import FlowNetwork
+from twin.net.tcp import TcpSharing
 from twin.scenario import schema as S
 from twin.scenario.units import parse_quantity
 from twin.sim.access_build import build_access
+from twin.sim.background import build_background
 from twin.sim.env import TwinEnv, TwinParts
 from twin.sim.timeline import FlowTimeline
-from twin.sim.wired import wire_links, wired_clients
+from twin.sim.traffic import Endpoints, build_traffic
+from twin.sim.wired import WiredAccess, wire_links, wired_clients
 from twin.sim.workload import FixedWorkload, Workload
 
 
@@ -48,21 +51,43 @@ def _build_parts(env: TwinEnv, cleanups: ExitStack) -> TwinParts:
     config = env.config
     transport = config.transport
     network = FlowNetwork(env, observer=FlowTimeline(env.recorder),
-                          slow_start=transport.slow_start if transport.slow_start.enabled else None)
+                          slow_start=transport.slow_start if transport.slow_start.enabled else None,
+                          sharing=tcp_sharing(transport, env.rng("transport")))
     graph = build_graph(config.topology, env.base_dir)
     server = topo.server_of(graph)
     overhead = transport.frame_bytes / transport.payload_bytes
     links = wire_links(network, graph, graph.edges, overhead=overhead)
     extra_tables: dict[str, pd.DataFrame] = {}
+    fl = config.fl
+    radio = None
     if isinstance(config.radio, S.CellularRadio):
         radio = build_access(env, network, graph, server, links, overhead, cleanups)
         clients, access, extra_tables = radio.clients, radio.access, radio.tables
+    elif fl is None:  # a pure network run: no FL clients
+        clients, access = (), WiredAccess([], [])
     else:
         clients, access = wired_clients(graph, server, links, config.clients.device, env.rng("devices"))
+    endpoints = Endpoints(graph, server, network, clients, access)
+    # the in-car loss of a background user's point: the model applies it on the tiers that have it (unset: per preset)
+    background = build_background(config.traffic, endpoints, env.rng, radio,
+                                  getattr(config.radio, "penetration_loss", False) is not False)
+    traffic = build_traffic(config.traffic, endpoints, background)
+    if fl is None:
+        return TwinParts(graph=graph, server=server, network=network, clients=clients, access=access, workload=None,
+                         schedule=np.zeros(0, dtype=np.int64), stop_rule=None,
+                         extra_tables=MappingProxyType(extra_tables), cleanups=cleanups, traffic=traffic)
     return TwinParts(graph=graph, server=server, network=network, clients=clients, access=access,
-                     workload=build_workload(config.fl, len(clients), env.base_dir, env.rng),
-                     schedule=build_schedule(config.fl), stop_rule=build_stop_rule(config.fl),
-                     extra_tables=MappingProxyType(extra_tables), cleanups=cleanups)
+                     workload=build_workload(fl, len(clients), env.base_dir, env.rng),
+                     schedule=build_schedule(fl), stop_rule=build_stop_rule(fl),
+                     extra_tables=MappingProxyType(extra_tables), cleanups=cleanups, traffic=traffic)
+
+
+def tcp_sharing(transport: S.TransportConfig, rng: np.random.Generator) -> TcpSharing | None:
+    """The calibrated TCP weights of ``transport.sharing: tcp`` (seeded per run), None for exact max-min."""
+    if transport.sharing != "tcp":
+        return None
+    p = transport.tcp
+    return TcpSharing(p.spread, p.newcomer, p.settle_s, rng)
 
 
 # ----------------------------------------------------------------------------------------------------- topology

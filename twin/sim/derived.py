@@ -19,7 +19,7 @@ from twin.scenario import schema as S
 
 def derive(config: S.ScenarioConfig) -> dict:
     """The ``derived:`` block of ``config`` (plain YAML types). Errors the schema cannot see raise InputError."""
-    out: dict = {"fl": schedule_values(config.fl)}
+    out: dict = {"fl": schedule_values(config.fl)} if config.fl is not None else {}
     if isinstance(config.radio, S.CellularRadio):
         out["radio"] = {"tiers": [tier_values(t, f"radio.tiers[{i}]") for i, t in enumerate(config.radio.tiers)]}
     return out

@@ -15,7 +15,7 @@ from collections.abc import Mapping, Sequence
 from contextlib import ExitStack
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Protocol
+from typing import Any, Protocol
 
 import networkx as nx
 import numpy as np
@@ -70,7 +70,7 @@ class TwinParts:
     ``graph``: the wired topology (radio: with a node ``bs.K`` per base station); ``server``: its server node;
     ``network``: the flow engine with every resource registered; ``clients``; ``access``: the routes;
     ``workload``: bytes, FLOPs and learning per participation; ``schedule``: clients per round (read-only);
-    ``stop_rule``; ``extra_tables``: more run-folder tables (radio: cells, roads, coverage); ``cleanups``: released
+    ``stop_rule`` (workload and stop rule are None and the schedule empty in a run without FL); ``extra_tables``: more run-folder tables (radio: cells, roads, coverage); ``cleanups``: released
     once by :meth:`TwinEnv.close` (a live SUMO, temporary files).
     """
 
@@ -79,11 +79,12 @@ class TwinParts:
     network: FlowNetwork
     clients: tuple[Client, ...]
     access: AccessLayer
-    workload: Workload
+    workload: Workload | None
     schedule: np.ndarray
-    stop_rule: StopRule
+    stop_rule: StopRule | None
     extra_tables: Mapping[str, pd.DataFrame]
     cleanups: ExitStack
+    traffic: Any = None  # twin.sim.traffic.Traffic: scripted and background sources (typed loosely: no import cycle)
 
     def __post_init__(self) -> None:
         self.schedule.flags.writeable = False
@@ -135,7 +136,7 @@ class TwinEnv(simpy.Environment):
         return self.parts.access
 
     @property
-    def workload(self) -> Workload:
+    def workload(self) -> Workload | None:
         return self.parts.workload
 
     @property

@@ -69,6 +69,38 @@ def output_bytes(found: list[Estimate]) -> float:
 
 
 def estimates(config: S.ScenarioConfig) -> list[Estimate]:
+    if config.fl is None:
+        return _pure_network(config)
+    return _fl_estimates(config) + _traffic(config)
+
+
+def _pure_network(config: S.ScenarioConfig) -> list[Estimate]:
+    """A run without FL: the network, the scripted flows and the samples up to ``traffic.duration_s`` (else the last
+    scripted start plus a minute)."""
+    _, n_nodes, topo_field = _clients(config)
+    traffic = config.traffic
+    horizon = traffic.duration_s or max(f.last_start_s for f in traffic.flows) + 60.0
+    out = [Estimate(topo_field, "network nodes", n_nodes, n_nodes * 4e3, 0.0), *_traffic(config)]
+    period = config.output.sample_period_s
+    if period > 0:
+        ticks, probes = horizon / period, 2 * n_nodes + 8
+        out.append(Estimate("output.sample_period_s", f"samples every {period:g} s over {_num(horizon)} s of "
+                            "simulated time", ticks, ticks * probes * 48, ticks * probes))
+    return out
+
+
+def _traffic(config: S.ScenarioConfig) -> list[Estimate]:
+    """Scripted flows (two timeline rows each) and background arrivals given as a rate up to ``duration_s``."""
+    traffic = config.traffic
+    if traffic is None:
+        return []
+    n = sum(f.repeat.count if f.repeat else 1 for f in traffic.flows)
+    if traffic.duration_s is not None:
+        n += sum((b.rate_per_s or 0.0) * (traffic.duration_s - b.start_s) for b in traffic.background)
+    return [Estimate("traffic", f"{_num(n)} traffic flows", n, n * 400.0, 2 * n)] if n else []
+
+
+def _fl_estimates(config: S.ScenarioConfig) -> list[Estimate]:
     fl = config.fl
     n_clients, n_nodes, topo_field = _clients(config)
     k = _per_round(fl, n_clients)
@@ -334,7 +366,7 @@ def _named_files(config: S.ScenarioConfig) -> list[tuple[str, str, str]]:
             out.append((f"mobility.{name}", getattr(mob, name), "file"))
     if getattr(getattr(mob, "buildings", None), "path", None):
         out.append(("mobility.buildings.path", mob.buildings.path, "file"))
-    data_path = getattr(config.fl.data, "path", None)
-    if not isinstance(config.fl.model, S.FixedModel) and data_path:
+    data_path = getattr(config.fl.data, "path", None) if config.fl is not None else None
+    if data_path and not isinstance(config.fl.model, S.FixedModel):
         out.append(("fl.data.path", data_path, "folder"))
     return out

@@ -16,6 +16,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+import simpy
 
 from twin.scenario.loading import resolved_yaml
 from twin.scenario.schema import ScenarioConfig
@@ -78,7 +79,7 @@ def _simulate(config: ScenarioConfig, base_dir: Path | None, on_round: Callable[
     env = build(config, base_dir=base_dir)
     build_s = time.perf_counter() - wall0
     try:
-        server = env.process(run_server(env, on_round))
+        end = _start_processes(env, on_round)
         if isinstance(env.access, Access):
             env.process(env.access.run())
             if config.output.sample_period_s > 0:
@@ -88,11 +89,12 @@ def _simulate(config: ScenarioConfig, base_dir: Path | None, on_round: Callable[
         if probe is not None:
             env.process(probe.run())
         run0 = time.perf_counter()
-        log.info("built in %.2f s: %d clients, %d network resources; simulating up to %d rounds", run0 - wall0,
-                 len(env.clients), len(env.network.resources), len(env.cohort_sizes))
+        log.info("built in %.2f s: %d clients, %d network resources; simulating %s", run0 - wall0,
+                 len(env.clients), len(env.network.resources), _plan(env))
         failure = None
         try:
-            env.run(until=server)
+            env.run(until=end)
+            _finish(env)
         except Exception as exc:  # a bug or a numerical failure mid-run: keep what was recorded, say what happened
             failure = exc
             env.finished_reason = "failed"
@@ -115,6 +117,40 @@ def _simulate(config: ScenarioConfig, base_dir: Path | None, on_round: Callable[
     return RunResult(config, tables, summary, resolved_yaml(config, derive(config)), env)
 
 
+def _start_processes(env: TwinEnv, on_round: Callable[[int, dict], None] | None) -> simpy.Event:
+    """Start the FL server (when the scenario has FL) and the traffic sources; returns the event that ends the run:
+    the FL job's end, else the last scripted flow's arrival, or ``traffic.duration_s`` if that comes first."""
+    traffic = env.parts.traffic
+    scripted_done = traffic.start(env, env.network)
+    if env.config.fl is not None:
+        end = env.process(run_server(env, on_round))
+    else:
+        env.recorder.emit("run_start", env.now, "traffic", n_clients=0)
+        end = scripted_done
+    if traffic.duration_s is not None:
+        deadline = env.timeout(traffic.duration_s)
+        end = deadline if end is None else end | deadline
+    return end
+
+
+def _finish(env: TwinEnv) -> None:
+    """Say why a run that the FL server did not end stopped (``traffic_done`` or ``duration``)."""
+    if env.finished_reason:
+        return
+    traffic = env.parts.traffic
+    ended = traffic.duration_s is not None and env.now >= traffic.duration_s
+    env.finished_reason = "duration" if ended else "traffic_done"
+    env.recorder.emit("run_end", env.now, "fl.server" if env.config.fl is not None else "traffic",
+                      reason=env.finished_reason)
+
+
+def _plan(env: TwinEnv) -> str:
+    if env.config.fl is None:
+        d = env.parts.traffic.duration_s
+        return "a pure network run" + (f" of up to {d:g} s" if d is not None else "")
+    return f"up to {len(env.cohort_sizes)} rounds"
+
+
 def dry_build(config: ScenarioConfig, *, base_dir: Path | None = None) -> str:
     """Build everything a run of ``config`` needs and close it again, simulating nothing: files (GraphML, data set,
     road net, trace), topology and routes, vehicles and the clients on them, cells and radio, data set and partition,
@@ -126,11 +162,13 @@ def dry_build(config: ScenarioConfig, *, base_dir: Path | None = None) -> str:
         parts = [f"{len(env.clients)} clients", f"{len(env.network.resources)} link / cell directions"]
         if isinstance(env.access, Access):
             parts.append(f"{len(env.access.cells)} cells, {env.access.model.n_vehicles} vehicles")
-        fl = env.workload.describe()
+        fl = env.workload.describe() if env.workload is not None else {}
         if "data" in fl:
             parts.append(f"data set {fl['data']} ({fl['n_train']} train, {fl['n_test']} test), model of "
                          f"{fl['model_params']} parameters")
-        parts.append(f"{len(env.cohort_sizes)} rounds planned")
+        parts.append(f"{len(env.cohort_sizes)} rounds planned" if env.config.fl is not None else
+                     f"{len(env.parts.traffic.scripted)} scripted and {len(env.parts.traffic.background)} background "
+                     "traffic sources")
     finally:
         env.close()
     return f"built {', '.join(parts)} in {time.perf_counter() - wall0:.1f} s; nothing simulated"
@@ -143,7 +181,7 @@ def clients_table(env: TwinEnv) -> pd.DataFrame:
                        "client_index": np.array([c.index for c in env.clients], dtype=np.int64),
                        "node": pd.array([c.node for c in env.clients], dtype="string"),
                        "flops_per_s": np.array([c.flops_per_s for c in env.clients], dtype=np.float64)})
-    table = env.workload.clients_table()
+    table = env.workload.clients_table() if env.workload is not None else None
     if table is not None:
         table = table.drop(columns=["name"], errors="ignore").rename(columns={"client": "client_index"})
         df = df.merge(table, on="client_index", how="left")
@@ -181,9 +219,10 @@ def make_summary(env: TwinEnv, rounds: pd.DataFrame, timeline: pd.DataFrame, *, 
         "mean_round_s": float(rounds["duration_s"].mean()) if n else 0.0,
         "final_accuracy": float(last["accuracy"]) if last is not None and pd.notna(last["accuracy"]) else None,
         "best_accuracy": float(rounds["accuracy"].max()) if n and rounds["accuracy"].notna().any() else None,
-        "target_accuracy": cfg.fl.stop.target_accuracy,
+        "target_accuracy": cfg.fl.stop.target_accuracy if cfg.fl is not None else None,
         "time_to_target": _time_to_target(env, rounds),
-        "fl": env.workload.describe(),
+        "fl": env.workload.describe() if env.workload is not None else {},
+        "traffic": traffic_summary(timeline),
         "n_clients": len(env.clients),
         "engine": {"flow_events": env.network.n_flow_events, "rate_recomputations": env.network.n_recomputes,
                    "timeline_events": env.recorder.n_events},
@@ -193,6 +232,27 @@ def make_summary(env: TwinEnv, rounds: pd.DataFrame, timeline: pd.DataFrame, *, 
         "peak_rss_mb": _peak_rss_mb(),
         "versions": _versions(),
     }
+
+
+def traffic_summary(timeline: pd.DataFrame) -> dict[str, dict[str, Any]]:
+    """Per traffic class (``fl`` for the FL rounds' flows, a ``traffic_class`` otherwise, e.g. ``scripted``,
+    ``background``): flows started, completed, cancelled and still under way at the end, bytes delivered (whole
+    flows that arrived plus the bytes of cancelled ones) and the mean completion time of those that arrived."""
+    if "flow" not in timeline:
+        return {}
+    flows = timeline[timeline["kind"].isin(["flow_start", "flow_end", "flow_cancel"])]
+    cls = (flows["traffic_class"] if "traffic_class" in flows else pd.Series(pd.NA, index=flows.index, dtype="string"))
+    cls = cls.fillna("fl").astype(str)
+    out: dict[str, dict[str, Any]] = {}
+    for name in sorted(cls.unique()):
+        rows = flows[cls == name]
+        ends, cancels = rows[rows["kind"] == "flow_end"], rows[rows["kind"] == "flow_cancel"]
+        started = int((rows["kind"] == "flow_start").sum())
+        out[name] = {"flows": started, "completed": len(ends), "cancelled": len(cancels),
+                     "unfinished": started - len(ends) - len(cancels),
+                     "bytes": float(ends["bytes"].sum() + (cancels["bytes_done"].sum() if len(cancels) else 0.0)),
+                     "mean_completion_s": float(ends["duration_s"].mean()) if len(ends) else None}
+    return out
 
 
 def _time_to_target(env: TwinEnv, rounds: pd.DataFrame) -> dict[str, Any] | None:

@@ -29,6 +29,8 @@ def wire_links(network: FlowNetwork, graph: nx.DiGraph, edges: Iterable[tuple[st
         data = graph.edges[u, v]
         links[(u, v)] = network.add_resource(
             LinkDirection(f"{u}->{v}", data["bandwidth_bps"], data["latency_s"], overhead=overhead))
+    for (u, v), link in links.items():  # each direction knows the other (a flow's round trip goes back that way)
+        link.reverse = links.get((v, u))
     return links
 
 
