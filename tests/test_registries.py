@@ -87,7 +87,7 @@ REGISTRIES = {
     "schedules": (_schedules, F.Schedule, {"rounds"}),
     "partitions": (_partitions, F.Partition, {"labels", "n_clients", "rng"}),
     "models": (_models, F.Model, {"input_shape", "n_classes"}),
-    "placements": (_placements, A.Placement, {"network"}),
+    "placements": (_placements, A.Placement, {"network", "los_of", "buildings", "rng"}),
 }
 
 
@@ -163,7 +163,8 @@ def test_the_check_fails_on_a_mismatch():
 
 def _override_fields() -> list[str]:
     """CellTier fields that replace a preset field (the others configure the tier itself)."""
-    tier_only = {"name", "preset", "placement", "min_rx_dbm", "max_range_m", "bias_db", "backhaul", "antenna_height"}
+    tier_only = {"name", "preset", "placement", "min_rx_dbm", "max_range_m", "bias_db", "backhaul", "power_policy",
+                 "antenna_height"}
     return [f for f in CellTier.model_fields if f not in tier_only]
 
 

@@ -30,6 +30,7 @@ SCENARIOS: dict[str, tuple[str, str]] = {
     "quickstart": ("quickstart", ""),
     "wired_star": ("wired_star", ""),
     "city_grid": ("city_grid", ""),
+    "drive_city": (str(ROOT / "scenarios/drive_city.yaml"), ""),
     "city_loaded": (str(ROOT / "scenarios/city_loaded.yaml"), ""),
     "sumo_grid": ("sumo_grid", "sumo"),
     "edge_sites": ("edge_sites", ""),

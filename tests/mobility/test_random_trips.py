@@ -51,7 +51,7 @@ def test_vehicles_stay_on_roads_and_respect_speed():
     mob, pos, dist = _run(net, 60, seed=3, steps=150, dt=dt)
     on_road = net.distance_to_road_m(pos.reshape(-1, 2))
     assert on_road.max() <= 1e-6
-    vmax = np.minimum(mob.max_speed_mps, 15.0)
+    vmax = np.minimum(mob.max_speed_mps, mob.speed_factor * 15.0)
     assert np.all(dist <= vmax * dt + 1e-9)
     # constant speed model: every vehicle covers exactly min(type max, edge speed) * dt per step
     assert np.allclose(dist, vmax * dt)
@@ -63,12 +63,12 @@ def test_vehicles_stay_on_roads_and_respect_speed():
     assert np.median(mob.odometer_m) > 10 * 80
 
 
-def test_speed_is_min_of_type_and_edge_speed():
+def test_speed_is_min_of_type_max_and_factor_times_edge_speed():
     net = grid_network(rows=3, cols=3, block_length_m=100, speed_mps=13.89)
     mob = RandomTripMobility(net, n_vehicles=40, rng=np.random.default_rng(1))
     mob.step(1.0)
     is_amb = mob.vehicle_types == "ambulance"
-    assert np.allclose(mob.speeds_mps[is_amb], 13.89)
+    assert np.allclose(mob.speeds_mps[is_amb], 20.0)  # min(20, 2 x 13.89)
     assert np.allclose(mob.speeds_mps[~is_amb], 10.0)
     assert is_amb.sum() == 6  # 15 % of 40
 
@@ -161,4 +161,21 @@ def test_property_on_road_and_within_speed(rows, cols, block, dt, seed):
     net = grid_network(rows=rows, cols=cols, block_length_m=block, speed_mps=12.0)
     mob, pos, dist = _run(net, 8, seed=seed, steps=6, dt=dt)
     assert net.distance_to_road_m(pos.reshape(-1, 2)).max() <= 1e-6
-    assert np.all(dist <= np.minimum(mob.max_speed_mps, 12.0) * dt * (1 + 1e-12) + 1e-9)
+    assert np.all(dist <= np.minimum(mob.max_speed_mps, mob.speed_factor * 12.0) * dt * (1 + 1e-12) + 1e-9)
+
+
+def test_drive_ambulances_drive_twice_the_limit_capped_at_their_top_speed():
+    """DRIVE's additional.type.xml: ambulances speedFactor 2, maxSpeed 20 -> 20 m/s on 13.89 m/s roads; passenger
+    cars (maxSpeed 10) 10 m/s."""
+    net = grid_network(rows=3, cols=3, block_length_m=200, speed_mps=13.89)
+    mob, _, dist = _run(net, 40, seed=5, steps=20, dt=1.0)
+    amb = np.asarray(mob.vehicle_types) == "ambulance"
+    assert amb.any() and (~amb).any()
+    assert np.allclose(dist[:, amb], 20.0)
+    assert np.allclose(dist[:, ~amb], 10.0)
+    fast = RandomTripMobility(net, n_vehicles=4, rng=np.random.default_rng(1),
+                              vehicle_types=(VehicleType("x", 40.0, 1.0, speed_factor=1.5),))
+    fast.step(1.0)
+    assert np.allclose(fast.step_distance_m, 1.5 * 13.89)
+    with pytest.raises(ValueError, match="speed_factor"):
+        VehicleType("y", 10.0, speed_factor=0.0)

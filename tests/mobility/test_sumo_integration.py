@@ -138,3 +138,23 @@ def test_sumo_net_parse_error(tmp_path):
     bad.write_text("<net><edge id='a'")
     with pytest.raises(ValueError, match="could not parse SUMO network"):
         load_sumo_net(bad)
+
+
+def test_sumo_route_files_carry_drives_speed_factor(sumo_run, tmp_path):
+    """DRIVE's ambulances (speedFactor 2, maxSpeed 20) drive at 20 m/s on SUMO's 13.89 m/s grid roads: the route file
+    the twin writes says so and SUMO reproduces it; passenger cars stay at or below their 10 m/s."""
+    import xml.etree.ElementTree as ET
+
+    net_path, routes, _ = sumo_run
+    vtypes = {v.get("id"): v.attrib for v in ET.parse(routes).getroot().iter("vType")}
+    assert float(vtypes["ambulance"]["speedFactor"]) == 2.0 and float(vtypes["ambulance"]["maxSpeed"]) == 20.0
+    assert "speedFactor" not in vtypes["passenger"]  # SUMO's default normc(1, 0.1, 0.2, 2), as DRIVE's cars
+    long_net = netgenerate_grid(tmp_path / "long.net.xml", number=2, length_m=600.0)
+    long_routes = random_trips(long_net, tmp_path / "long.rou.xml", end_s=30.0, period_s=1.0, seed=3,
+                               vehicle_types=DRIVE_VEHICLE_TYPES)
+    fcd = run_sumo_fcd(long_net, long_routes, tmp_path / "fcd.xml", end_s=120.0, seed=3)
+    top: dict[str, float] = {}
+    for v in ET.parse(fcd).getroot().iter("vehicle"):
+        top[v.get("type")] = max(top.get(v.get("type"), 0.0), float(v.get("speed")))
+    assert top["ambulance"] == pytest.approx(20.0, abs=0.05)
+    assert top["passenger"] <= 10.0 + 1e-6

@@ -99,7 +99,7 @@ def test_best_rb_count_by_hand_power_control_target():
     (["nr-macro", "--distance", "10"], "shorter than the 23.5 m between the antennas"),
     (["nr-macro", "--distance", "ten"], "not a number"),
     (["nr-macro", "--distance", "100", "--link", "both"], "--link must be dl or ul"),
-    (["nr-macro", "--distance", "100", "--profile", "drive"], "only 'default'"),
+    (["nr-macro", "--distance", "100", "--profile", "measured"], "unknown profile 'measured'"),
     (["nr-macro"], "--distance"),
     (["nr-macro", "--distance", "100", "--los", "--nlos"], "not allowed"),
 ])

@@ -280,10 +280,15 @@ class RoadNetwork:
         best = max(comps, key=lambda c: (len(c), -min(c)))
         return np.asarray(sorted(best), dtype=np.int64)
 
-    def _routing_graph(self, max_speed_mps: float | None) -> tuple[nx.DiGraph, dict[tuple[int, int], int]]:
+    def _routing_graph(self, max_speed_mps: float | None,
+                       speed_factor: float = 1.0) -> tuple[nx.DiGraph, dict[tuple[int, int], int]]:
         key = None if max_speed_mps is None else float(max_speed_mps)
+        if speed_factor != 1.0:
+            key = (key, float(speed_factor))
         if key not in self._route_graphs:
-            speed = self.edge_speed_mps if key is None else np.minimum(self.edge_speed_mps, key)
+            speed = self.edge_speed_mps * speed_factor
+            if max_speed_mps is not None:
+                speed = np.minimum(speed, float(max_speed_mps))
             weight = self.edge_length_m / speed
             g = nx.DiGraph()
             g.add_nodes_from(range(self.n_nodes))
@@ -296,17 +301,21 @@ class RoadNetwork:
             self._route_graphs[key] = (g, best)
         return self._route_graphs[key]
 
-    def route_edges(self, origin: int, destination: int, *, max_speed_mps: float | None = None) -> tuple[int, ...]:
+    def route_edges(self, origin: int, destination: int, *, max_speed_mps: float | None = None,
+                    speed_factor: float = 1.0) -> tuple[int, ...]:
         """Fastest route between node *indices* as a tuple of edge indices (cached).
 
-        Travel time per edge is ``length_m / min(speed_mps, max_speed_mps)``. Raises ValueError when there is no route.
+        Travel time per edge is ``length_m / min(speed_factor x speed_mps, max_speed_mps)``. Raises ValueError when
+        there is no route.
         """
         key = (None if max_speed_mps is None else float(max_speed_mps), int(origin), int(destination))
+        if speed_factor != 1.0:
+            key = (*key, float(speed_factor))
         hit = self._route_cache.get(key)
         if hit is not None:
             self._route_cache.move_to_end(key)
             return hit
-        g, best = self._routing_graph(key[0])
+        g, best = self._routing_graph(key[0], speed_factor)
         if origin == destination:
             route: tuple[int, ...] = ()
         else:

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from .drive_placement import LosFn, coverage_matrices, drive_candidates, drive_greedy, drive_random, drive_tiles
 from .network import RoadNetwork
 
 __all__ = [
@@ -33,10 +34,12 @@ CoversFn = Callable[[np.ndarray, np.ndarray], np.ndarray]
 
 @dataclass(frozen=True)
 class Sites:
-    """Base-station sites: ``xy_m`` [n, 2] (metres) and ``kind`` [n] (str labels)."""
+    """Base-station sites: ``xy_m`` [n, 2] (metres), ``kind`` [n] (str labels) and optionally antenna heights
+    ``h_m`` [n] (metres; NaN or None: the tier's preset height)."""
 
     xy_m: np.ndarray
     kind: np.ndarray
+    h_m: np.ndarray | None = None
 
     def __post_init__(self) -> None:
         xy = np.asarray(self.xy_m, dtype=float).reshape(-1, 2) if np.size(self.xy_m) else np.zeros((0, 2))
@@ -45,18 +48,23 @@ class Sites:
             raise ValueError(f"Sites: {len(xy)} coordinates but {len(kind)} kind labels")
         if not np.all(np.isfinite(xy)):
             raise ValueError("Sites: coordinates must be finite")
+        h = np.full(len(xy), np.nan) if self.h_m is None else np.asarray(self.h_m, dtype=float).reshape(-1)
+        if len(h) != len(xy):
+            raise ValueError(f"Sites: {len(xy)} coordinates but {len(h)} heights")
         object.__setattr__(self, "xy_m", xy)
         object.__setattr__(self, "kind", kind)
+        object.__setattr__(self, "h_m", h)
 
     def __len__(self) -> int:
         return len(self.xy_m)
 
     def __add__(self, other: Sites) -> Sites:
-        return Sites(np.vstack([self.xy_m, other.xy_m]), np.concatenate([self.kind, other.kind]))
+        return Sites(np.vstack([self.xy_m, other.xy_m]), np.concatenate([self.kind, other.kind]),
+                     np.concatenate([self.h_m, other.h_m]))
 
     def of_kind(self, kind: str) -> Sites:
         mask = self.kind == kind
-        return Sites(self.xy_m[mask], self.kind[mask])
+        return Sites(self.xy_m[mask], self.kind[mask], self.h_m[mask])
 
 
 def _bbox(bbox_m: Sequence[float]) -> tuple[float, float, float, float]:
@@ -295,5 +303,43 @@ def greedy_placement(network: RoadNetwork, *, at_junctions: bool = True, every_m
                               max_range_m=max_range_m, covers=fn, max_cells=max_cells).sites
 
 
+def _drive_candidates(network: RoadNetwork, spacing_m: float, height_m, rng) -> tuple[np.ndarray, np.ndarray]:
+    if rng is None:
+        raise ValueError("DRIVE's placements draw antenna heights: give rng")
+    xy = drive_candidates(network, spacing_m=spacing_m)
+    lo, hi = height_m
+    return xy, rng.integers(int(lo), int(hi), size=len(xy), endpoint=True).astype(float)  # randi([lo hi])
+
+
+def drive_greedy_placement(network: RoadNetwork, *, spacing_m: float = 100.0, tile_m: float = 16.0,
+                           tolerance: float = 0.1, border_m: float = 300.0, max_range_m: float = 200.0,
+                           height_m: tuple[int, int] = (5, 15), los_of: LosFn | None = None,
+                           buildings=None, rng: np.random.Generator | None = None) -> Sites:
+    """DRIVE's greedyAddition.m over its candidates and tiles (:mod:`twin.mobility.drive_placement`); given by the
+    build: ``los_of``, line of sight through the scenario's ``buildings`` (``bounds``: the tiles' extent, as DRIVE's;
+    ``index_at(xy)``: -1 outdoors, the tiles kept)."""
+    if los_of is None or buildings is None:
+        raise ValueError("drive_greedy needs buildings for line of sight (a grid city, or the scenario's buildings)")
+    xy, h = _drive_candidates(network, spacing_m, height_m, rng)
+    tiles = drive_tiles(buildings.bounds, tile_m)
+    tiles = tiles[np.asarray(buildings.index_at(tiles)) < 0]  # tilesWithinAreas.m: outdoor tiles only
+    los, reach = coverage_matrices(np.column_stack([xy, h]), tiles, max_range_m, los_of)
+    res = drive_greedy(los, reach, xy, network.bbox_m, tolerance=tolerance, border_m=border_m)
+    if not res.reached:
+        warnings.warn(f"drive_greedy: the goal of {res.goal} tiles is not reached; {res.covered} covered by "
+                      f"{len(res.chosen)} cells (DRIVE: 'Maximum value will not achieved')", stacklevel=2)
+    return Sites(xy[res.chosen], np.full(len(res.chosen), "small", dtype=object), h[res.chosen])
+
+
+def drive_random_placement(network: RoadNetwork, *, count: int = 50, spacing_m: float = 100.0,
+                           height_m: tuple[int, int] = (5, 15), rng: np.random.Generator | None = None) -> Sites:
+    """DRIVE's randomChosen.m: ``count`` of its candidates at random (all of them when fewer)."""
+    xy, h = _drive_candidates(network, spacing_m, height_m, rng)
+    pick = drive_random(len(xy), count, rng)
+    return Sites(xy[pick], np.full(len(pick), "small", dtype=object), h[pick])
+
+
 PLACEMENTS: dict[str, Callable[..., Sites]] = {"hex": hex_placement, "explicit": explicit_placement,
-                                               "roadside": roadside_placement, "greedy": greedy_placement}
+                                               "roadside": roadside_placement, "greedy": greedy_placement,
+                                               "drive_greedy": drive_greedy_placement,
+                                               "drive_random": drive_random_placement}

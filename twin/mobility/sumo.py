@@ -100,12 +100,16 @@ def netgenerate_grid(
 def write_vtype_distribution(
     out_path: str | os.PathLike, vehicle_types: Sequence, *, distribution_id: str = "twin_mix"
 ) -> Path:
-    """Write a SUMO additional file with a ``vTypeDistribution`` from :class:`twin.mobility.VehicleType` entries."""
+    """Write a SUMO additional file with a ``vTypeDistribution`` from :class:`twin.mobility.VehicleType` entries
+    (``maxSpeed``, ``speedFactor`` unless 1: SUMO's default distribution, ``probability``)."""
     lines = ["<additional>", f"    <vTypeDistribution id={quoteattr(distribution_id)}>"]
     for vt in vehicle_types:
         vclass = "emergency" if vt.name == "ambulance" else "passenger"
+        factor = getattr(vt, "speed_factor", 1.0)
+        # a factor of 1 keeps SUMO's default speedFactor normc(1, 0.1, 0.2, 2) (DRIVE's passenger cars)
+        speed = f' speedFactor="{factor:g}"' if factor != 1.0 else ""
         lines.append(
-            f'        <vType id={quoteattr(vt.name)} vClass="{vclass}" maxSpeed="{vt.max_speed_mps:g}"'
+            f'        <vType id={quoteattr(vt.name)} vClass="{vclass}" maxSpeed="{vt.max_speed_mps:g}"{speed}'
             f' probability="{vt.share:g}"/>'
         )
     lines += ["    </vTypeDistribution>", "</additional>", ""]

@@ -2,7 +2,8 @@
 
 Each vehicle starts at a uniformly random point of the road network (probability proportional to road length), drives the
 fastest route to a random junction, and on arrival picks a new random destination (DRIVE / SUMO ``randomTrips`` style).
-Speed on an edge is ``min(type max speed, edge speed_mps)``, constant (no acceleration, no car following, no queues).
+Speed on an edge is ``min(type max speed, type speed factor x edge speed_mps)`` (SUMO's rule for a vType's ``maxSpeed``
+and ``speedFactor``), constant (no acceleration, no car following, no queues).
 """
 
 from __future__ import annotations
@@ -21,12 +22,15 @@ __all__ = ["VehicleType", "DRIVE_VEHICLE_TYPES", "assign_vehicle_types", "Random
 
 @dataclass(frozen=True)
 class VehicleType:
-    """A vehicle class: ``name``, top speed ``max_speed_mps`` (> 0), fleet ``share`` (>= 0; shares are normalised)."""
+    """A vehicle class: ``name``, top speed ``max_speed_mps`` (> 0), fleet ``share`` (>= 0; shares are normalised),
+    ``speed_factor`` (> 0): the multiple of a road's speed limit the vehicle drives at, capped by its top speed (SUMO's
+    ``speedFactor``; DRIVE's ambulances have 2)."""
 
     name: str
     max_speed_mps: float
     share: float = 1.0
     sumo_vclass: str = "passenger"
+    speed_factor: float = 1.0
 
     def __post_init__(self) -> None:
         if not isinstance(self.name, str) or not self.name:
@@ -37,12 +41,20 @@ class VehicleType:
             raise ValueError(f"vehicle type {self.name!r}: max_speed_mps must be > 0, got {self.max_speed_mps}")
         if not (isinstance(self.share, (int, float)) and math.isfinite(self.share) and self.share >= 0):
             raise ValueError(f"vehicle type {self.name!r}: share must be >= 0, got {self.share!r}")
+        if not (isinstance(self.speed_factor, (int, float)) and math.isfinite(self.speed_factor)
+                and self.speed_factor > 0):
+            raise ValueError(f"vehicle type {self.name!r}: speed_factor must be > 0, got {self.speed_factor!r}")
+
+    def speed_mps(self, road_speed_mps):
+        """Speed on a road of speed limit ``road_speed_mps``: ``min(max_speed_mps, speed_factor x limit)``."""
+        return np.minimum(self.max_speed_mps, self.speed_factor * np.asarray(road_speed_mps, dtype=float))
 
 
-#: DRIVE's mix: 85 % passenger cars (max 10 m/s), 15 % ambulances (max 20 m/s).
+#: DRIVE's mix (mobilityFiles/sumoFiles/*/additional.type.xml): 85 % passenger cars (maxSpeed 10 m/s), 15 % ambulances
+#: (maxSpeed 20 m/s, speedFactor 2: 20 m/s on 13.89 m/s roads).
 DRIVE_VEHICLE_TYPES: tuple[VehicleType, ...] = (
     VehicleType("passenger", 10.0, 0.85, "passenger"),
-    VehicleType("ambulance", 20.0, 0.15, "emergency"),
+    VehicleType("ambulance", 20.0, 0.15, "emergency", speed_factor=2.0),
 )
 
 
@@ -117,6 +129,7 @@ class RandomTripMobility(MobilityBase):
         self.vehicle_types = readonly(np.array([self.vehicle_type_list[i].name for i in self.type_index], dtype=object))
         self.vehicle_ids = readonly(np.array([str(i) for i in range(n)], dtype=object))
         self.max_speed_mps = readonly(np.array([vt.max_speed_mps for vt in self.vehicle_type_list])[self.type_index])
+        self.speed_factor = readonly(np.array([vt.speed_factor for vt in self.vehicle_type_list])[self.type_index])
         self._edge = self.rng.choice(eligible, size=n, p=weights).astype(np.int64) if n else np.zeros(0, np.int64)
         self._offset = self.rng.random(n) * network.edge_geom_length_m[self._edge]
         self._routes: list[tuple[int, ...]] = []
@@ -136,7 +149,8 @@ class RandomTripMobility(MobilityBase):
             dest = int(self._dest_nodes[self.rng.integers(len(self._dest_nodes))])
             if dest != node:
                 break
-        route = self.network.route_edges(node, dest, max_speed_mps=float(self.max_speed_mps[i]))
+        route = self.network.route_edges(node, dest, max_speed_mps=float(self.max_speed_mps[i]),
+                                         speed_factor=float(self.speed_factor[i]))
         if first:
             self._routes.append(route)
         else:
@@ -146,7 +160,7 @@ class RandomTripMobility(MobilityBase):
 
     def _refresh(self) -> None:
         net = self.network
-        self._speed = readonly(np.minimum(self.max_speed_mps, net.edge_speed_mps[self._edge]))
+        self._speed = readonly(np.minimum(self.max_speed_mps, self.speed_factor * net.edge_speed_mps[self._edge]))
         self._positions = readonly(net.position_on_edge(self._edge, self._offset))
 
     # ------------------------------------------------------------------ stepping
@@ -155,7 +169,7 @@ class RandomTripMobility(MobilityBase):
         dt = check_dt(dt_s)
         net = self.network
         geom_len = net.edge_geom_length_m
-        speed = np.minimum(self.max_speed_mps, net.edge_speed_mps[self._edge])
+        speed = np.minimum(self.max_speed_mps, self.speed_factor * net.edge_speed_mps[self._edge])
         advance = speed * dt
         room = geom_len[self._edge] - self._offset
         stay = advance < room
@@ -165,9 +179,9 @@ class RandomTripMobility(MobilityBase):
         offset[stay] += advance[stay]
         for i in np.flatnonzero(~stay).tolist():
             e, off, t_left, d = int(edge[i]), float(offset[i]), dt, 0.0
-            vmax = float(self.max_speed_mps[i])
+            vmax, factor = float(self.max_speed_mps[i]), float(self.speed_factor[i])
             for _ in range(self._MAX_HOPS_PER_STEP):
-                v = min(vmax, float(net.edge_speed_mps[e]))
+                v = min(vmax, factor * float(net.edge_speed_mps[e]))
                 r = float(geom_len[e]) - off
                 if v * t_left < r:
                     off += v * t_left

@@ -24,16 +24,20 @@ from twin.net.flow import Flow
 
 
 class CellDirection:
-    """One direction (``dl`` or ``ul``) of a cell: capacity 1 (all the air time), shared in equal air time."""
+    """One direction (``dl`` or ``ul``) of a cell: capacity 1 (all the air time), shared in equal air time.
+
+    ``shared=False`` (DRIVE's model, ``radio.sharing: none``): the cell limits nobody (coefficient 0 for a user with a
+    rate, so it carries no load); each user's rate is held by its own :class:`UserLink` on the route instead."""
 
     time_fair = True
 
-    def __init__(self, name: str, *, latency_s: float = 0.0) -> None:
+    def __init__(self, name: str, *, latency_s: float = 0.0, shared: bool = True) -> None:
         if latency_s < 0:
             raise ValueError(f"cell {name}: latency_s must be non-negative, got {latency_s}")
         self.name = name
         self.capacity = 1.0
         self.latency_s = float(latency_s)
+        self.shared = bool(shared)
         self.rates_bps: dict[str, float] = {}
 
     def set_rate(self, user: str, rate_bps: float) -> None:
@@ -47,10 +51,19 @@ class CellDirection:
 
     def coefficient(self, flow: Flow) -> float:
         rate = self.rates_bps.get(flow.user, 0.0) if flow.user is not None else 0.0
-        return 1.0 / rate if rate > 0 else math.inf
+        if rate > 0:
+            return 1.0 / rate if self.shared else 0.0
+        return math.inf
 
     def __repr__(self) -> str:
         return f"CellDirection({self.name!r}, {len(self.rates_bps)} users)"
+
+
+class UserLink(CellDirection):
+    """One user's own radio link in one direction (``radio.sharing: none``): its flows together get at most its full
+    link rate, whatever the other users of the cell do (DRIVE gives every vehicle the full rate of its link)."""
+
+    time_fair = False  # one user: plain max-min among its own flows
 
 
 class NoCoverage:
@@ -81,9 +94,9 @@ class Cell:
     ul: CellDirection = field(repr=False)
 
     @classmethod
-    def make(cls, index: int, name: str, node: str, *, latency_s: float = 0.0) -> Cell:
-        return cls(index, name, node, CellDirection(f"{name}.dl", latency_s=latency_s),
-                   CellDirection(f"{name}.ul", latency_s=latency_s))
+    def make(cls, index: int, name: str, node: str, *, latency_s: float = 0.0, shared: bool = True) -> Cell:
+        return cls(index, name, node, CellDirection(f"{name}.dl", latency_s=latency_s, shared=shared),
+                   CellDirection(f"{name}.ul", latency_s=latency_s, shared=shared))
 
     def set_rates(self, user: str, dl_bps: float, ul_bps: float) -> None:
         self.dl.set_rate(user, dl_bps)

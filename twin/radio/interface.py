@@ -98,6 +98,11 @@ class Preset(Protocol):
         """Lowest received power (dBm) at which the preset gives a positive rate without interference."""
         ...
 
+    def drive_link(self, d3d_m, los, *, p_tx_dbm=None, nlos_quirk: bool = False):
+        """DRIVE's link model (``twin.radio.drive.drive_link``: ``radio.profile: drive``) at 3D distances ``d3d_m``;
+        ValueError for a preset DRIVE does not have."""
+        ...
+
     def replace(self, **changes) -> Preset:
         """A copy with fields replaced (``dataclasses.replace``; ValueError naming an unknown field)."""
         ...

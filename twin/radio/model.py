@@ -11,6 +11,11 @@ full-cell rate of each vehicle. The uplink of presets with power control (NR) is
 (``Preset.uplink_allocation``: the rate-maximising RB count under open-loop power control); its interference at a cell
 is the other cells' users' power per RB weighted by the RBs x air time they actually used in the previous step. All
 random draws come from the generator given to the constructor (``env.rng("radio")``).
+
+``profile="drive"`` is DRIVE's link model instead (:mod:`twin.radio.drive`): the 3D distance between the antennas
+(cell heights ``cell_h_m``, the presets' vehicle height), DRIVE's path loss, fixed power per base station (or the tier's
+demand-driven power), range and table rate on both links from the received power alone (no SINR, no shadowing, no
+in-car loss), DRIVE's NLOS rate quirk with ``nlos_quirk``.
 """
 
 from __future__ import annotations
@@ -21,6 +26,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from .association import best_server
+from .drive import demand_tx_power_dbm
 from .pathloss import los_probability
 from .presets import LinkQuality, Preset
 from .shadowing import LosProcess, ShadowingProcess, o2i_car_loss_db, shadow_sigma_db
@@ -44,6 +50,26 @@ class Tier:
     floor_dbm: float  # sensitivity floor: below it a cell is not usable
     bias_db: float = 0.0  # added to the association metric of these cells
     max_range_m: float = np.inf  # farther cells are unusable
+    power_policy: DemandPolicy | None = None  # profile drive: DRIVE's demand-driven transmit power
+
+
+@dataclass(frozen=True)
+class DemandPolicy:
+    """DRIVE's demand-driven power: at ``start_s + k period_s`` each cell sends ``round(users / full_users x span_dbm
+    + base_dbm)`` dBm (:func:`twin.radio.drive.demand_tx_power_dbm`), ``users`` the vehicles it serves."""
+
+    start_s: float = 50.0
+    period_s: float = 50.0
+    base_dbm: float = 20.0
+    span_dbm: float = 23.0
+    full_users: float = 100.0
+
+    def due(self, t0_s: float, t1_s: float) -> bool:
+        """Whether a power update time falls in ``(t0_s, t1_s]`` (or is ``t1_s == start_s``)."""
+        if t1_s < self.start_s:
+            return False
+        k = np.floor((t1_s - self.start_s) / self.period_s + 1e-9)
+        return bool(self.start_s + k * self.period_s > t0_s + 1e-9)
 
 
 def sensitivity_floor_dbm(preset: Preset) -> float:
@@ -58,8 +84,11 @@ class RadioModel:
                  los: str = "stochastic", shadowing: bool = True, penetration_loss: bool | None = None,
                  interference: str = "activity", sharing: str = "round-robin", metric: str = "rx_power",
                  cell_h_m: np.ndarray | None = None, ue_h_m: np.ndarray | None = None,
-                 los_lookup: LosLookup | None = None) -> None:
+                 los_lookup: LosLookup | None = None, profile: str = "default", nlos_quirk: bool = False) -> None:
         self.tiers = tiers
+        self.drive, self.nlos_quirk = profile == "drive", bool(nlos_quirk)
+        if self.drive:
+            shadowing = penetration_loss = False
         self.cell_xy_m = np.asarray(cell_xy_m, dtype=float)
         self.n_cells = len(self.cell_xy_m)
         self.n_vehicles = int(n_vehicles)
@@ -94,10 +123,30 @@ class RadioModel:
         self.channel_preset = [next(t.preset for t in tiers if t.preset.name == n) for n in names]
         # the uplink allocation of the last step (link-adapted presets): power per RB (dBm) and share of the RBs
         self.ul_p_rb_dbm, self.ul_rb_share = np.full(v, -np.inf), np.zeros(v)
+        self.p_tx_dbm = np.empty(self.n_cells)
         for i, t in enumerate(tiers):
             self.floor_dbm[t.cells] = t.floor_dbm
             self.bias_db[t.cells] = t.bias_db
             self.tier_of[t.cells] = i
+            self.p_tx_dbm[t.cells] = t.preset.p_tx_dbm
+            if self.drive:
+                t.preset.drive_link(np.ones(1), True)  # ValueError naming a preset DRIVE does not have
+        self._drive_rate = np.zeros((v, self.n_cells))  # profile drive: DRIVE's rate of every link, this step
+        self._t_s = -np.inf
+
+    def apply_power_policy(self, t_s: float, serving: np.ndarray) -> np.ndarray:
+        """Set the transmit power of the cells whose tier has a demand policy due in (last call, ``t_s``] from the
+        vehicles each serves (``serving`` [V]); returns the cells changed."""
+        changed = []
+        users = np.bincount(serving[serving >= 0], minlength=self.n_cells)
+        for t in self.tiers:
+            pol = t.power_policy
+            if pol is not None and pol.due(self._t_s, t_s):
+                self.p_tx_dbm[t.cells] = demand_tx_power_dbm(users[t.cells], base_dbm=pol.base_dbm,
+                                                             span_dbm=pol.span_dbm, full_users=pol.full_users)
+                changed.append(t.cells)
+        self._t_s = t_s
+        return np.concatenate(changed) if changed else np.zeros(0, dtype=np.int64)
 
     # ------------------------------------------------------------------------------------------------- powers
 
@@ -123,12 +172,29 @@ class RadioModel:
             d2d = np.hypot(xy[:, 0:1] - cxy[:, 0], xy[:, 1:2] - cxy[:, 1])
             los = self._los_now(i, los_proc, d2d, xy, moved, active)
             self.los_state[:, t.cells] = los
+            if self.drive:
+                rx_dl[:, t.cells] = rx_ul[:, t.cells] = self._drive_step(i, d2d, los)
+                continue
             o2i = self.o2i_db[:, None] if self.car_loss[i] else 0.0
             loss = o2i + (shadow.step(moved, los) if shadow is not None else 0.0)
             rx_dl[:, t.cells], rx_ul[:, t.cells] = self._budget(i, d2d, los, loss)
         rx_dl[~active] = -np.inf
         rx_ul[~active] = -np.inf
         return rx_dl, rx_ul
+
+    def _drive_links(self, i: int, d2d: np.ndarray, los, h_ut=None) -> tuple[np.ndarray, np.ndarray]:
+        """DRIVE's received power (-inf out of range) and rate [points, cells of tier i], at the 3D distance."""
+        t = self.tiers[i]
+        h_ut = self.h_ut_m[i] if h_ut is None else h_ut
+        d3d = np.hypot(d2d, self.h_bs_m[i][None, :] - np.reshape(h_ut, (-1, 1)))
+        link = t.preset.drive_link(d3d, los, p_tx_dbm=self.p_tx_dbm[t.cells], nlos_quirk=self.nlos_quirk)
+        ok = link.in_range & (d2d <= t.max_range_m)
+        return np.where(ok, link.rx_dbm, -np.inf), np.where(ok, link.rate_bps, 0.0)
+
+    def _drive_step(self, i: int, d2d: np.ndarray, los) -> np.ndarray:
+        """DRIVE's received power [V, cells of tier i]; keeps DRIVE's rates for ``link_quality``."""
+        rx, self._drive_rate[:, self.tiers[i].cells] = self._drive_links(i, d2d, los)
+        return rx
 
     def _los_now(self, i: int, los_proc, d2d: np.ndarray, xy: np.ndarray, moved: np.ndarray,
                  active: np.ndarray) -> np.ndarray:
@@ -205,6 +271,9 @@ class RadioModel:
             p_rb[mine], share[mine] = alloc.p_tx_per_rb_dbm, alloc.n_rb / preset.uplink.n_rb
         if remember:
             self.ul_p_rb_dbm, self.ul_rb_share = p_rb, share
+        if self.drive and remember:  # DRIVE: the table rate of the serving link, the same on both links
+            on = serving >= 0
+            rate_dl[on] = rate_ul[on] = self._drive_rate[np.flatnonzero(on), serving[on]]
         return sinr_dl, sinr_ul, rate_dl, rate_ul
 
     def _ul_interference_dbm(self, rx_ul: np.ndarray, loc: np.ndarray, preset: Preset,
@@ -238,17 +307,22 @@ class RadioModel:
     def coverage(self, points_xy: np.ndarray, *, penetration_db: float) -> tuple[np.ndarray, np.ndarray]:
         """Best-server DL rate (bit/s) and cell at each point [P, 2]: mean received power over the LOS state
         (``p_LOS`` P_LOS + (1 - p_LOS) P_NLOS, no shadowing), co-channel interference from every cell at full
-        activity (unless ``interference: none``), server by the association metric."""
+        activity (unless ``interference: none``), server by the association metric. Profile drive: DRIVE's rates,
+        the server by mean received power, its rate the mean over the LOS state."""
         rate_dl, _, best = self.point_rates(points_xy, penetration_db=penetration_db)
         return rate_dl, best
 
     def point_rates(self, points_xy: np.ndarray, *, penetration_db: float) -> tuple[np.ndarray, np.ndarray,
                                                                                      np.ndarray]:
         """(DL rate, UL rate (bit/s), best cell) of a user standing at each point [P, 2], served by its best cell:
-        mean received power over the LOS state (``p_LOS`` P_LOS + (1 - p_LOS) P_NLOS, no shadowing), interference
-        from every cell at full activity (unless ``interference: none``). The coverage map and the background users
-        of ``traffic.background`` (kind ``cell``) use it."""
+        mean received power over the LOS state (``p_LOS`` P_LOS + (1 - p_LOS) P_NLOS, no shadowing; geometry: the
+        point's LOS), interference from every cell at full activity (unless ``interference: none``), the vehicles'
+        most common antenna height. The coverage map and the background users of ``traffic.background`` (kind
+        ``cell``) use it. Profile drive: DRIVE's table rate, the same on both links."""
         pts = np.asarray(points_xy, dtype=float)
+        if self.drive:
+            rate, best = self._drive_coverage(pts)
+            return rate, rate.copy(), best
         rx_dl = np.empty((len(pts), self.n_cells))
         rx_ul = np.empty((len(pts), self.n_cells))
         for i, t in enumerate(self.tiers):
@@ -263,14 +337,33 @@ class RadioModel:
                 with np.errstate(divide="ignore"):
                     rx_dl[:, t.cells] = mw_to_dbm(p * dbm_to_mw(los_dl) + (1 - p) * dbm_to_mw(nlos_dl))
                     rx_ul[:, t.cells] = mw_to_dbm(p * dbm_to_mw(los_ul) + (1 - p) * dbm_to_mw(nlos_ul))
-            elif self.los_mode == "geometry":
-                rx_dl[:, t.cells], rx_ul[:, t.cells] = self._budget(i, d2d, self.los_lookup(i, pts, h_ut), loss, h_ut)
             else:
-                rx_dl[:, t.cells], rx_ul[:, t.cells] = self._budget(i, d2d, self.los_mode == "always", loss, h_ut)
+                los = self.los_lookup(i, pts, h_ut) if self.los_mode == "geometry" else self.los_mode == "always"
+                rx_dl[:, t.cells], rx_ul[:, t.cells] = self._budget(i, d2d, los, loss, h_ut)
         ones = np.ones(self.n_cells)
         best, _ = best_server(self.association_metric(rx_dl, ones))
         _, _, rate_dl, rate_ul = self.link_quality(rx_dl, rx_ul, best, ones, ones, remember=False)
         return rate_dl, rate_ul, best
+
+    def _drive_coverage(self, pts: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        rx, rate = np.empty((len(pts), self.n_cells)), np.empty((len(pts), self.n_cells))
+        for i, t in enumerate(self.tiers):
+            cxy = self.cell_xy_m[t.cells]
+            d2d = np.hypot(pts[:, 0:1] - cxy[:, 0], pts[:, 1:2] - cxy[:, 1])
+            h_ut = np.full(len(pts), self._typical_h_ut(i))
+            if self.los_mode == "stochastic":
+                p = los_probability(t.preset.los_model, d2d, h_ut_m=h_ut[:, None])
+            elif self.los_mode == "geometry":
+                p = self.los_lookup(i, pts, h_ut).astype(float)
+            else:
+                p = np.full(d2d.shape, 1.0 if self.los_mode == "always" else 0.0)
+            los_dbm, los_rate = self._drive_links(i, d2d, True, h_ut)
+            nlos_dbm, nlos_rate = self._drive_links(i, d2d, False, h_ut)
+            with np.errstate(divide="ignore"):
+                rx[:, t.cells] = mw_to_dbm(p * dbm_to_mw(los_dbm) + (1 - p) * dbm_to_mw(nlos_dbm))
+            rate[:, t.cells] = p * los_rate + (1 - p) * nlos_rate
+        best, _ = best_server(self.association_metric(rx, np.ones(self.n_cells)))
+        return np.where(best >= 0, rate[np.arange(len(pts)), np.maximum(best, 0)], 0.0), best
 
     def _typical_h_ut(self, i: int) -> float:
         """The vehicle antenna height of the coverage map: the most common among the vehicles (tier ``i``'s)."""

@@ -9,14 +9,17 @@ import math
 
 import numpy as np
 
-from ._checks import SPEED_OF_LIGHT_M_S, in_range, positive
+from ._checks import in_range, positive
 from .pathloss_model import PathLossModel, d_km, lg, log10_d3d_sq, scalar_or_array
+
+C_M_S = 299792458.0  # Friis with the exact speed of light, as DRIVE's freespace.m (the 38.901 models use 3e8)
 
 
 def freespace_pathloss_db(d, fc_hz, los, h_bs, h_ut, *, nlos_loss_db):
-    """Friis: 20 log10(d3D) + 20 log10(fc_Hz) + 20 log10(4 pi / c); plus ``nlos_loss_db`` where not LOS (DRIVE: 20 dB)."""
+    """Friis: 20 log10(d3D) + 20 log10(fc_Hz) + 20 log10(4 pi / c), c = 299 792 458 m/s; plus ``nlos_loss_db`` where
+    not LOS (DRIVE: 20 dB)."""
     lg2 = log10_d3d_sq(d, h_bs - h_ut)
-    pl = 10.0 * lg2 + (20.0 * lg(fc_hz) + 20.0 * math.log10(4.0 * math.pi / SPEED_OF_LIGHT_M_S))
+    pl = 10.0 * lg2 + (20.0 * lg(fc_hz) + 20.0 * math.log10(4.0 * math.pi / C_M_S))
     if los is True or (isinstance(nlos_loss_db, (int, float)) and nlos_loss_db == 0.0):
         return pl
     if los is False:

@@ -19,6 +19,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ._checks import choice, float_array, los_mask
+from .drive import DriveLink, drive_link
 from .interface import LINKS, LinkQuality, Preset
 from .nr import frequency_range, max_rbs, nr_rate_bps, numerology
 from .nr import overhead as nr_overhead
@@ -177,6 +178,11 @@ class NrPreset(_PresetBase):
                                       interference_per_rb_dbm=quality.interference_per_rb_dbm,
                                       sinr_gain_db=quality.gain_db)
 
+    def drive_link(self, d3d_m, los, *, p_tx_dbm=None, nlos_quirk: bool = False):
+        """ValueError: DRIVE's link model is for the DRIVE presets only."""
+        raise ValueError(f"preset {self.name!r} is not a DRIVE preset: DRIVE's link model (profile drive) needs "
+                         f"{' or '.join(n for n, p in PRESETS.items() if isinstance(p, TablePreset))}")
+
     def sensitivity_floor_dbm(self) -> float:
         """Noise plus the lowest SINR (0.01 dB grid from -30 dB) at which the downlink rate is positive."""
         sinr = np.arange(-30.0, 30.0, 0.01)
@@ -207,6 +213,7 @@ class TablePreset(_PresetBase):
     los_params: tuple[tuple[str, float], ...] = ()
     nlos_params: tuple[tuple[str, float], ...] = ()
     mimo_factor: float = 1.0  # DRIVE LTE: 4 for 4x4 MIMO
+    distance_step_m: float = 1.0  # DRIVE rounds distances to 1 m (macro) or 0.1 m (femto) (radio.profile: drive)
     ue_noise_figure_db: float = UE_NOISE_FIGURE_DB
     bs_noise_figure_db: float = GNB_NOISE_FIGURE_DB
 
@@ -215,6 +222,8 @@ class TablePreset(_PresetBase):
             raise ValueError(f"{self.name}: rates_bps and sensitivity_dbm must be non-empty and of equal length")
         if self.mimo_factor <= 0:
             raise ValueError(f"mimo_factor must be > 0, got {self.mimo_factor}")
+        if self.distance_step_m not in (1.0, 0.1):
+            raise ValueError(f"distance_step_m must be 1 or 0.1 (DRIVE's rounding), got {self.distance_step_m}")
 
     def pathloss_db(self, d2d_m, *, los, h_ut_m=None, h_bs_m=None) -> np.ndarray:
         """DRIVE's path loss: ``pathloss_los`` where LOS, ``pathloss_nlos`` elsewhere."""
@@ -261,6 +270,10 @@ class TablePreset(_PresetBase):
         """None: DRIVE's UE sends at a fixed power over the whole channel, at the table rate (no power control)."""
         return None
 
+    def drive_link(self, d3d_m, los, *, p_tx_dbm=None, nlos_quirk: bool = False) -> DriveLink:
+        """DRIVE's link model at 3D distances ``d3d_m`` (:func:`twin.radio.drive.drive_link`)."""
+        return drive_link(self, d3d_m, los, p_tx_dbm=p_tx_dbm, nlos_quirk=nlos_quirk)
+
     def sensitivity_floor_dbm(self) -> float:
         """The lowest table sensitivity."""
         return float(min(self.sensitivity_dbm))
@@ -278,6 +291,7 @@ class TablePreset(_PresetBase):
 
 
 _MBPS = 1e6
+_G_15 = 10.0 * math.log10(4.0 * math.pi * (180.0 / math.pi) ** 2 / 15.0**2)  # DRIVE antennaGainFemto(15): 22.633 dBi
 PRESETS: dict[str, Preset] = {
     "nr-macro": NrPreset(
         name="nr-macro", fc_hz=3.5e9, bandwidth_hz=100e6, scs_hz=30e3, p_tx_dbm=46.0, p_tx_max_dbm=49.0,
@@ -296,12 +310,12 @@ PRESETS: dict[str, Preset] = {
         los_params=(("dhb_m", 20.0),), nlos_params=(("cm_db", 3.0),),
     ),
     "drive-80211ad": TablePreset(
-        name="drive-80211ad", fc_hz=60e9, bandwidth_hz=2.16e9, p_tx_dbm=20.0, g_bs_dbi=22.63, g_ue_dbi=22.63,
+        name="drive-80211ad", fc_hz=60e9, bandwidth_hz=2.16e9, p_tx_dbm=20.0, g_bs_dbi=_G_15, g_ue_dbi=_G_15,
         h_bs_m=10.0, h_ut_m=1.5, max_tx_distance_m=200.0, pathloss_los="freespace", pathloss_nlos="freespace",
         los_model="umi",
         rates_bps=tuple(r * _MBPS for r in (6756.75, 5197.5, 4158.0, 1386.0, 866.25, 385.0, 27.5)),
         sensitivity_dbm=(-47.0, -51.0, -54.0, -63.0, -64.0, -68.0, -78.0),
-        los_params=(("nlos_loss_db", 20.0),), nlos_params=(("nlos_loss_db", 20.0),),
+        los_params=(("nlos_loss_db", 20.0),), nlos_params=(("nlos_loss_db", 20.0),), distance_step_m=0.1,
     ),
 }  # fmt: skip
 

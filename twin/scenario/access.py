@@ -11,19 +11,28 @@ from typing import Annotated, Literal
 
 from pydantic import AfterValidator, BeforeValidator, Field, PositiveInt, model_validator
 
+from twin.scenario.placements import DriveGreedyPlacement as DriveGreedyPlacement  # re-exported
+from twin.scenario.placements import DriveRandomPlacement as DriveRandomPlacement
+from twin.scenario.placements import ExplicitPlacement as ExplicitPlacement
+from twin.scenario.placements import GreedyPlacement as GreedyPlacement
+from twin.scenario.placements import HexPlacement as HexPlacement
+from twin.scenario.placements import Placement
+from twin.scenario.placements import RoadsidePlacement as RoadsidePlacement
 from twin.scenario.types import BitRate, Metres, NonNegativeMetres, PositiveSeconds, Seconds, Section, Speed
-from twin.scenario.validators import Fraction, Name, NonNegative, require, unique
+from twin.scenario.validators import Name, NonNegative, require, unique
 
 # ---------------------------------------------------------------------------------------------------------- mobility
 
 
 class VehicleTypeSpec(Section):
-    """A vehicle class of the fleet: top speed, share (shares are normalised) and the height of its antenna (default:
+    """A vehicle class of the fleet: top speed, share (shares are normalised), speed factor (the multiple of a road's
+    speed limit it drives at, capped by its top speed: SUMO's ``speedFactor``) and the height of its antenna (default:
     each preset's, 1.5 m)."""
 
     name: Name
     max_speed_mps: Speed
     share: NonNegative = 1.0
+    speed_factor: Annotated[float, Field(gt=0.0, le=10.0)] = 1.0
     antenna_height_m: Metres | None = None
 
 
@@ -74,9 +83,9 @@ class FileBuildings(Section):
 Buildings = Annotated[NoBuildings | BlockBuildings | FileBuildings, Field(discriminator="kind")]
 
 
-DRIVE_FLEET = [
+DRIVE_FLEET = [  # DRIVE's additional.type.xml: ambulances speedFactor 2 (20 m/s on 13.89 m/s roads)
     VehicleTypeSpec(name="passenger", max_speed_mps=10.0, share=0.85),
-    VehicleTypeSpec(name="ambulance", max_speed_mps=20.0, share=0.15),
+    VehicleTypeSpec(name="ambulance", max_speed_mps=20.0, share=0.15, speed_factor=2.0),
 ]
 
 
@@ -162,56 +171,8 @@ Mobility = Annotated[NoMobility | GridMobility | OsmMobility | SumoMobility, Fie
 
 # ------------------------------------------------------------------------------------------------ cell placement
 
+# the placement kinds: twin/scenario/placements.py (``Placement``, re-exported here)
 
-class HexPlacement(Section):
-    """A hexagonal grid of sites ``isd_m`` apart over the road network's bounding box (grown by ``margin_m``)."""
-
-    kind: Literal["hex"] = "hex"
-    isd_m: Metres = 500.0
-    margin_m: NonNegativeMetres = 0.0
-
-
-class ExplicitPlacement(Section):
-    """Sites at the given (x, y) coordinates in metres (the road network's frame)."""
-
-    kind: Literal["explicit"]
-    sites_m: list[tuple[float, float]] = Field(min_length=1)
-
-
-class RoadsidePlacement(Section):
-    """A site at every junction where ``min_degree`` or more roads meet and/or every ``every_m`` along the roads."""
-
-    kind: Literal["roadside"]
-    at_junctions: bool = True
-    every_m: Metres | None = None
-    min_degree: PositiveInt = 3
-
-    @model_validator(mode="after")
-    def _some(self) -> RoadsidePlacement:
-        require(self.at_junctions or self.every_m is not None, "no sites: set at_junctions: true or every_m")
-        return self
-
-
-class GreedyPlacement(Section):
-    """DRIVE's choice: candidates at junctions and every ``every_m``, picked greedily until ``target_fraction`` of the
-    road points (every ``point_spacing_m``) are covered; ``covers: canyon`` = same street (line of sight in an urban
-    canyon of ``street_width_m``) within ``max_range_m``, ``distance`` = within ``max_range_m``."""
-
-    kind: Literal["greedy"]
-    at_junctions: bool = True
-    every_m: Metres | None = 100.0
-    min_degree: PositiveInt = 1
-    target_fraction: Fraction = 0.9
-    max_range_m: Metres = 200.0
-    covers: Literal["canyon", "distance"] = "canyon"
-    street_width_m: Metres = 20.0
-    point_spacing_m: Metres = 10.0
-    max_cells: PositiveInt | None = None
-
-
-Placement = Annotated[
-    HexPlacement | ExplicitPlacement | RoadsidePlacement | GreedyPlacement, Field(discriminator="kind")
-]
 
 # ---------------------------------------------------------------------------------------------------------- radio
 
@@ -263,6 +224,19 @@ UL_ALPHAS = (0.0, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 1.0)  # TS 38.331 Alpha (the rad
 PRESET_OVERRIDES = ("p_tx_dbm", "g_bs_dbi", "g_ue_dbi", "h_bs_m", "ul_p0_dbm", "ul_alpha")  # CellTier -> preset field
 
 
+class DemandPower(Section):
+    """DRIVE's demand-driven LTE power (modeToolbox/runSUMO.m): from ``start_s``, every ``period_s``, each base station
+    of the tier sends ``round(users / full_users x span_dbm + base_dbm)`` dBm, ``users`` the vehicles it serves then
+    (DRIVE: the user density at the base station, whose peak is 100 users). Profile ``drive`` only."""
+
+    kind: Literal["demand"] = "demand"
+    start_s: Seconds = 50.0
+    period_s: PositiveSeconds = 50.0
+    base_dbm: float = 20.0
+    span_dbm: float = 23.0
+    full_users: Annotated[float, Field(gt=0.0)] = 100.0
+
+
 class CellTier(Section):
     """One layer of cells of one technology preset (``nr-macro``, ``nr-mmwave``, ``drive-lte``, ``drive-80211ad``).
 
@@ -288,6 +262,7 @@ class CellTier(Section):
     ul_p0_dbm: Annotated[float, Field(ge=-202.0, le=24.0)] | None = None
     ul_alpha: float | None = None
     backhaul: Backhaul = Backhaul()
+    power_policy: DemandPower | None = None  # profile drive: DRIVE's demand-driven power (LTE in DRIVE)
 
     @model_validator(mode="after")
     def _alpha(self) -> CellTier:
@@ -344,12 +319,14 @@ class CellularRadio(Section):
     (null) the cells are split over the nodes of role ``site`` by sector around the centre of the area."""
 
     kind: Literal["cellular"]
+    profile: Literal["default", "drive"] = "default"
+    drive_nlos_quirk: bool = False
     tiers: list[CellTier] = Field(min_length=1)
     attach_to: str | None = None
     association: AssociationSpec = AssociationSpec()
     handover_interruption_s: Seconds = 0.05
     air_latency_s: Seconds = 0.004
-    sharing: Literal["round-robin", "proportional-fair"] = "round-robin"
+    sharing: Literal["round-robin", "proportional-fair", "none"] = "round-robin"
     interference: Literal["activity", "full-buffer", "none"] = "activity"
     los: Annotated[LosSpec, BeforeValidator(_los_alias)] = LosSpec()
     shadowing: bool = True
@@ -357,9 +334,29 @@ class CellularRadio(Section):
     coverage: CoverageSpec = CoverageSpec()
     sample_vehicles: Literal["clients", "all"] = "clients"
 
+    @model_validator(mode="before")
+    @classmethod
+    def _drive_defaults(cls, data):
+        """``profile: drive`` brings DRIVE's link model: no in-car loss, no shadowing, no sharing of a cell (each
+        vehicle gets its full link rate), unless the scenario says otherwise (and then it is checked below)."""
+        if isinstance(data, dict) and data.get("profile") == "drive":
+            data = {**data}
+            for key, value in (("sharing", "none"), ("penetration_loss", False), ("shadowing", False)):
+                data.setdefault(key, value)
+        return data
+
     @model_validator(mode="after")
     def _unique_tiers(self) -> CellularRadio:
         unique([t.name for t in self.tiers], "tier names")
+        drive = self.profile == "drive"
+        require(drive or not self.drive_nlos_quirk, "drive_nlos_quirk: DRIVE's NLOS rate quirk needs profile: drive")
+        require(not (drive and self.penetration_loss),
+                "penetration_loss: profile drive has no in-car loss (DRIVE has none); set it false or drop it")
+        require(not (drive and self.shadowing),
+                "shadowing: profile drive has no shadow fading (DRIVE's models have none); set it false or drop it")
+        for i, t in enumerate(self.tiers):
+            require(drive or t.power_policy is None,
+                    f"tiers[{i}].power_policy: the demand-driven power is DRIVE's; it needs profile: drive")
         return self
 
 

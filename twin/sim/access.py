@@ -47,12 +47,14 @@ class Access:
                  client_names: Sequence[str], mobility: Mobility, model: RadioModel, cells: list[Cell],
                  wired_down: list[list[Resource]], wired_up: list[list[Resource]], void: NoCoverage,
                  client_vehicle: np.ndarray, vehicle_names: list[str], step_s: float, interruption_s: float,
-                 hysteresis_db: float, time_to_trigger_s: float, resource_index: list[int]) -> None:
+                 hysteresis_db: float, time_to_trigger_s: float, resource_index: list[int],
+                 links: list[Cell] | None = None) -> None:
         self.env, self.network, self.recorder = env, network, recorder
         self.client_names = list(client_names)
         self.mobility, self.model, self.cells, self.void = mobility, model, cells, void
         self.routes_down = [wired + [c.dl] for wired, c in zip(wired_down, cells, strict=True)]
         self.routes_up = [[c.ul] + wired for wired, c in zip(wired_up, cells, strict=True)]
+        self.links = links  # sharing none: each client's own link (UserLink pair) on its routes, next to the cell
         self.client_vehicle = np.asarray(client_vehicle, dtype=np.int64)
         self.vehicle_names = vehicle_names  # sample entity of each vehicle (its client's name, or vehicle.<id>)
         self.step_s, self.interruption_s = float(step_s), float(interruption_s)
@@ -128,6 +130,7 @@ class Access:
         """One radio step at ``env.now`` (``initial``: the attachment at build time, no events)."""
         mob = self.mobility
         active = np.asarray(mob.active, dtype=bool)
+        self.model.apply_power_policy(self.env.now, self.serving)  # DRIVE's demand-driven power, when due
         rx_dl, rx_ul = self.model.step(mob.positions_m, active, mob.step_distance_m)
         load = self.network.resource_load()
         act_dl, act_ul = load[self._dl_idx], load[self._ul_idx]
@@ -138,7 +141,8 @@ class Access:
         self._flows = None
         for i in range(len(self.client_vehicle)):
             self._client(i, int(self.serving[self.client_vehicle[i]]), initial)
-        self.network.resources_changed(self.resources)
+        self.network.resources_changed(self.resources if self.links is None else
+                                       self.resources + [r for link in self.links for r in (link.dl, link.ul)])
 
     @property
     def reachable(self) -> np.ndarray:
@@ -165,6 +169,10 @@ class Access:
         cell = int(self.cell[client])
         if cell < 0:
             return [self.void]
+        if self.links is not None:  # the client's own link before the cell (the cell stays first up, last down)
+            link = self.links[client]
+            return ([self.routes_up[cell][0], link.ul, *self.routes_up[cell][1:]] if direction == "up"
+                    else [*self.routes_down[cell][:-1], link.dl, self.routes_down[cell][-1]])
         return self.routes_up[cell] if direction == "up" else self.routes_down[cell]
 
     def _client(self, i: int, new: int, initial: bool) -> None:
@@ -195,10 +203,15 @@ class Access:
             else:
                 self._handover(i, name, cur, new)
         if self.cell[i] >= 0:
-            v = self.client_vehicle[i]
-            self.cells[self.cell[i]].set_rates(name, self.rate_dl[v], self.rate_ul[v])
+            self._set_rates(i, int(self.cell[i]), name)
             if not initial:
                 self._check_rates(i, name)
+
+    def _set_rates(self, i: int, cell: int, name: str) -> None:
+        v = self.client_vehicle[i]
+        self.cells[cell].set_rates(name, self.rate_dl[v], self.rate_ul[v])
+        if self.links is not None:
+            self.links[i].set_rates(name, self.rate_dl[v], self.rate_ul[v])
 
     def _check_rates(self, i: int, name: str) -> None:
         """Open, change or end client i's ``no_downlink`` / ``no_uplink`` stall from its rates on its cell."""
@@ -236,9 +249,10 @@ class Access:
         self.target[i] = -1
         self._flows = None
         self._switch(i, cell)
-        v = self.client_vehicle[i]
-        self.cells[cell].set_rates(name, self.rate_dl[v], self.rate_ul[v])
-        self.network.resources_changed([self.cells[cell].dl, self.cells[cell].ul])
+        self._set_rates(i, cell, name)
+        changed = [self.cells[cell].dl, self.cells[cell].ul]
+        self.network.resources_changed(changed if self.links is None else
+                                       changed + [self.links[i].dl, self.links[i].ul])
         self._resume(i, name, cell)
         self._check_rates(i, name)
 

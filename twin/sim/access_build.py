@@ -17,12 +17,13 @@ import networkx as nx
 import numpy as np
 import pandas as pd
 
+from twin import geo
 from twin import mobility as mob
 from twin.errors import InputError
 from twin.net import topology as topo
-from twin.net.cells import Cell, NoCoverage
+from twin.net.cells import Cell, NoCoverage, UserLink
 from twin.net.engine import FlowNetwork
-from twin.radio.model import RadioModel, Tier
+from twin.radio.model import DemandPolicy, RadioModel, Tier
 from twin.scenario import access as A
 from twin.scenario import schema as S
 from twin.sim.access import Access
@@ -60,9 +61,10 @@ def build_access(env: TwinEnv, network: FlowNetwork, graph: nx.DiGraph, server: 
     cleanups.callback(cleanup)
     cleanups.callback(mobility.close)
     rcfg = cfg.radio
-    tiers, cell_xy = _tiers(rcfg, road)
     buildings = build_buildings(cfg.mobility, road, env.base_dir, env.rng("buildings"))
+    tiers, cell_xy, site_h = _tiers(rcfg, road, env, buildings)
     cell_h = cell_heights(rcfg, tiers, cell_xy, buildings, env.rng("antennas"))
+    cell_h = np.where(np.isnan(site_h), cell_h, site_h)  # DRIVE's placements draw their own antenna heights
     los_lookup = geometry_los(rcfg, buildings, road, tiers, np.column_stack([cell_xy, cell_h]))
     sites = _attach_nodes(rcfg, graph, cell_xy)
     links = dict(links)
@@ -76,7 +78,7 @@ def build_access(env: TwinEnv, network: FlowNetwork, graph: nx.DiGraph, server: 
         graph.add_node(node, role="router")
         topo.add_link(graph, sites[k], node, topo.Link(spec.bandwidth_bps, spec.latency_s))
         links.update(wire_links(network, graph, ((sites[k], node), (node, sites[k])), overhead=overhead))
-        cells.append(Cell.make(k, f"cell.{k}", node, latency_s=rcfg.air_latency_s))
+        cells.append(Cell.make(k, f"cell.{k}", node, latency_s=rcfg.air_latency_s, shared=rcfg.sharing != "none"))
     index = []
     for res in [c.dl for c in cells] + [c.ul for c in cells]:
         index.append(len(network.resources))
@@ -102,16 +104,27 @@ def build_access(env: TwinEnv, network: FlowNetwork, graph: nx.DiGraph, server: 
     for i, v in enumerate(chosen):
         names[v] = clients[i].name
 
-    model = RadioModel(tiers, cell_xy, len(ids), rng=env.rng("radio"), los=rcfg.los.kind, shadowing=rcfg.shadowing,
-                       penetration_loss=rcfg.penetration_loss, interference=rcfg.interference,
-                       sharing=rcfg.sharing, metric=rcfg.association.metric, cell_h_m=cell_h,
-                       ue_h_m=vehicle_heights(cfg.mobility, types), los_lookup=los_lookup)
+    try:
+        model = RadioModel(tiers, cell_xy, len(ids), rng=env.rng("radio"), los=rcfg.los.kind,
+                           shadowing=rcfg.shadowing, penetration_loss=rcfg.penetration_loss,
+                           interference=rcfg.interference, sharing=rcfg.sharing, metric=rcfg.association.metric,
+                           cell_h_m=cell_h, ue_h_m=vehicle_heights(cfg.mobility, types), los_lookup=los_lookup,
+                           profile=rcfg.profile, nlos_quirk=rcfg.drive_nlos_quirk)
+    except ValueError as exc:  # profile drive with a preset DRIVE does not have
+        raise InputError(f"radio.profile: {exc}") from None
+    user_links = None
+    if rcfg.sharing == "none":  # each client's own link: it gets its full link rate whatever the cell's other users do
+        user_links = [Cell(i, f"{c.name}.link", c.name, UserLink(f"{c.name}.link.dl"), UserLink(f"{c.name}.link.ul"))
+                      for i, c in enumerate(clients)]
+        for link in user_links:
+            network.add_resource(link.dl)
+            network.add_resource(link.ul)
     assoc = rcfg.association
     access = Access(env, network=network, recorder=env.recorder, client_names=[c.name for c in clients],
                     mobility=mobility, model=model, cells=cells, wired_down=down, wired_up=up, void=void,
                     client_vehicle=chosen, vehicle_names=names, step_s=cfg.mobility.step_s,
                     interruption_s=rcfg.handover_interruption_s, hysteresis_db=assoc.hysteresis_db,
-                    time_to_trigger_s=assoc.time_to_trigger_s, resource_index=index)
+                    time_to_trigger_s=assoc.time_to_trigger_s, resource_index=index, links=user_links)
     access.update(0.0, initial=True)
     tables = map_tables(rcfg, road, model, tiers, cells, sites)
     footprints = buildings_table(buildings)
@@ -123,23 +136,36 @@ def build_access(env: TwinEnv, network: FlowNetwork, graph: nx.DiGraph, server: 
 # ------------------------------------------------------------------------------------------------------- cells
 
 
-def _tiers(rcfg: A.CellularRadio, road: mob.RoadNetwork) -> tuple[list[Tier], np.ndarray]:
-    tiers, xy, start = [], [], 0
+def _tiers(rcfg: A.CellularRadio, road: mob.RoadNetwork, env: TwinEnv,
+           buildings) -> tuple[list[Tier], np.ndarray, np.ndarray]:
+    tiers, xy, h, start = [], [], [], 0
     for i, spec in enumerate(rcfg.tiers):
         where = f"radio.tiers[{i}]"
         preset, floor, reach = tier_preset(spec, where)
-        sites = _placement(spec.placement, road, f"{where}.placement")
+        extra = {}
+        if spec.placement.kind in ("drive_greedy", "drive_random"):  # DRIVE's: antenna heights drawn, LOS tiles
+            extra["rng"] = env.rng(f"placement.{i}")
+        if spec.placement.kind == "drive_greedy":
+            if buildings is None:
+                raise InputError(f"{where}.placement: drive_greedy needs buildings for line of sight; set "
+                                 f"mobility.buildings (e.g. {{kind: blocks}})")
+            extra["buildings"] = buildings
+            extra["los_of"] = lambda tx, rx, city=buildings: geo.los_exact(tx, rx, city)
+        sites = _placement(spec.placement, road, f"{where}.placement", **extra)
         if len(sites) == 0:
             raise InputError(f"{where}.placement: no site falls in the area of the road network")
-        tiers.append(Tier(spec.name, preset, np.arange(start, start + len(sites)), floor, spec.bias_db, reach))
+        policy = None if spec.power_policy is None else DemandPolicy(
+            **spec.power_policy.model_dump(exclude={"kind"}))
+        tiers.append(Tier(spec.name, preset, np.arange(start, start + len(sites)), floor, spec.bias_db, reach, policy))
         xy.append(sites.xy_m)
+        h.append(sites.h_m)
         start += len(sites)
-    return tiers, np.vstack(xy)
+    return tiers, np.vstack(xy), np.concatenate(h)
 
 
-def _placement(p, road: mob.RoadNetwork, where: str) -> mob.Sites:
+def _placement(p, road: mob.RoadNetwork, where: str, **context) -> mob.Sites:
     try:
-        return mob.PLACEMENTS[p.kind](road, **p.model_dump(exclude={"kind"}))
+        return mob.PLACEMENTS[p.kind](road, **p.model_dump(exclude={"kind"}), **context)
     except ValueError as exc:
         raise InputError(f"{where}: {exc}") from None
 

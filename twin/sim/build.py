@@ -73,7 +73,7 @@ def _build_parts(env: TwinEnv, cleanups: ExitStack) -> TwinParts:
         clients, access = wired_clients(graph, server, links, config.clients.device, env.rng("devices"))
     check_async(config.fl, len(clients))
     endpoints = Endpoints(graph, server, network, clients, access)
-    # the in-car loss of background users: unless the scenario turns it off (unset: per tier, as for the vehicles)
+    # the in-car loss of a background user's point: the model applies it on the tiers that have it (unset: per preset)
     background = build_background(config.traffic, endpoints, env.rng, radio,
                                   getattr(config.radio, "penetration_loss", False) is not False)
     traffic = build_traffic(config.traffic, endpoints, background)

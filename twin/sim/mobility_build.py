@@ -28,7 +28,8 @@ EXTRA_HINT = {"sumo": "pip install 'twin[sumo]'", "osm": "pip install 'twin[osm]
 
 def _fleet(cfg: A.GridMobility | A.OsmMobility | A.SumoMobility) -> list[mob.VehicleType]:
     try:
-        return [mob.VehicleType(v.name, v.max_speed_mps, v.share) for v in cfg.vehicle_types]
+        return [mob.VehicleType(v.name, v.max_speed_mps, v.share, speed_factor=v.speed_factor)
+                for v in cfg.vehicle_types]
     except ValueError as exc:
         raise InputError(f"mobility.vehicle_types: {exc}") from None
 
