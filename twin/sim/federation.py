@@ -36,7 +36,7 @@ from twin.fl.partition import dataset_partition_stats, make_partition
 from twin.fl.strategies import ClientResult, make_strategy
 from twin.fl.training import LocalTrainer, evaluate, evaluate_clients
 from twin.scenario import schema as S
-from twin.sim import data_cache
+from twin.sim import data_cache, data_store
 from twin.sim.workload import Participation, RoundOutcome
 
 _PATH_FIELDS = ("path",)
@@ -70,8 +70,11 @@ def load_federated_data(cfg: S.FLConfig, n_clients: int, *, base_dir: Path, rng:
     part_key = data_cache.partition_key(data_key, cfg.partition.model_dump(), {
         "n_clients": n_clients, "validation_fraction": cfg.validation_fraction}, rng.bit_generator.state)
 
+    def loaded() -> FederatedDataset:  # from the disk cache (twin.sim.data_store) when an earlier process stored it
+        return data_store.load(cfg.data.kind, fields, lambda: load_dataset(cfg.data.kind, **fields))[0]
+
     def partitioned() -> FederatedDataset:
-        data = data_cache.load(data_key, lambda: load_dataset(cfg.data.kind, **fields))
+        data = data_cache.load(data_key, loaded)
         if cfg.partition.kind == "natural":
             data = _natural_clients(data, n_clients)
             return make_partition(data, "natural", rng=rng, val_fraction=cfg.validation_fraction)
@@ -119,10 +122,11 @@ class FederatedWorkload:
             self.device = resolve_device(cfg.device)
         except ValueError as exc:
             raise _fl_error(exc) from None
-        before = dict(data_cache.stats)
+        before, disk_hits = dict(data_cache.stats), data_store.stats["hits"]
         self.data = load_federated_data(cfg, n_clients, base_dir=base_dir, rng=rng("data"))
         hits = {k: data_cache.stats[k] - before[k] for k in before}
-        self.data_reused = "partition" if hits["partition_hits"] else "data set" if hits["load_hits"] else None
+        self.data_reused = "partition" if hits["partition_hits"] else "data set" if hits["load_hits"] else \
+            "disk cache" if data_store.stats["hits"] > disk_hits else None
         torch_seed = int(rng("torch").integers(2**31))
         model_cfg = cfg.model
         try:

@@ -101,6 +101,18 @@ def _find(folder: Path, prefix: str, split_names: tuple[str, ...], what: str, ra
     return None
 
 
+def idx_files(*, name: str = "fashion_mnist", path: str | Path | None = None, prefix: str = "") -> list[Path] | None:
+    """The four files :func:`load_idx_dataset` would read with these arguments (train images and labels, test images
+    and labels), or None if one is missing (the loader then says which)."""
+    folder = FASHION_MNIST_DIR if path is None and name == "fashion_mnist" else \
+        Path(path).expanduser() if path is not None else None
+    if folder is None or not folder.is_dir():
+        return None
+    found = [_find(folder, prefix, split_names, what, rank) for split_names in (("train",), ("t10k", "test"))
+             for what, rank in (("images", 3), ("labels", 1))]
+    return None if any(f is None for f in found) else found
+
+
 def load_idx_dataset(*, name: str = "fashion_mnist", path: str | Path | None = None, prefix: str = "",
                      transpose: bool | None = None) -> FederatedDataset:
     """Load a train/test pair of idx image and label files from a folder.
