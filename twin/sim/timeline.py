@@ -20,20 +20,28 @@ class FlowTimeline:
         self.tier_of: dict[int, str] = {}  # id(resource) -> tier (twin.sim.tiers), set once the network is built
         self.tier_bytes: dict[str, float] = {}  # bytes that crossed each tier (delivered or, if cancelled, sent)
         self._tiers: dict[int, tuple[str, ...]] = {}
+        self._route_tiers: dict[tuple[int, ...], tuple[str, ...]] = {}  # a route's resources (ids) -> its tiers
+
+    def _tiers_of(self, route) -> tuple[str, ...]:
+        """The tiers a route crosses, in route order without repeats (remembered per route: a run has few routes)."""
+        key = tuple(map(id, route))
+        tiers = self._route_tiers.get(key)
+        if tiers is None:
+            tiers = self._route_tiers[key] = tuple(dict.fromkeys(self.tier_of[i] for i in key if i in self.tier_of))
+        return tiers
 
     def _count(self, flow: Flow, nbytes: float) -> None:
         """Add a finished flow's bytes to every tier its route crossed (at its start or its end: a flow that started
         stalled out of coverage crosses its cell's tiers once it is moved there)."""
         if not self.tier_of:
             return
-        now = (self.tier_of[id(r)] for r in flow.route if id(r) in self.tier_of)
-        for tier in dict.fromkeys((*self._tiers.pop(id(flow), ()), *now)):
+        start, now = self._tiers.pop(id(flow), ()), self._tiers_of(flow.route)
+        for tier in now if start == now else dict.fromkeys((*start, *now)):
             self.tier_bytes[tier] = self.tier_bytes.get(tier, 0.0) + nbytes
 
     def flow_started(self, flow: Flow, t: float) -> None:
         if self.tier_of:
-            self._tiers[id(flow)] = tuple(dict.fromkeys(self.tier_of[id(r)] for r in flow.route
-                                                        if id(r) in self.tier_of))
+            self._tiers[id(flow)] = self._tiers_of(flow.route)
         cols, round_, ends = _columns(flow)
         self.recorder.emit("flow_start", t, flow.name, round_, flow=flow.name, **ends, bytes=flow.size_bytes,
                            direction=_direction(flow), **cols)
