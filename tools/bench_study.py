@@ -1,7 +1,8 @@
 """The seed study's five reduction schedules, each run as a user would (``python -m twin.run``), timed and measured.
 
 For every schedule (preset: seed, 338 -> 34) it prints the stop round, final accuracy, pushed updates, bytes, simulated
-time, wall time and peak memory (max RSS of the run's process), then the reduction against the constant schedule.
+time, wall time, CPU time (user + system: steadier than wall time on a shared machine) and peak memory (max
+RSS of the run's process), then the reduction against the constant schedule.
 Targets (issue 4): each run under 3 minutes and 2 GB on this 2-core machine; (issue 11) all five under 30 s in
 total, 150 rounds of the constant schedule (``--constant-150``: the stop rule off) under 10 s, one run of the 5G-city
 study (``--city``: scenarios/study/fashion_city.yaml, constant schedule) under 20 s.
@@ -20,6 +21,7 @@ import argparse
 import json
 import math
 import os
+import resource
 import shutil
 import subprocess
 import sys
@@ -39,10 +41,10 @@ def run_one(scenario: str, schedule: str, out: Path, extra: list[str]) -> dict:
         args += ["--set", "fl.rounds=150", "--set", "fl.stop.target_accuracy=null"]
     for item in extra:
         args += ["--set", item]
-    t0 = time.perf_counter()
+    t0, cpu0 = time.perf_counter(), _children_cpu()
     env = {**os.environ, "PYTHONPATH": os.pathsep.join(p for p in (str(ROOT), os.environ.get("PYTHONPATH")) if p)}
     proc = subprocess.run(args, capture_output=True, text=True, env=env)  # this checkout's twin, from any directory
-    wall = time.perf_counter() - t0
+    wall, cpu = time.perf_counter() - t0, _children_cpu() - cpu0
     if proc.returncode != 0:
         raise SystemExit(f"{schedule}: run failed: {proc.stderr.strip()}")
     summary = json.loads((out / "summary.json").read_text())
@@ -50,8 +52,15 @@ def run_one(scenario: str, schedule: str, out: Path, extra: list[str]) -> dict:
     return {"schedule": schedule, "stop_round": summary["rounds"], "reason": summary["stop_reason"],
             "final_accuracy": summary["final_accuracy"], "pushed_updates": summary["participations"],
             "bytes_total": summary["bytes_down"] + summary["bytes_up"], "sim_time_s": summary["sim_time_s"],
-            "to_target_s": hit.get("sim_time_s"), "wall_s": wall,
+            "to_target_s": hit.get("sim_time_s"), "wall_s": wall, "cpu_s": cpu,
             "peak_mb": summary["peak_rss_mb"]}
+
+
+def _children_cpu() -> float:
+    """CPU seconds (user + system) of the finished child processes: less sensitive than wall time to other jobs on a
+    shared machine."""
+    ru = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return ru.ru_utime + ru.ru_stime
 
 
 def main() -> None:
@@ -79,7 +88,7 @@ def _bench(args, root: Path) -> None:
         r = rows[-1]
         print(f"{r['schedule']:12s} stop_round={r['stop_round']:4d} ({r['reason']}) acc={r['final_accuracy']:.4f} "
               f"pushed={r['pushed_updates']:6d} bytes={r['bytes_total'] / 1e9:6.3f} GB sim_t={r['sim_time_s']:8.2f} s "
-              f"wall={r['wall_s']:6.1f} s peak={r['peak_mb']:7.0f} MB", flush=True)
+              f"wall={r['wall_s']:6.1f} s cpu={r['cpu_s']:5.1f} s peak={r['peak_mb']:7.0f} MB", flush=True)
     base = rows[0]
     for r in rows[1:]:
         print(f"{r['schedule']:12s} vs constant: updates -{100 * (1 - r['pushed_updates'] / base['pushed_updates']):.1f}% "
@@ -91,12 +100,14 @@ def _bench(args, root: Path) -> None:
     if args.constant_150:
         r = run_one(args.scenario, "constant_150", root / "constant_150", args.overrides)
         extra["constant_150"] = r["wall_s"]
-        print(f"constant, 150 rounds (no stop rule): acc={r['final_accuracy']:.4f} wall={r['wall_s']:.1f} s", flush=True)
+        print(f"constant, 150 rounds (no stop rule): acc={r['final_accuracy']:.4f} wall={r['wall_s']:.1f} s "
+              f"cpu={r['cpu_s']:.1f} s", flush=True)
     if args.city:
         r = run_one(str(Path(args.scenario).with_name("fashion_city.yaml")), "constant", root / "city", args.overrides)
         extra["city"] = r["wall_s"]
         print(f"5G city, constant: stop_round={r['stop_round']} ({r['reason']}) acc={r['final_accuracy']:.4f} "
-              f"wall={r['wall_s']:.1f} s", flush=True)
+              f"wall={r['wall_s']:.1f} s cpu={r['cpu_s']:.1f} s", flush=True)
+    print(f"five schedules: cpu={sum(r['cpu_s'] for r in rows):.1f} s")
     print(f"load: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
     print(f"total_wall_s={sum(r['wall_s'] for r in rows):.1f} constant_150_wall_s={extra.get('constant_150', math.nan):.1f} "
           f"city_wall_s={extra.get('city', math.nan):.1f}")
