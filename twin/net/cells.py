@@ -20,6 +20,8 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field
 
+import numpy as np
+
 from twin.net.flow import Flow
 
 
@@ -54,6 +56,13 @@ class CellDirection:
         if rate > 0:
             return 1.0 / rate if self.shared else 0.0
         return math.inf
+
+    def coefficients(self, users: list[str | None]) -> np.ndarray:
+        """:meth:`coefficient` of flows of these users, in one batch (``resources_changed`` of the engine)."""
+        get = self.rates_bps.get
+        rate = np.fromiter((get(u, 0.0) if u is not None else 0.0 for u in users), dtype=np.float64, count=len(users))
+        with np.errstate(divide="ignore"):
+            return np.where(rate > 0, (1.0 / rate) if self.shared else 0.0, math.inf)
 
     def __repr__(self) -> str:
         return f"CellDirection({self.name!r}, {len(self.rates_bps)} users)"
