@@ -57,13 +57,6 @@ class CellDirection:
             return 1.0 / rate if self.shared else 0.0
         return math.inf
 
-    def coefficients(self, users: list[str | None]) -> np.ndarray:
-        """:meth:`coefficient` of flows of these users, in one batch (``resources_changed`` of the engine)."""
-        get = self.rates_bps.get
-        rate = np.fromiter((get(u, 0.0) if u is not None else 0.0 for u in users), dtype=np.float64, count=len(users))
-        with np.errstate(divide="ignore"):
-            return np.where(rate > 0, (1.0 / rate) if self.shared else 0.0, math.inf)
-
     def __repr__(self) -> str:
         return f"CellDirection({self.name!r}, {len(self.rates_bps)} users)"
 
@@ -114,3 +107,14 @@ class Cell:
     def remove(self, user: str) -> None:
         self.dl.remove(user)
         self.ul.remove(user)
+
+
+def coefficients(directions: list[CellDirection], owner: np.ndarray, users: list[str | None]) -> np.ndarray:
+    """``directions[owner[i]].coefficient`` of a flow of ``users[i]`` for every i, in one batch (the engine's
+    ``resources_changed`` re-reads every changed cell's flows with it)."""
+    gets = [d.rates_bps.get for d in directions]
+    rate = np.fromiter((gets[o](u, 0.0) if u is not None else 0.0 for o, u in zip(owner.tolist(), users, strict=True)),
+                       dtype=np.float64, count=len(users))
+    shared = np.fromiter((d.shared for d in directions), dtype=bool, count=len(directions))[owner]
+    with np.errstate(divide="ignore"):
+        return np.where(rate > 0, np.where(shared, 1.0 / rate, 0.0), math.inf)

@@ -25,6 +25,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from twin.net import kernels, mixed_lazy
+from twin.net.cells import CellDirection
 from twin.net.fairness import mixed_maxmin_rates
 from twin.net.sharing import maxmin_rates
 
@@ -104,14 +105,15 @@ class FlowRates:
         """Like :meth:`resource_changed` for several resources at once (one pass over the flows)."""
         self._count()  # the coefficients change now: count the interval so far with the old ones
         hit: set[int] = set()
+        cells: list[tuple[Resource, int]] = []
         for resource in resources:
             index = self._res_index[id(resource)]
             if not resource.capacity > 0:
                 raise ValueError(f"resource {resource.name}: capacity must be positive, got {resource.capacity}")
-            if hasattr(resource, "coefficients"):  # a cell direction: only the flows whose coefficient moved
+            if isinstance(resource, CellDirection):  # re-read below, in one batch: only flows whose coefficient moved
                 self._dirty[index] |= self._capacity[index] != float(resource.capacity)
                 self._capacity[index] = float(resource.capacity)
-                hit.update(mixed_lazy.refresh_coefficients(self, resource, index))
+                cells.append((resource, index))
                 continue
             self._capacity[index] = float(resource.capacity)
             self._dirty[index] = True
@@ -119,6 +121,8 @@ class FlowRates:
             while crossing >= 0:
                 hit.add(crossing // self._k)
                 crossing = int(self._nxt[crossing])
+        if cells:
+            hit.update(mixed_lazy.refresh_coefficients(self, [c for c, _ in cells], [i for _, i in cells]))
         for slot in sorted(hit, key=self._seq.__getitem__):  # admission order, as a scan of the flows would visit them
             self._set_route(slot, self._flows[slot])
         self._schedule_recompute()

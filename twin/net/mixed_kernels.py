@@ -64,16 +64,22 @@ def _wired(tau, n_f, n_r, is_cell, cap, w, present, f_start, f_res, f_coef, cell
                 wired = True
         if wired or np.isfinite(z[f]):
             n_open += 1
+    n_w = 0
+    wl = np.empty(n_r, dtype=np.int64)  # the wired resources with flows to freeze, and their levels
+    lv = np.empty(n_r)
+    for r in range(n_r):
+        if cnt[r] > 0 and dem[r] > 0:
+            wl[n_w] = r
+            lv[n_w] = resid[r] / dem[r]
+            n_w += 1
     p = 0
     newly = np.empty(n_f, dtype=np.int64)
     is_new = np.zeros(n_f, dtype=np.bool_)
     while n_open > 0:
         low = np.inf
-        for r in range(n_r):
-            if cnt[r] > 0 and dem[r] > 0:
-                lv = (resid[r] if resid[r] > 0.0 else 0.0) / dem[r]
-                if lv < low:
-                    low = lv
+        for i in range(n_w):
+            if lv[i] < low:
+                low = lv[i]
         while p < n_z and frozen[order[p]]:
             p += 1
         level = low
@@ -83,15 +89,22 @@ def _wired(tau, n_f, n_r, is_cell, cap, w, present, f_start, f_res, f_coef, cell
             break
         thresh = level * (1 + 1e-9) + 1e-300
         n_new = 0
-        for r in range(n_r):
-            if cnt[r] > 0 and dem[r] > 0 and (resid[r] if resid[r] > 0.0 else 0.0) / dem[r] <= thresh:
+        i = 0
+        while i < n_w:
+            if lv[i] <= thresh:
+                r = wl[i]
                 lam[r] = level
-                for i in range(r_start[r], r_start[r + 1]):
-                    f = r_flow[i]
+                for j in range(r_start[r], r_start[r + 1]):
+                    f = r_flow[j]
                     if not frozen[f] and not is_new[f]:
                         is_new[f] = True
                         newly[n_new] = f
                         n_new += 1
+                n_w -= 1  # every flow on it freezes now: it leaves the list
+                wl[i] = wl[n_w]
+                lv[i] = lv[n_w]
+            else:
+                i += 1
         while p < n_z and z[order[p]] <= thresh:
             f = order[p]
             if not frozen[f] and not is_new[f]:
@@ -111,6 +124,17 @@ def _wired(tau, n_f, n_r, is_cell, cap, w, present, f_start, f_res, f_coef, cell
                     resid[r] -= f_coef[t] * rate[f]
                     dem[r] -= f_coef[t] * w[f]
                     cnt[r] -= 1
+        if n_new > 0:
+            i = 0
+            while i < n_w:
+                r = wl[i]
+                if cnt[r] > 0 and dem[r] > 0:
+                    lv[i] = (resid[r] if resid[r] > 0.0 else 0.0) / dem[r]
+                    i += 1
+                else:  # no flow left to freeze on it
+                    n_w -= 1
+                    wl[i] = wl[n_w]
+                    lv[i] = lv[n_w]
     for f in range(n_f):
         best = np.inf
         for t in range(f_start[f], f_start[f + 1]):

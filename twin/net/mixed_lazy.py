@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from twin.net.cells import coefficients as cell_coefficients
 from twin.net.filling import njit
 from twin.net.kernels import SAT_TOL
 from twin.net.mixed_kernels import TWO_CELLS, mixed_triplets
@@ -32,16 +33,19 @@ __all__ = ["crossings", "lazy_recompute_mixed", "refresh_coefficients"]
 
 
 @njit(cache=True, nogil=True)
-def crossings(index, head, nxt, cap):  # pragma: no cover - compiled
-    """The crossings (``slot * k + hop``) on resource ``index``, from its list."""
+def crossings(indices, head, nxt, cap):  # pragma: no cover - compiled
+    """The crossings (``slot * k + hop``) on the resources ``indices``, from their lists, and which one each is on."""
     out = np.empty(cap, dtype=np.int64)
+    owner = np.empty(cap, dtype=np.int64)
     n = 0
-    x = head[index]
-    while x >= 0:
-        out[n] = x
-        n += 1
-        x = nxt[x]
-    return out[:n]
+    for i in range(indices.size):
+        x = head[indices[i]]
+        while x >= 0:
+            out[n] = x
+            owner[n] = i
+            n += 1
+            x = nxt[x]
+    return out[:n], owner[:n]
 
 
 @njit(cache=True, nogil=True)
@@ -184,17 +188,18 @@ def recompute(net: FlowRates) -> int:
     return n
 
 
-def refresh_coefficients(net: FlowRates, resource, index: int) -> list[int]:
-    """New coefficients of the flows on ``resource`` (one with a batch ``coefficients(users)``, a cell direction):
-    written in place, their flows marked for recomputation and the resource dirty when any moved. Returns the slots
-    whose coefficient turned to or from 0 (their crossing lists change: the caller re-sets their routes)."""
+def refresh_coefficients(net: FlowRates, directions: list, indices: list[int]) -> list[int]:
+    """New coefficients of the flows on the cell ``directions`` (at ``indices``), read in one batch: written in
+    place, their flows marked for recomputation and their direction dirty when one moved. Returns the slots whose
+    coefficient turned to or from 0 (their crossing lists change: the caller re-sets their routes)."""
     k = net._k
-    xs = crossings(index, net._head, net._nxt, net._cap * k)
+    idx = np.asarray(indices, dtype=np.int64)
+    xs, owner = crossings(idx, net._head, net._nxt, net._cap * k)
     if xs.size == 0:
         return []
     slots, hops = xs // k, xs % k
     flows = net._flows
-    new = resource.coefficients([flows[s].user for s in slots.tolist()])
+    new = cell_coefficients(directions, owner, [flows[s].user for s in slots.tolist()])
     old = net._coef[slots, hops]
     moved = new != old
     if not moved.any():
@@ -203,5 +208,5 @@ def refresh_coefficients(net: FlowRates, resource, index: int) -> list[int]:
     keep = moved & ~relink
     net._coef[slots[keep], hops[keep]] = new[keep]
     net._seed[slots[keep]] = True
-    net._dirty[index] = True
+    net._dirty[idx[owner[moved]]] = True
     return slots[relink].tolist()
