@@ -7,10 +7,10 @@ bottleneck is read off, the bottleneck levels are solved from their capacity equ
 when it is feasible and every bottleneck is saturated (the max-min bottleneck property, within 1e-9). The results
 equal the numpy solver's within rounding (``tests/net/test_mixed_kernels.py`` checks rtol 1e-9).
 
-What differs is the cost. The wired filling runs on the flows' own crossings with the caps as events (no private
-resources), each cell's water-filling sorts only its own flows, and the exact step eliminates the cells: a flow
-crosses at most one cell, so the cell rows of the linear system are diagonal in the cell levels, and only a system
-of the size of the wired bottlenecks (usually 0 to 3) is solved (Gaussian elimination with partial pivoting).
+What differs is the cost. The wired filling runs on the flows' own crossings with the caps as events from a heap (no
+private resources), each cell's water-filling sorts only its own flows, and the exact step
+(:mod:`twin.net.mixed_exact`) eliminates the cells: a flow crosses at most one cell, so only a system of the size of
+the wired bottlenecks (usually 0 to 3) is solved.
 
 Without numba ``njit`` leaves the functions as plain Python (slow, used only by tests); the engine then takes the
 numpy path (:mod:`twin.net.lazy`).
@@ -21,13 +21,42 @@ from __future__ import annotations
 import numpy as np
 
 from twin.net.filling import AVAILABLE, maxmin_triplets, njit
+from twin.net.mixed_exact import exact as _exact
 
 __all__ = ["AVAILABLE", "MAX_ITERATIONS", "mixed_rates", "mixed_triplets"]
 
-REL_TOL = 1e-9  # saturation / feasibility tolerance of an exact candidate (as twin.net.fairness)
 CONVERGED = 1e-13  # relative change of every cell level that ends the plain iteration
 MAX_ITERATIONS = 200
 TWO_CELLS = "a flow crosses more than one time-fair resource (cell); at most one is supported"
+
+
+@njit(cache=True, nogil=True, inline="always")
+def _sift(hz, hf, i, size):  # pragma: no cover - compiled
+    """Move entry ``i`` of a min-heap of ``size`` entries down to its place."""
+    key, val = hz[i], hf[i]
+    while True:
+        child = 2 * i + 1
+        if child >= size:
+            break
+        if child + 1 < size and hz[child + 1] < hz[child]:
+            child += 1
+        if hz[child] >= key:
+            break
+        hz[i] = hz[child]
+        hf[i] = hf[child]
+        i = child
+    hz[i] = key
+    hf[i] = val
+
+
+@njit(cache=True, nogil=True, inline="always")
+def _pop(hz, hf, size):  # pragma: no cover - compiled
+    """Drop the top of the heap; returns the new size."""
+    size -= 1
+    hz[0] = hz[size]
+    hf[0] = hf[size]
+    _sift(hz, hf, 0, size)
+    return size
 
 
 @njit(cache=True, nogil=True)
@@ -36,14 +65,17 @@ def _wired(tau, n_f, n_r, is_cell, cap, w, present, f_start, f_res, f_coef, cell
     """Max-min on the wired resources with each cell flow capped at ``tau_k w_f / a_f``: ``rate`` [flow], ``lam``
     [resource] (the level at which each wired resource saturated, inf if it did not) and ``offer`` [flow] (the
     smallest level of a flow's wired resources: its wired offer is ``offer * w``)."""
-    z = np.full(n_f, np.inf)  # each flow's cap as a level
+    hz = np.empty(n_f)  # a min-heap of the flows' caps as levels (keys hz, flows hf)
+    hf = np.empty(n_f, dtype=np.int64)
     n_z = 0
     for f in range(n_f):
         rate[f] = np.inf
         if present[f] and cell_of[f] >= 0 and np.isfinite(tau[cell_of[f]]):
-            z[f] = tau[cell_of[f]] * (w[f] / a[f]) / w[f]
+            hz[n_z] = tau[cell_of[f]] * (w[f] / a[f]) / w[f]
+            hf[n_z] = f
             n_z += 1
-    order = np.argsort(z, kind="mergesort")
+    for i in range(n_z // 2 - 1, -1, -1):
+        _sift(hz, hf, i, n_z)
     frozen = np.zeros(n_f, dtype=np.bool_)
     resid = np.empty(n_r)
     dem = np.zeros(n_r)
@@ -62,7 +94,7 @@ def _wired(tau, n_f, n_r, is_cell, cap, w, present, f_start, f_res, f_coef, cell
                 dem[r] += f_coef[t] * w[f]
                 cnt[r] += 1
                 wired = True
-        if wired or np.isfinite(z[f]):
+        if wired or (cell_of[f] >= 0 and np.isfinite(tau[cell_of[f]])):
             n_open += 1
     n_w = 0
     wl = np.empty(n_r, dtype=np.int64)  # the wired resources with flows to freeze, and their levels
@@ -72,7 +104,6 @@ def _wired(tau, n_f, n_r, is_cell, cap, w, present, f_start, f_res, f_coef, cell
             wl[n_w] = r
             lv[n_w] = resid[r] / dem[r]
             n_w += 1
-    p = 0
     newly = np.empty(n_f, dtype=np.int64)
     is_new = np.zeros(n_f, dtype=np.bool_)
     while n_open > 0:
@@ -80,11 +111,11 @@ def _wired(tau, n_f, n_r, is_cell, cap, w, present, f_start, f_res, f_coef, cell
         for i in range(n_w):
             if lv[i] < low:
                 low = lv[i]
-        while p < n_z and frozen[order[p]]:
-            p += 1
+        while n_z > 0 and frozen[hf[0]]:
+            n_z = _pop(hz, hf, n_z)
         level = low
-        if p < n_z and z[order[p]] < level:
-            level = z[order[p]]
+        if n_z > 0 and hz[0] < level:
+            level = hz[0]
         if not level < np.inf:
             break
         thresh = level * (1 + 1e-9) + 1e-300
@@ -105,13 +136,13 @@ def _wired(tau, n_f, n_r, is_cell, cap, w, present, f_start, f_res, f_coef, cell
                 lv[i] = lv[n_w]
             else:
                 i += 1
-        while p < n_z and z[order[p]] <= thresh:
-            f = order[p]
+        while n_z > 0 and hz[0] <= thresh:
+            f = hf[0]
             if not frozen[f] and not is_new[f]:
                 is_new[f] = True
                 newly[n_new] = f
                 n_new += 1
-            p += 1
+            n_z = _pop(hz, hf, n_z)
         for i in range(n_new):
             f = newly[i]
             is_new[f] = False
@@ -171,136 +202,6 @@ def _cell_levels(offer, n_r, is_cell, cap, w, c_start, c_flow, a, tau):  # pragm
                 break
             pre_wz += w[f] * zi
             rest_w -= w[f]
-
-
-@njit(cache=True, nogil=True)
-def _solve_dense(m, rhs):  # pragma: no cover - compiled
-    """Solve ``m x = rhs`` (Gaussian elimination, partial pivoting) in place; False if singular."""
-    n = rhs.size
-    for c in range(n):
-        piv = c
-        for i in range(c + 1, n):
-            if abs(m[i, c]) > abs(m[piv, c]):
-                piv = i
-        if m[piv, c] == 0.0:
-            return False
-        if piv != c:
-            for j in range(n):
-                m[c, j], m[piv, j] = m[piv, j], m[c, j]
-            rhs[c], rhs[piv] = rhs[piv], rhs[c]
-        for i in range(c + 1, n):
-            g = m[i, c] / m[c, c]
-            if g != 0.0:
-                for j in range(c, n):
-                    m[i, j] -= g * m[c, j]
-                rhs[i] -= g * rhs[c]
-    for c in range(n - 1, -1, -1):
-        s = rhs[c]
-        for j in range(c + 1, n):
-            s -= m[c, j] * rhs[j]
-        rhs[c] = s / m[c, c]
-    return True
-
-
-@njit(cache=True, nogil=True)
-def _exact(levels, n_f, n_r, is_cell, cap, w, present, f_start, f_res, f_coef, cell_of, a, x):  # pragma: no cover
-    """Solve the bottleneck levels exactly for the bottlenecks that ``levels`` imply; False if not consistent."""
-    b = np.full(n_f, -1, dtype=np.int64)
-    pos = np.full(n_r, -1, dtype=np.int64)
-    n_k = 0
-    n_w = 0
-    for f in range(n_f):
-        if not present[f]:
-            continue
-        best = np.inf
-        for t in range(f_start[f], f_start[f + 1]):
-            r = f_res[t]
-            cand = levels[r] * (w[f] / f_coef[t] if is_cell[r] else w[f])
-            if cand < best:
-                best = cand
-                b[f] = r
-        if not best < np.inf:
-            return False
-        r = b[f]
-        if pos[r] < 0:
-            if is_cell[r]:
-                pos[r] = n_k
-                n_k += 1
-            else:
-                pos[r] = n_w
-                n_w += 1
-    d = np.zeros(n_k)  # cell rows: d_k tau_k + sum_l bm_kl lam_l = c_k
-    bm = np.zeros((n_k, n_w))
-    cm = np.zeros((n_w, n_k))  # wired rows: sum_k cm_lk tau_k + sum_m em_lm lam_m = c_l
-    em = np.zeros((n_w, n_w))
-    for f in range(n_f):
-        if not present[f]:
-            continue
-        rb = b[f]
-        ob = w[f] / a[f] if is_cell[rb] else w[f]  # rate per unit of the bottleneck's level
-        for t in range(f_start[f], f_start[f + 1]):
-            r = f_res[t]
-            if pos[r] < 0:
-                continue
-            term = f_coef[t] * ob
-            if is_cell[r]:
-                if is_cell[rb]:
-                    d[pos[r]] += term
-                else:
-                    bm[pos[r], pos[rb]] += term
-            elif is_cell[rb]:
-                cm[pos[r], pos[rb]] += term
-            else:
-                em[pos[r], pos[rb]] += term
-    cell_cap = np.empty(n_k)
-    wired_cap = np.empty(n_w)
-    for r in range(n_r):
-        if pos[r] >= 0:
-            if is_cell[r]:
-                cell_cap[pos[r]] = cap[r]
-            else:
-                wired_cap[pos[r]] = cap[r]
-    for k in range(n_k):  # eliminate the cells: tau_k = (c_k - sum_l bm_kl lam_l) / d_k
-        for i in range(n_w):
-            if cm[i, k] != 0.0:
-                g = cm[i, k] / d[k]
-                wired_cap[i] -= g * cell_cap[k]
-                for j in range(n_w):
-                    em[i, j] -= g * bm[k, j]
-    if n_w > 0 and not _solve_dense(em, wired_cap):
-        return False
-    full = np.full(n_r, np.inf)
-    for r in range(n_r):
-        if pos[r] >= 0:
-            if is_cell[r]:
-                k = pos[r]
-                s = cell_cap[k]
-                for j in range(n_w):
-                    s -= bm[k, j] * wired_cap[j]
-                full[r] = s / d[k]
-            else:
-                full[r] = wired_cap[pos[r]]
-            if not (np.isfinite(full[r]) and full[r] > 0):
-                return False
-    load = np.zeros(n_r)
-    for f in range(n_f):
-        if not present[f]:
-            continue
-        best = np.inf
-        for t in range(f_start[f], f_start[f + 1]):
-            r = f_res[t]
-            cand = full[r] * (w[f] / f_coef[t] if is_cell[r] else w[f])
-            if cand < best:
-                best = cand
-        if not best < np.inf:
-            return False
-        x[f] = best
-        for t in range(f_start[f], f_start[f + 1]):
-            load[f_res[t]] += f_coef[t] * best
-    for r in range(n_r):
-        if load[r] > cap[r] * (1 + REL_TOL) or (pos[r] >= 0 and load[r] < cap[r] * (1 - REL_TOL)):
-            return False
-    return True
 
 
 @njit(cache=True, nogil=True)

@@ -33,10 +33,16 @@ __all__ = ["crossings", "lazy_recompute_mixed", "refresh_coefficients"]
 
 
 @njit(cache=True, nogil=True)
-def crossings(indices, head, nxt, cap):  # pragma: no cover - compiled
+def crossings(indices, head, nxt):  # pragma: no cover - compiled
     """The crossings (``slot * k + hop``) on the resources ``indices``, from their lists, and which one each is on."""
-    out = np.empty(cap, dtype=np.int64)
-    owner = np.empty(cap, dtype=np.int64)
+    n = 0
+    for i in range(indices.size):
+        x = head[indices[i]]
+        while x >= 0:
+            n += 1
+            x = nxt[x]
+    out = np.empty(n, dtype=np.int64)
+    owner = np.empty(n, dtype=np.int64)
     n = 0
     for i in range(indices.size):
         x = head[indices[i]]
@@ -45,7 +51,7 @@ def crossings(indices, head, nxt, cap):  # pragma: no cover - compiled
             owner[n] = i
             n += 1
             x = nxt[x]
-    return out[:n], owner[:n]
+    return out, owner
 
 
 @njit(cache=True, nogil=True)
@@ -194,7 +200,7 @@ def refresh_coefficients(net: FlowRates, directions: list, indices: list[int]) -
     coefficient turned to or from 0 (their crossing lists change: the caller re-sets their routes)."""
     k = net._k
     idx = np.asarray(indices, dtype=np.int64)
-    xs, owner = crossings(idx, net._head, net._nxt, net._cap * k)
+    xs, owner = crossings(idx, net._head, net._nxt)
     if xs.size == 0:
         return []
     slots, hops = xs // k, xs % k
