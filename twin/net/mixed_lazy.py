@@ -17,17 +17,12 @@ the flows on the changed resources in one batch per resource and marks only the 
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 import numpy as np
 
 from twin.net.cells import coefficients as cell_coefficients
 from twin.net.filling import njit
 from twin.net.kernels import SAT_TOL
 from twin.net.mixed_kernels import TWO_CELLS, mixed_triplets
-
-if TYPE_CHECKING:
-    from twin.net.lazy import FlowRates
 
 __all__ = ["crossings", "lazy_recompute_mixed", "refresh_coefficients"]
 
@@ -184,7 +179,7 @@ def lazy_recompute_mixed(links, coef, weight, active, seed, seq, rate, capacity,
             return n_f
 
 
-def recompute(net: FlowRates) -> int:
+def recompute(net) -> int:  # net: a twin.net.lazy.FlowRates (not imported: lazy imports this module)
     """One lazy recomputation of ``net`` (a FlowRates with cells); returns how many flows were recomputed."""
     n = lazy_recompute_mixed(net._links, net._coef, net._weight, net._active, net._seed, net._seq, net._rate,
                              net._capacity, net._time_fair, net._saturated, net._dirty, net._load, net._use, net._head,
@@ -194,7 +189,7 @@ def recompute(net: FlowRates) -> int:
     return n
 
 
-def refresh_coefficients(net: FlowRates, directions: list, indices: list[int]) -> list[int]:
+def refresh_coefficients(net, directions: list, indices: list[int]) -> list[int]:  # net: a FlowRates
     """New coefficients of the flows on the cell ``directions`` (at ``indices``), read in one batch: written in
     place, their flows marked for recomputation and their direction dirty when one moved. Returns the slots whose
     coefficient turned to or from 0 (their crossing lists change: the caller re-sets their routes)."""
