@@ -175,3 +175,13 @@ def test_lazy_cells_with_partial_rate_changes_finish_as_the_full_recomputation(s
     assert got.keys() == want.keys()
     for name, t in want.items():
         assert got[name] == pytest.approx(t, rel=1e-9), name
+
+
+@pytest.mark.parametrize("shared", [True, False])
+def test_without_numba_the_numpy_path_gives_the_same_times(monkeypatch, shared):
+    compiled = _mobility(3, shared, True, 50e6)
+    monkeypatch.setattr(kernels, "AVAILABLE", False)  # as without numba: every flow with mixed_maxmin_rates
+    numpy_path = _mobility(3, shared, True, 50e6)
+    assert compiled.keys() == numpy_path.keys()
+    for name, t in numpy_path.items():
+        assert compiled[name] == pytest.approx(t, rel=1e-9), name
