@@ -44,7 +44,7 @@ def _star(hub_cap, hub_c, weight, private):
     rate = np.empty(n)
     work = [np.empty(n), np.empty(n, dtype=np.int64), np.zeros(n, dtype=bool), np.empty(n, dtype=np.int64),
             np.empty(n)]
-    star_rates(hub_c, weight, priv, n, hub_cap, rate, *work)
+    star_rates(np.arange(n), n, hub_c, weight, priv, hub_cap, rate, *work)
     assert not work[2].any()  # the work flags are restored
     return rate
 

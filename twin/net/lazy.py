@@ -25,6 +25,7 @@ import numpy as np
 
 from twin.net import kernels
 from twin.net.fairness import mixed_maxmin_rates
+from twin.net.scratch import Scratch
 from twin.net.sharing import maxmin_rates
 
 if TYPE_CHECKING:
@@ -74,6 +75,7 @@ class FlowRates:
         self._carried: np.ndarray | None = None  # per resource: payload bytes carried (None: nobody asked)
         self._busy = np.zeros(0)  # per resource: capacity x seconds in use
         self._counted_t = self.env.now
+        self._scratch = Scratch()  # work arrays of the compiled recomputation
 
     @property
     def _lazy(self) -> bool:
@@ -258,10 +260,13 @@ class FlowRates:
             self._saturated[:] = False
             return
         if self._lazy:
-            self.n_flows_recomputed += kernels.lazy_recompute(
+            scratch = self._scratch
+            scratch.fit(len(self._resources), self._cap, self._k)
+            n, first = kernels.lazy_recompute(
                 self._links, self._coef, self._weight, self._active, self._seed, self._seq, self._rate, self._capacity,
-                self._saturated, self._dirty, self._load, self._use, self._head, self._nxt)
-            first = kernels.first_finish(self._remaining, self._rate, self._active)
+                self._saturated, self._dirty, self._load, self._use, self._head, self._nxt, self._remaining,
+                scratch.ints, scratch.floats, scratch.flags, scratch.r, scratch.c, scratch.ck)
+            self.n_flows_recomputed += n
         else:
             first = self._recompute_all()
         if np.isfinite(first):

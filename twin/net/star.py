@@ -23,42 +23,45 @@ __all__ = ["star_rates"]
 
 
 @njit(cache=True, nogil=True)
-def star_rates(hub_c, w, priv, n, hub_cap, rate, hk, hv, frozen, newly, prefix):  # pragma: no cover - compiled
-    """``rate[:n]`` = the weighted max-min rates of ``n`` flows crossing one hub (coefficient ``hub_c[i]``, residual
-    capacity ``hub_cap``), flow ``i`` also limited at level ``priv[i]`` by its private resources (``inf``: none).
+def star_rates(order, n, hub_c, w, priv, hub_cap, rate, hk, hv, frozen, newly, prefix):  # pragma: no cover - compiled
+    """``rate[order[:n]]`` = the weighted max-min rates of the flows ``order[:n]`` crossing one hub (coefficient
+    ``hub_c[s]``, capacity ``hub_cap``), flow ``s`` also limited at level ``priv[s]`` by its private resources
+    (``inf``: none). ``hub_c``, ``w``, ``priv``, ``rate``: indexed by slot.
 
     ``hk``, ``hv``, ``frozen``, ``newly``, ``prefix``: work arrays of at least ``n`` entries (``frozen`` all False;
-    restored).
-    Flows are in the order the full filling numbers them (admission order), which fixes the order of every sum.
+    restored). The flows are in the order the full filling numbers them (admission order), which fixes the order of
+    every sum.
     """
     demand = 0.0
     pmin = np.inf
     for i in range(n):
-        demand += hub_c[i] * w[i]
-        if priv[i] < pmin:
-            pmin = priv[i]
+        s = order[i]
+        demand += hub_c[s] * w[s]
+        if priv[s] < pmin:
+            pmin = priv[s]
     residual = hub_cap
     hub_level = (residual if residual > 0.0 else 0.0) / demand if demand > 0 else np.inf
     lam = hub_level if hub_level < pmin else pmin
     if hub_level <= lam * (1 + 1e-9) + 1e-300:  # the hub saturates first: one step freezes everyone
         for i in range(n):
-            rate[i] = lam * w[i]
+            s = order[i]
+            rate[s] = lam * w[s]
         return
     # Private levels below the hub's freeze their flows first: a heap of them, popped in level order.
-    size = 0
     for i in range(n):
-        hk[size] = priv[i]
-        hv[size] = i
-        size += 1
+        hk[i] = priv[order[i]]
+        hv[i] = i
+    size = n
     for i in range((size - 2) // 2, -1, -1):
         _sift_down(hk, hv, i, hk[i], hv[i], size)
     uniform = True
     acc = 0.0
+    first_term = hub_c[order[0]] * w[order[0]]
     for i in range(n):  # sequential sums of the hub's terms, read when all terms are equal
-        term = hub_c[i] * w[i]
+        term = hub_c[order[i]] * w[order[i]]
         acc += term
         prefix[i] = acc
-        if term != hub_c[0] * w[0]:
+        if term != first_term:
             uniform = False
     left = n
     while left > 0:
@@ -67,7 +70,7 @@ def star_rates(hub_c, w, priv, n, hub_cap, rate, hk, hv, frozen, newly, prefix):
         if hub_level <= thresh:  # the hub is a bottleneck now: every flow left freezes at this level
             for i in range(n):
                 if not frozen[i]:
-                    rate[i] = lam * w[i]
+                    rate[order[i]] = lam * w[order[i]]
             break
         n_new = 0
         while size > 0 and hk[0] <= thresh:
@@ -76,10 +79,11 @@ def star_rates(hub_c, w, priv, n, hub_cap, rate, hk, hv, frozen, newly, prefix):
             size = _pop(hk, hv, size)
         nw = np.sort(newly[:n_new])  # the full filling charges the step's flows in flow order
         charge = 0.0
-        for f in nw:
-            rate[f] = lam * w[f]
-            charge += hub_c[f] * rate[f]
-            frozen[f] = True
+        for i in nw:
+            s = order[i]
+            rate[s] = lam * w[s]
+            charge += hub_c[s] * rate[s]
+            frozen[i] = True
         residual -= charge
         left -= n_new
         if left == 0:
@@ -90,8 +94,92 @@ def star_rates(hub_c, w, priv, n, hub_cap, rate, hk, hv, frozen, newly, prefix):
             demand = 0.0
             for i in range(n):
                 if not frozen[i]:
-                    demand += hub_c[i] * w[i]
+                    demand += hub_c[order[i]] * w[order[i]]
         hub_level = (residual if residual > 0.0 else 0.0) / demand if demand > 0 else np.inf
     for i in range(n):
         frozen[i] = False
 
+
+@njit(cache=True, nogil=True)
+def star_shape(order, n, links, coef, weight, capacity, head, nxt, hub_c, priv):  # pragma: no cover - compiled
+    """The hub if the flows ``order[:n]`` (every transmitting flow, in any order) form a star, else -1; fills
+    ``hub_c`` and ``priv`` (each flow's lowest private level, by slot) for :func:`star_rates`. Writes nothing else.
+
+    A star: one resource every flow crosses once (its crossings list holds exactly these flows), every other
+    resource crossed by one crossing alone (its list has one entry), every coefficient positive and finite.
+    """
+    if n == 0:
+        return -1
+    k = links.shape[1]
+    s = order[0]
+    hub = -1
+    for j in range(k):  # the first flow's shared resource (any resource of it when it is alone)
+        if coef[s, j] != 0:
+            x = s * k + j
+            if hub < 0 and n == 1:
+                hub = links[s, j]
+            elif n > 1 and (head[links[s, j]] != x or nxt[x] >= 0):
+                if hub >= 0:
+                    return -1  # two shared resources
+                hub = links[s, j]
+    if hub < 0:
+        return -1
+    for i in range(n):
+        s = order[i]
+        n_hub = 0
+        p = np.inf
+        for j in range(k):
+            c = coef[s, j]
+            if c != 0:
+                if not (c > 0) or np.isinf(c):
+                    return -1
+                li = links[s, j]
+                if li == hub:
+                    n_hub += 1
+                    hub_c[s] = c
+                    continue
+                x = s * k + j
+                if head[li] != x or nxt[x] >= 0:
+                    return -1  # shared with another flow (or crossed twice)
+                d = c * weight[s]
+                lv = (capacity[li] if capacity[li] > 0.0 else 0.0) / d if d > 0 else np.inf
+                if lv < p:
+                    p = lv
+        if n_hub != 1:
+            return -1
+        priv[s] = p
+    return hub
+
+
+@njit(cache=True, nogil=True)
+def star_solve(order, n, hub, links, coef, weight, rate, capacity, saturated, load, use, remaining, hub_c, priv, hk,
+               hv, frozen, newly, prefix, sat_tol):  # pragma: no cover - compiled
+    """Every transmitting flow (``order[:n]``, a star around ``hub``, see :func:`star_shape`) gets its max-min
+    rate; ``use``, ``load`` and ``saturated`` follow. Returns the earliest finish time from now."""
+    k = links.shape[1]
+    for i in range(n):  # the flows' old use off the loads (the same operations as the general path)
+        s = order[i]
+        for j in range(k):
+            load[links[s, j]] -= use[s, j]
+            use[s, j] = 0.0
+    star_rates(order, n, hub_c, weight, priv, capacity[hub], rate, hk, hv, frozen, newly, prefix)
+    first = np.inf
+    for i in range(n):
+        s = order[i]
+        r = rate[s]
+        for j in range(k):
+            c = coef[s, j]
+            if c != 0:
+                li = links[s, j]
+                if c > 0 and np.isfinite(c) and r > 0:
+                    use[s, j] = c * r
+                    load[li] += use[s, j]
+                if li != hub:  # a private resource: its load is complete
+                    saturated[li] = load[li] >= capacity[li] * (1 - sat_tol)
+        f = remaining[s] * 8.0 / r if r > 0 else np.inf
+        if f < 0.0:
+            f = 0.0
+        if f < first:
+            first = f
+    saturated[hub] = load[hub] >= capacity[hub] * (1 - sat_tol)
+    return first
