@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from twin.net import kernels
+from twin.net.completion import complete
 from twin.net.fairness import mixed_maxmin_rates
 from twin.net.scratch import Scratch
 from twin.net.sharing import maxmin_rates
@@ -76,6 +77,7 @@ class FlowRates:
         self._busy = np.zeros(0)  # per resource: capacity x seconds in use
         self._counted_t = self.env.now
         self._scratch = Scratch()  # work arrays of the compiled recomputation
+        self._done = np.zeros(0, dtype=np.int64)  # the slots a completion finished
 
     @property
     def _lazy(self) -> bool:
@@ -301,6 +303,9 @@ class FlowRates:
     def _on_complete(self, generation: int) -> None:
         if generation != self._generation:
             return  # rates changed since; a newer completion is scheduled
+        if self._lazy and not self._young:
+            self._complete()
+            return
         self._advance()
         if kernels.AVAILABLE:
             finished = kernels.finished_slots(self._remaining, self._rate, self._active, self._seq,
@@ -319,6 +324,36 @@ class FlowRates:
         for slot in finished.tolist():
             self._finish_tx(slot)
         self._recompute()
+
+    def _complete(self) -> None:
+        """:meth:`_on_complete` in one compiled call (:func:`twin.net.completion.complete`): the same steps."""
+        self._count()
+        now = self.env.now
+        dt = now - self._last_update
+        self._last_update = now
+        scratch = self._scratch
+        scratch.fit(len(self._resources), self._cap, self._k)
+        if self._done.size < self._cap:
+            self._done = np.empty(self._cap, dtype=np.int64)
+        n, n_rec, first = complete(
+            dt if self._flows else 0.0, _EPS_S * max(1.0, now), self._track_on, self._done, self._remaining,
+            self._rate, self._active, self._seq, self._links, self._coef, self._weight, self._use, self._head,
+            self._nxt, self._prv, self._load, self._saturated, self._dirty, self._seed, self._capacity, self._n_on,
+            scratch.ints, scratch.floats, scratch.flags, scratch.r, scratch.c, scratch.ck)
+        flows, free, deliver = self._flows, self._free, self._deliver
+        for slot in self._done[:n].tolist():
+            flow = flows.pop(slot)
+            free.append(slot)
+            flow.slot = None
+            flow.tx_end_t = now
+            deliver(flow)
+        self.n_flow_events += n
+        self.n_recomputes += 1
+        self._generation += 1
+        self.n_flows_recomputed += n_rec
+        if first < np.inf:
+            generation = self._generation
+            self.env.timeout(first).callbacks.append(lambda _event: self._on_complete(generation))
 
     def _finish_tx(self, slot: int) -> None:
         flow = self._release(slot)
