@@ -13,7 +13,7 @@ from __future__ import annotations
 import numpy as np
 
 from twin.net.filling import njit
-from twin.net.kernels import lazy_recompute, unlink
+from twin.net.kernels import active_slots, lazy_recompute, unlink
 
 __all__ = ["complete"]
 
@@ -28,10 +28,9 @@ def complete(dt, threshold, track, done, remaining, rate, active, seq, links, co
     recomputed, the earliest finish time from now: ``inf`` when nothing transmits or everything stalls).
     """
     cap, k = links.shape
-    if dt > 0:
-        for s in range(cap):
-            if active[s] and rate[s] > 0:
-                remaining[s] -= rate[s] * dt / 8.0 * 1.0
+    listed = active_slots(ints, R, C)
+    n_act = 0
+    seeded = False
     n = 0
     best = -1
     best_left = np.inf
@@ -39,6 +38,11 @@ def complete(dt, threshold, track, done, remaining, rate, active, seq, links, co
     for s in range(cap):
         if active[s]:
             r = rate[s]
+            if dt > 0 and r > 0:
+                remaining[s] -= r * dt / 8.0 * 1.0
+            listed[n_act] = s
+            n_act += 1
+            seeded = seeded or seed[s]
             left = remaining[s] * 8.0 / r if r > 0 else np.inf
             if left <= threshold:
                 done[n] = s
@@ -66,15 +70,16 @@ def complete(dt, threshold, track, done, remaining, rate, active, seq, links, co
         for j in range(k):
             links[s, j] = 0
             coef[s, j] = 0.0
-    any_active = False
-    for s in range(cap):
+    kept = 0
+    for i in range(n_act):  # the list without the finished slots
+        s = listed[i]
         if active[s]:
-            any_active = True
-            break
-    if not any_active:
+            listed[kept] = s
+            kept += 1
+    if kept == 0:
         dirty[:] = False
         saturated[:] = False
         return n, 0, np.inf
     n_rec, first = lazy_recompute(links, coef, weight, active, seed, seq, rate, capacity, saturated, dirty, load, use,
-                                  head, nxt, remaining, ints, floats, flags, R, C, CK)
+                                  head, nxt, remaining, ints, floats, flags, R, C, CK, kept, seeded)
     return n, n_rec, first

@@ -78,7 +78,7 @@ def unlink(slot, links, coef, use, head, nxt, prv, load, saturated, dirty):  # p
 
 @njit(cache=True, nogil=True)
 def lazy_recompute(links, coef, weight, active, seed, seq, rate, capacity, saturated, dirty, load, use, head, nxt,
-                   remaining, ints, floats, flags, R, C, CK):  # pragma: no cover - compiled
+                   remaining, ints, floats, flags, R, C, CK, n_known=-1, seeded=False):  # pragma: no cover - compiled
     """Recompute the rates of the flows connected to the change, in place; returns (how many were recomputed, the
     earliest finish time from now over every active flow).
 
@@ -92,6 +92,8 @@ def lazy_recompute(links, coef, weight, active, seed, seq, rate, capacity, satur
     the sum of the flows' ``use`` [slot, hop]) and ``saturated`` are kept up to date; ``dirty`` and ``seed`` are
     cleared. ``head``/``nxt``: each resource's list of crossings (see :func:`link`). ``ints``, ``floats``,
     ``flags``: the work arrays of :class:`twin.net.scratch.Scratch` (``R``, ``C``, ``CK`` its sizes), left as found.
+    ``n_known`` >= 0: the caller already listed the transmitting slots in slot order (:func:`active_slots`), and
+    ``seeded`` says whether one of them is a seed.
     """
     cap, k = links.shape
     n_res = capacity.size
@@ -105,13 +107,14 @@ def lazy_recompute(links, coef, weight, active, seed, seq, rate, capacity, satur
     w, sub_rate, hk, prefix = floats[o:o + C], floats[o + C:o + 2 * C], floats[o + 2 * C:o + 3 * C], floats[o + 3 * C:o + 4 * C]
     hub_c, priv, t_coef = floats[o + 4 * C:o + 5 * C], floats[o + 5 * C:o + 6 * C], floats[o + 6 * C:o + 6 * C + CK]
     in_r, in_f, frozen = flags[0:R], flags[R:R + C], flags[R + C:R + 2 * C]
-    n_act = 0  # every transmitting flow, in slot order (usually admission order too)
-    seeded = False
-    for s in range(cap):
-        if active[s]:
-            slots[n_act] = s
-            n_act += 1
-            seeded = seeded or seed[s]
+    n_act = n_known  # every transmitting flow, in slot order (usually admission order too)
+    if n_act < 0:
+        n_act = 0
+        for s in range(cap):
+            if active[s]:
+                slots[n_act] = s
+                n_act += 1
+                seeded = seeded or seed[s]
     order = slots[:n_act]
     # A star stays one while flows only leave it (no new, re-routed or re-weighted flow): its shape is kept.
     hub = star_state[0] if star_state[1] == 1 and not seeded else star_shape(
@@ -128,10 +131,8 @@ def lazy_recompute(links, coef, weight, active, seed, seq, rate, capacity, satur
                 if head[li] < 0:
                     load[li] = 0.0  # no flow left: no rounding residue
                     saturated[li] = False
-        for i in range(n_act):
-            seed[order[i]] = False
         first = star_solve(order, n_act, hub, links, coef, weight, rate, capacity, saturated, load, use, remaining,
-                           hub_c, priv, hk, hv, frozen, newly, prefix, SAT_TOL)
+                           seed, hub_c, priv, hk, hv, frozen, newly, prefix, SAT_TOL)
         return n_act, first
     n_rl = 0  # resources marked in_r (to clear at the end)
     n_stack = 0
@@ -253,6 +254,12 @@ def lazy_recompute(links, coef, weight, active, seed, seq, rate, capacity, satur
     for i in range(n_f):
         in_f[members[i]] = False
     return n_solved, first_finish(remaining, rate, active)
+
+
+@njit(cache=True, nogil=True, inline="always")
+def active_slots(ints, R, C):  # pragma: no cover - compiled
+    """The scratch list :func:`lazy_recompute` reads the transmitting slots from (see ``n_known``)."""
+    return ints[3 * R + C:3 * R + 2 * C]
 
 
 @njit(cache=True, nogil=True)

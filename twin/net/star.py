@@ -39,14 +39,23 @@ def star_rates(order, n, hub_c, w, priv, hub_cap, rate, hk, hv, frozen, newly, p
         demand += hub_c[s] * w[s]
         if priv[s] < pmin:
             pmin = priv[s]
+    lam = star_fill(order, n, hub_c, w, priv, hub_cap, demand, pmin, rate, hk, hv, frozen, newly, prefix)
+    if lam >= 0:
+        for i in range(n):
+            rate[order[i]] = lam * w[order[i]]
+
+
+@njit(cache=True, nogil=True)
+def star_fill(order, n, hub_c, w, priv, hub_cap, demand, pmin, rate, hk, hv, frozen, newly,
+              prefix):  # pragma: no cover - compiled
+    """:func:`star_rates` after its first pass (``demand``: the hub's terms summed in flow order; ``pmin``: the
+    lowest private level). When the hub saturates first, every flow gets ``level * w``: returns that level and writes
+    nothing (the caller writes the rates in its own pass); else writes ``rate`` and returns -1."""
     residual = hub_cap
     hub_level = (residual if residual > 0.0 else 0.0) / demand if demand > 0 else np.inf
     lam = hub_level if hub_level < pmin else pmin
     if hub_level <= lam * (1 + 1e-9) + 1e-300:  # the hub saturates first: one step freezes everyone
-        for i in range(n):
-            s = order[i]
-            rate[s] = lam * w[s]
-        return
+        return lam
     # Private levels below the hub's freeze their flows first: a heap of them, popped in level order.
     for i in range(n):
         hk[i] = priv[order[i]]
@@ -98,6 +107,7 @@ def star_rates(order, n, hub_c, w, priv, hub_cap, rate, hk, hv, frozen, newly, p
         hub_level = (residual if residual > 0.0 else 0.0) / demand if demand > 0 else np.inf
     for i in range(n):
         frozen[i] = False
+    return -1.0
 
 
 @njit(cache=True, nogil=True)
@@ -152,34 +162,53 @@ def star_shape(order, n, links, coef, weight, capacity, head, nxt, hub_c, priv):
 
 
 @njit(cache=True, nogil=True)
-def star_solve(order, n, hub, links, coef, weight, rate, capacity, saturated, load, use, remaining, hub_c, priv, hk,
-               hv, frozen, newly, prefix, sat_tol):  # pragma: no cover - compiled
+def star_solve(order, n, hub, links, coef, weight, rate, capacity, saturated, load, use, remaining, seed, hub_c, priv,
+               hk, hv, frozen, newly, prefix, sat_tol):  # pragma: no cover - compiled
     """Every transmitting flow (``order[:n]``, a star around ``hub``, see :func:`star_shape`) gets its max-min
-    rate; ``use``, ``load`` and ``saturated`` follow. Returns the earliest finish time from now."""
+    rate; ``use``, ``load`` and ``saturated`` follow, ``seed`` is cleared. Returns the earliest finish time from now.
+    Two passes over the flows when the hub saturates first (the burst's usual case)."""
     k = links.shape[1]
-    for i in range(n):  # the flows' old use off the loads (the same operations as the general path)
+    demand = 0.0
+    pmin = np.inf
+    hub_load = load[hub]  # in a register: the same operations in the same order, without a chain through memory
+    for i in range(n):  # the flows' old use off the loads (the same operations as the general path); sums
         s = order[i]
+        seed[s] = False
         for j in range(k):
-            load[links[s, j]] -= use[s, j]
+            li = links[s, j]
+            if li == hub:
+                hub_load -= use[s, j]
+            else:
+                load[li] -= use[s, j]
             use[s, j] = 0.0
-    star_rates(order, n, hub_c, weight, priv, capacity[hub], rate, hk, hv, frozen, newly, prefix)
+        demand += hub_c[s] * weight[s]
+        if priv[s] < pmin:
+            pmin = priv[s]
+    lam = star_fill(order, n, hub_c, weight, priv, capacity[hub], demand, pmin, rate, hk, hv, frozen, newly, prefix)
     first = np.inf
     for i in range(n):
         s = order[i]
-        r = rate[s]
+        r = lam * weight[s] if lam >= 0 else rate[s]
+        rate[s] = r
         for j in range(k):
             c = coef[s, j]
             if c != 0:
                 li = links[s, j]
-                if c > 0 and np.isfinite(c) and r > 0:
-                    use[s, j] = c * r
-                    load[li] += use[s, j]
-                if li != hub:  # a private resource: its load is complete
+                if li == hub:
+                    if c > 0 and np.isfinite(c) and r > 0:
+                        u = c * r
+                        use[s, j] = u
+                        hub_load += u
+                else:  # a private resource: its load is complete
+                    if c > 0 and np.isfinite(c) and r > 0:
+                        use[s, j] = c * r
+                        load[li] += use[s, j]
                     saturated[li] = load[li] >= capacity[li] * (1 - sat_tol)
         f = remaining[s] * 8.0 / r if r > 0 else np.inf
         if f < 0.0:
             f = 0.0
         if f < first:
             first = f
-    saturated[hub] = load[hub] >= capacity[hub] * (1 - sat_tol)
+    load[hub] = hub_load
+    saturated[hub] = hub_load >= capacity[hub] * (1 - sat_tol)
     return first
