@@ -101,7 +101,7 @@ def lazy_recompute(links, coef, weight, active, seed, seq, rate, capacity, satur
     o = 3 * R
     members, slots, hv, newly = ints[o:o + C], ints[o + C:o + 2 * C], ints[o + 2 * C:o + 3 * C], ints[o + 3 * C:o + 4 * C]
     o += 4 * C
-    t_link, t_flow, star_state = ints[o:o + CK], ints[o + CK:o + 2 * CK], ints[o + 2 * CK:o + 2 * CK + 2]
+    t_link, t_flow, star_state = ints[o:o + CK], ints[o + CK:o + 2 * CK], ints[o + 2 * CK:o + 2 * CK + 3]
     cap_eff = floats[0:R]
     o = R
     w, sub_rate, hk, prefix = floats[o:o + C], floats[o + C:o + 2 * C], floats[o + 2 * C:o + 3 * C], floats[o + 3 * C:o + 4 * C]
@@ -125,15 +125,12 @@ def lazy_recompute(links, coef, weight, active, seed, seq, rate, capacity, satur
             if seq[order[i]] < seq[order[i - 1]]:
                 order = order[np.argsort(seq[order])]
                 break
-        for li in range(n_res):
-            if dirty[li]:
-                dirty[li] = False
-                if head[li] < 0:
-                    load[li] = 0.0  # no flow left: no rounding residue
-                    saturated[li] = False
-        first = star_solve(order, n_act, hub, links, coef, weight, rate, capacity, saturated, load, use, remaining,
-                           seed, hub_c, priv, hk, hv, frozen, newly, prefix, SAT_TOL)
-        return n_act, first
+        star_state[2] = 1  # the star solve reads capacities only: use, load, saturated and dirty go stale
+        return n_act, star_solve(order, n_act, hub, weight, rate, capacity, remaining, seed, hub_c, priv, hk, hv,
+                                 frozen, newly, prefix)
+    if star_state[2] == 1:  # out of a star: the loads from the rates, and every flow re-shared
+        star_state[2] = 0
+        rebuild_loads(order, n_act, links, coef, rate, capacity, saturated, dirty, load, use, head)
     n_rl = 0  # resources marked in_r (to clear at the end)
     n_stack = 0
     for li in range(n_res):
@@ -254,6 +251,26 @@ def lazy_recompute(links, coef, weight, active, seed, seq, rate, capacity, satur
     for i in range(n_f):
         in_f[members[i]] = False
     return n_solved, first_finish(remaining, rate, active)
+
+
+@njit(cache=True, nogil=True)
+def rebuild_loads(order, n, links, coef, rate, capacity, saturated, dirty, load, use, head):  # pragma: no cover
+    """``use``, ``load`` and ``saturated`` from the flows ``order[:n]`` (every transmitting flow) and their rates, as
+    the general path keeps them; every resource with a flow on it is marked dirty (its flows re-share)."""
+    k = links.shape[1]
+    load[:] = 0.0
+    for i in range(n):
+        s = order[i]
+        r = rate[s]
+        for j in range(k):
+            c = coef[s, j]
+            use[s, j] = 0.0
+            if c > 0 and np.isfinite(c) and r > 0:
+                use[s, j] = c * r
+                load[links[s, j]] += use[s, j]
+    for li in range(load.size):
+        saturated[li] = head[li] >= 0 and load[li] >= capacity[li] * (1 - SAT_TOL)
+        dirty[li] = head[li] >= 0
 
 
 @njit(cache=True, nogil=True, inline="always")

@@ -8,13 +8,14 @@ only the entries of the component it solved.
 Layout (``R`` resources, ``C`` slots, ``CK`` = slots x hops, as allocated):
 
 - ``ints``: stack_r [R], r_list [R], loc [R] (-1), members [C], slots [C], hv [C], newly [C], t_link [CK],
-  t_flow [CK], star_state [2];
+  t_flow [CK], star_state [3];
 - ``floats``: cap_eff [R], w [C], sub_rate [C], hk [C], prefix [C], hub_c [C], priv [C], t_coef [CK];
 - ``flags``: in_r [R], in_f [C], frozen [C].
 
-Not scratch but state: ``star_state`` (the hub, and 1 while every transmitting flow forms a star around it) and, by
-slot, ``hub_c`` and ``priv`` (:func:`twin.net.star.star_shape`); a star stays one while flows only leave it, so the
-shape is found again only after a new, re-routed or re-weighted flow. Growing the arrays forgets it (found again).
+Not scratch but state: ``star_state`` (the hub; 1 while every transmitting flow forms a star around it; 1 while the
+loads are stale because star solves skipped them) and, by slot, ``hub_c`` and ``priv``
+(:func:`twin.net.star.star_shape`). A star stays one while flows only leave it, so the shape is found again only
+after a new, re-routed or re-weighted flow; growing the arrays forgets the shape (found again), never the staleness.
 """
 
 from __future__ import annotations
@@ -38,7 +39,10 @@ class Scratch:
         r, c = max(n_res, 2 * self.r, 16), max(cap, self.c, 16)
         ck = max(c * k, self.ck)
         self.r, self.c, self.ck = r, c, ck
-        self.ints = np.zeros(3 * r + 4 * c + 2 * ck + 2, dtype=np.int64)
+        state = self.ints[-3:].copy() if self.ints.size else np.zeros(3, dtype=np.int64)
+        self.ints = np.zeros(3 * r + 4 * c + 2 * ck + 3, dtype=np.int64)
+        self.ints[-3:] = state
+        self.ints[-2] = 0  # the star's shape is found again (slots may have grown), its stale loads stay known
         self.ints[2 * r: 3 * r] = -1  # loc
         self.floats = np.zeros(r + 6 * c + ck)
         self.flags = np.zeros(r + 2 * c, dtype=np.bool_)

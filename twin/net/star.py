@@ -162,25 +162,17 @@ def star_shape(order, n, links, coef, weight, capacity, head, nxt, hub_c, priv):
 
 
 @njit(cache=True, nogil=True)
-def star_solve(order, n, hub, links, coef, weight, rate, capacity, saturated, load, use, remaining, seed, hub_c, priv,
-               hk, hv, frozen, newly, prefix, sat_tol):  # pragma: no cover - compiled
+def star_solve(order, n, hub, weight, rate, capacity, remaining, seed, hub_c, priv, hk, hv, frozen, newly,
+               prefix):  # pragma: no cover - compiled
     """Every transmitting flow (``order[:n]``, a star around ``hub``, see :func:`star_shape`) gets its max-min
-    rate; ``use``, ``load`` and ``saturated`` follow, ``seed`` is cleared. Returns the earliest finish time from now.
-    Two passes over the flows when the hub saturates first (the burst's usual case)."""
-    k = links.shape[1]
+    rate; ``seed`` is cleared. Returns the earliest finish time from now. Two passes over the flows when the hub
+    saturates first (the burst's usual case). Reads capacities, never loads: the caller rebuilds those when the
+    network leaves the star shape (:func:`twin.net.kernels.rebuild_loads`)."""
     demand = 0.0
     pmin = np.inf
-    hub_load = load[hub]  # in a register: the same operations in the same order, without a chain through memory
-    for i in range(n):  # the flows' old use off the loads (the same operations as the general path); sums
+    for i in range(n):
         s = order[i]
         seed[s] = False
-        for j in range(k):
-            li = links[s, j]
-            if li == hub:
-                hub_load -= use[s, j]
-            else:
-                load[li] -= use[s, j]
-            use[s, j] = 0.0
         demand += hub_c[s] * weight[s]
         if priv[s] < pmin:
             pmin = priv[s]
@@ -190,25 +182,9 @@ def star_solve(order, n, hub, links, coef, weight, rate, capacity, saturated, lo
         s = order[i]
         r = lam * weight[s] if lam >= 0 else rate[s]
         rate[s] = r
-        for j in range(k):
-            c = coef[s, j]
-            if c != 0:
-                li = links[s, j]
-                if li == hub:
-                    if c > 0 and np.isfinite(c) and r > 0:
-                        u = c * r
-                        use[s, j] = u
-                        hub_load += u
-                else:  # a private resource: its load is complete
-                    if c > 0 and np.isfinite(c) and r > 0:
-                        use[s, j] = c * r
-                        load[li] += use[s, j]
-                    saturated[li] = load[li] >= capacity[li] * (1 - sat_tol)
         f = remaining[s] * 8.0 / r if r > 0 else np.inf
         if f < 0.0:
             f = 0.0
         if f < first:
             first = f
-    load[hub] = hub_load
-    saturated[hub] = hub_load >= capacity[hub] * (1 - sat_tol)
     return first
