@@ -149,22 +149,25 @@ class FlowRates:
         for slot in self._flows:
             kernels.link(slot, self._links, self._coef, self._head, self._nxt, self._prv)
 
-    def _set_route(self, slot: int, flow: Flow) -> None:
+    def _set_route(self, slot: int, flow: Flow, fresh: bool = False) -> None:
+        """(Re)write the slot's route; ``fresh``: the slot was free (its rows are zero and linked nowhere)."""
         if len(flow.route) > self._k:
             self._grow(len(flow.route))
-        self._unlink(slot)
+        if not fresh:
+            self._unlink(slot)
+            if self._track_on:
+                self._tally(slot, -1)
+            self._links[slot] = 0
+            self._coef[slot] = 0.0
         self._seed[slot] = True
-        if self._track_on:
-            self._tally(slot, -1)
-        self._links[slot] = 0
-        self._coef[slot] = 0.0
+        links, coef, index = self._links, self._coef, self._res_index
         for j, res in enumerate(flow.route):
-            idx = self._res_index.get(id(res))
+            idx = index.get(id(res))
             if idx is None:
                 raise ValueError(f"flow {flow.name} crosses {res.name}, which is not part of this network")
-            self._links[slot, j] = idx
-            self._coef[slot, j] = res.coefficient(flow)
-        kernels.link(slot, self._links, self._coef, self._head, self._nxt, self._prv)
+            links[slot, j] = idx
+            coef[slot, j] = res.coefficient(flow)
+        kernels.link(slot, links, coef, self._head, self._nxt, self._prv)
         if self._track_on:
             self._tally(slot, 1)
 
@@ -185,15 +188,12 @@ class FlowRates:
         slot = self._free.pop()
         flow.slot = slot
         self._flows[slot] = flow
-        self._remaining[slot] = flow.size_bytes
-        self._rate[slot] = 0.0
-        self._links[slot] = 0
-        self._coef[slot] = 0.0
+        self._remaining[slot] = flow.size_bytes  # a free slot's rate, route and coefficients are zero already
         self._weight[slot] = weight
         self._seq[slot] = self._n_admitted
         self._n_admitted += 1
         self._active[slot] = True
-        self._set_route(slot, flow)
+        self._set_route(slot, flow, fresh=True)
         return slot
 
     def _release(self, slot: int) -> Flow:
