@@ -13,7 +13,8 @@ from __future__ import annotations
 import numpy as np
 
 from twin.net.filling import njit
-from twin.net.kernels import active_slots, lazy_recompute, unlink
+from twin.net.kernels import active_slots, lazy_recompute, star_views, unlink
+from twin.net.star import star_fill
 
 __all__ = ["complete"]
 
@@ -29,8 +30,13 @@ def complete(dt, threshold, track, done, remaining, rate, active, seq, links, co
     """
     cap, k = links.shape
     listed = active_slots(ints, R, C)
+    star_state, hub_c, priv = star_views(ints, floats, R, C, CK)
     n_act = 0
     seeded = False
+    in_order = True  # slot order is admission order
+    last_seq = -1
+    demand = 0.0  # a kept star's sums over the flows that go on (used when it stays one, see below)
+    pmin = np.inf
     n = 0
     best = -1
     best_left = np.inf
@@ -43,13 +49,21 @@ def complete(dt, threshold, track, done, remaining, rate, active, seq, links, co
             listed[n_act] = s
             n_act += 1
             seeded = seeded or seed[s]
+            if seq[s] < last_seq:
+                in_order = False
+            last_seq = seq[s]
             left = remaining[s] * 8.0 / r if r > 0 else np.inf
             if left <= threshold:
                 done[n] = s
                 n += 1
+            else:
+                demand += hub_c[s] * weight[s]
+                if priv[s] < pmin:
+                    pmin = priv[s]
             if best < 0 or left < best_left or (left == best_left and seq[s] < best_seq):
                 best, best_left, best_seq = s, left, seq[s]
-    if n == 0 and best >= 0:
+    fast = star_state[1] == 1 and not seeded and in_order and n > 0 and n < n_act
+    if n == 0 and best >= 0:  # rounding left a sliver: finish the earliest anyway
         done[0] = best
         n = 1
     for i in range(1, n):
@@ -70,6 +84,9 @@ def complete(dt, threshold, track, done, remaining, rate, active, seq, links, co
         for j in range(k):
             links[s, j] = 0
             coef[s, j] = 0.0
+    if fast:  # a kept star, flows in admission order: the sums above are the star solve's first pass
+        return n, n_act - n, _star_rest(cap, star_state[0], demand, pmin, active, weight, rate, capacity, remaining,
+                                        listed, hub_c, priv, floats, flags, R, C)
     kept = 0
     for i in range(n_act):  # the list without the finished slots
         s = listed[i]
@@ -83,3 +100,34 @@ def complete(dt, threshold, track, done, remaining, rate, active, seq, links, co
     n_rec, first = lazy_recompute(links, coef, weight, active, seed, seq, rate, capacity, saturated, dirty, load, use,
                                   head, nxt, remaining, ints, floats, flags, R, C, CK, kept, seeded)
     return n, n_rec, first
+
+
+@njit(cache=True, nogil=True)
+def _star_rest(cap, hub, demand, pmin, active, weight, rate, capacity, remaining, listed, hub_c, priv, floats, flags, R,
+               C):  # pragma: no cover - compiled
+    """The star solve (:func:`twin.net.star.star_solve`) after its first pass: the rates and the next finish."""
+    residual = capacity[hub]
+    hub_level = (residual if residual > 0.0 else 0.0) / demand if demand > 0 else np.inf
+    lam = hub_level if hub_level < pmin else pmin
+    if not hub_level <= lam * (1 + 1e-9) + 1e-300:  # private levels first: the filling needs the flows listed
+        n = 0
+        for s in range(cap):
+            if active[s]:
+                listed[n] = s
+                n += 1
+        o = R + C
+        hk, prefix = floats[o + C:o + 2 * C], floats[o + 2 * C:o + 3 * C]
+        ints_hv, ints_newly = np.empty(n, dtype=np.int64), np.empty(n, dtype=np.int64)
+        lam = star_fill(listed[:n], n, hub_c, weight, priv, residual, demand, pmin, rate, hk, ints_hv,
+                        flags[R + C:R + 2 * C], ints_newly, prefix)
+    first = np.inf
+    for s in range(cap):
+        if active[s]:
+            r = lam * weight[s] if lam >= 0 else rate[s]
+            rate[s] = r
+            f = remaining[s] * 8.0 / r if r > 0 else np.inf
+            if f < 0.0:
+                f = 0.0
+            if f < first:
+                first = f
+    return first

@@ -279,6 +279,13 @@ def active_slots(ints, R, C):  # pragma: no cover - compiled
     return ints[3 * R + C:3 * R + 2 * C]
 
 
+@njit(cache=True, nogil=True, inline="always")
+def star_views(ints, floats, R, C, CK):  # pragma: no cover - compiled
+    """The star's kept state in the scratch arrays: (star_state, hub_c, priv), see :mod:`twin.net.scratch`."""
+    o = R + 4 * C
+    return ints[3 * R + 4 * C + 2 * CK:3 * R + 4 * C + 2 * CK + 3], floats[o:o + C], floats[o + C:o + 2 * C]
+
+
 @njit(cache=True, nogil=True)
 def finished_slots(remaining, rate, active, seq, threshold):  # pragma: no cover - compiled
     """Active slots whose time left is within ``threshold`` in admission order; else the earliest one alone."""
