@@ -114,7 +114,8 @@ def run_star(spec, incremental):
         yield env.timeout(spec["t0"][i])
         route = [hub, access[i]] + ([extra] if i in spec["shared"] else [])
         flow = net.start(route, spec["size"][i], name=f"f{i}", weight=spec["weight"][i])
-        for t, kind in sorted((t, kind) for kind in ("cancel", "reroute") for j, t in spec[kind].items() if j == i):
+        events = sorted((t, what) for what in ("cancel", "reroute") for j, t in spec[what].items() if j == i)
+        for t, kind in events:
             if t > env.now:
                 yield env.timeout(t - env.now) | flow.done
             if flow.done.triggered:
