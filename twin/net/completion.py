@@ -37,6 +37,7 @@ def complete(dt, threshold, track, done, remaining, rate, active, seq, links, co
     last_seq = -1
     demand = 0.0  # a kept star's sums over the flows that go on (used when it stays one, see below)
     pmin = np.inf
+    kept_star = star_state[1] == 1  # then the slots are listed only if the star turns out not to hold
     n = 0
     best = -1
     best_left = np.inf
@@ -46,7 +47,8 @@ def complete(dt, threshold, track, done, remaining, rate, active, seq, links, co
             r = rate[s]
             if dt > 0 and r > 0:
                 remaining[s] -= r * dt / 8.0 * 1.0
-            listed[n_act] = s
+            if not kept_star:
+                listed[n_act] = s
             n_act += 1
             seeded = seeded or seed[s]
             if seq[s] < last_seq:
@@ -56,13 +58,13 @@ def complete(dt, threshold, track, done, remaining, rate, active, seq, links, co
             if left <= threshold:
                 done[n] = s
                 n += 1
-            else:
+            elif kept_star:
                 demand += hub_c[s] * weight[s]
                 if priv[s] < pmin:
                     pmin = priv[s]
             if best < 0 or left < best_left or (left == best_left and seq[s] < best_seq):
                 best, best_left, best_seq = s, left, seq[s]
-    fast = star_state[1] == 1 and not seeded and in_order and n > 0 and n < n_act
+    fast = kept_star and not seeded and in_order and n > 0 and n < n_act
     if n == 0 and best >= 0:  # rounding left a sliver: finish the earliest anyway
         done[0] = best
         n = 1
@@ -88,11 +90,17 @@ def complete(dt, threshold, track, done, remaining, rate, active, seq, links, co
         return n, n_act - n, _star_rest(cap, star_state[0], demand, pmin, active, weight, rate, capacity, remaining,
                                         listed, hub_c, priv, floats, flags, R, C)
     kept = 0
-    for i in range(n_act):  # the list without the finished slots
-        s = listed[i]
-        if active[s]:
-            listed[kept] = s
-            kept += 1
+    if kept_star:  # the slots were not listed: list those that go on
+        for s in range(cap):
+            if active[s]:
+                listed[kept] = s
+                kept += 1
+    else:
+        for i in range(n_act):  # the list without the finished slots
+            s = listed[i]
+            if active[s]:
+                listed[kept] = s
+                kept += 1
     if kept == 0:
         dirty[:] = False
         saturated[:] = False

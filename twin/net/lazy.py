@@ -11,8 +11,10 @@ global max-min allocation.
 
 The component is solved in admission order with the arithmetic of :func:`twin.net.sharing.maxmin_rates`, so the rates
 are bit-identical to a full recomputation (barring two components whose levels are within 1e-9 of each other, which
-the full progressive filling would freeze together). With numba (:mod:`twin.net.kernels`) the whole recomputation is
-one compiled call; without it, or with radio cells (time-fair resources, :mod:`twin.net.fairness`), or with
+the full progressive filling would freeze together). When every transmitting flow forms a star (a server link and
+private access links: the burst of a round) the star filling (:mod:`twin.net.star`) solves them all in a pass or two.
+With numba (:mod:`twin.net.kernels`) the whole recomputation is one compiled call, and so is a completion
+(:mod:`twin.net.completion`); without it, or with radio cells (time-fair resources, :mod:`twin.net.fairness`), or with
 ``FlowNetwork(..., incremental=False)`` (the reference), every flow is recomputed with numpy.
 """
 
