@@ -305,7 +305,7 @@ class FlowRates:
     def _on_complete(self, generation: int) -> None:
         if generation != self._generation:
             return  # rates changed since; a newer completion is scheduled
-        if self._lazy and not self._young:
+        if self._lazy and not self._young and not self._any_time_fair:  # wired only: the fused completion
             self._complete()
             return
         self._advance()
