@@ -82,15 +82,18 @@ def lazy_recompute(links, coef, weight, active, seed, seq, rate, capacity, satur
     """Recompute the rates of the flows connected to the change, in place; returns (how many were recomputed, the
     earliest finish time from now over every active flow).
 
-    The component grows from the ``seed`` flows (new or re-routed) and the ``dirty`` resources (changed ones,
-    saturated ones a flow left): every active flow crossing a component resource joins, and so does every saturated
-    resource such a flow crosses. The flows are solved (max-min on the component's resources only, in admission
-    order; a resource they cross outside the component enters with what the other flows leave of it): by
-    :func:`twin.net.star.star_rates` when the component is a star (one hub every flow crosses once, every other
-    resource private to one flow), else by :func:`twin.net.filling.maxmin_triplets`. Then every boundary resource
-    is checked: one the new rates would fill joins and the solve is redone. ``load`` (capacity in use per resource,
-    the sum of the flows' ``use`` [slot, hop]) and ``saturated`` are kept up to date; ``dirty`` and ``seed`` are
-    cleared. ``head``/``nxt``: each resource's list of crossings (see :func:`link`). ``ints``, ``floats``,
+    When every transmitting flow forms a star (one hub every flow crosses once, every other resource private to one
+    flow: :func:`twin.net.star.star_shape`), they are all solved by :func:`twin.net.star.star_solve`, which reads
+    capacities only; ``load``, ``use``, ``saturated`` and ``dirty`` then go stale until the network leaves the star
+    shape, when :func:`rebuild_loads` restores them and marks every resource with a flow dirty.
+
+    Otherwise the component grows from the ``seed`` flows (new or re-routed) and the ``dirty`` resources (changed
+    ones, saturated ones a flow left): every active flow crossing a component resource joins, and so does every
+    saturated resource such a flow crosses. The flows are solved by :func:`twin.net.filling.maxmin_triplets`
+    (max-min on the component's resources only, in admission order; a resource they cross outside the component
+    enters with what the other flows leave of it). Then every boundary resource is checked: one the new rates would
+    fill joins and the solve is redone. ``load`` (capacity in use per resource, the sum of the flows' ``use`` [slot,
+    hop]) and ``saturated`` are kept up to date; ``dirty`` and ``seed`` are cleared. ``head``/``nxt``: each resource's list of crossings (see :func:`link`). ``ints``, ``floats``,
     ``flags``: the work arrays of :class:`twin.net.scratch.Scratch` (``R``, ``C``, ``CK`` its sizes), left as found.
     ``n_known`` >= 0: the caller already listed the transmitting slots in slot order (:func:`active_slots`), and
     ``seeded`` says whether one of them is a seed.

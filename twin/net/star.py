@@ -1,7 +1,7 @@
-"""Compiled max-min filling of a *star* component (optional: numba; see :mod:`twin.net.kernels`).
+"""Compiled max-min filling of a *star* (optional: numba; see :mod:`twin.net.kernels`).
 
-A star: one resource (the hub, e.g. a server link) is crossed once by every flow of the component, and each of the
-other resources is crossed by one flow only (its access link). That is the burst of a federated round: every client
+A star: one resource (the hub, e.g. a server link) is crossed once by every transmitting flow, and each of the other
+resources is crossed by one flow only (its access link). That is the burst of a federated round: every client
 downloads the model through the server link at once, and every completion changes every rate. The general filling
 (:func:`twin.net.filling.maxmin_triplets`) needs triplet tables, a heap of every resource and per-resource demand
 sums; here a flow's private resources reduce to one level (the lowest: ``capacity / (coefficient * weight)``), the hub
@@ -19,7 +19,7 @@ import numpy as np
 
 from twin.net.filling import _pop, _sift_down, njit
 
-__all__ = ["star_rates"]
+__all__ = ["star_fill", "star_rates", "star_shape", "star_solve"]
 
 
 @njit(cache=True, nogil=True)
