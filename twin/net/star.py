@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from twin.net.filling import _pop, _sift_down, njit
+from twin.net.filling import heap_pop, heap_sift_down, njit
 
 __all__ = ["star_fill", "star_rates", "star_shape", "star_solve"]
 
@@ -62,7 +62,7 @@ def star_fill(order, n, hub_c, w, priv, hub_cap, demand, pmin, rate, hk, hv, fro
         hv[i] = i
     size = n
     for i in range((size - 2) // 2, -1, -1):
-        _sift_down(hk, hv, i, hk[i], hv[i], size)
+        heap_sift_down(hk, hv, i, hk[i], hv[i], size)
     uniform = True
     acc = 0.0
     first_term = hub_c[order[0]] * w[order[0]]
@@ -85,7 +85,7 @@ def star_fill(order, n, hub_c, w, priv, hub_cap, demand, pmin, rate, hk, hv, fro
         while size > 0 and hk[0] <= thresh:
             newly[n_new] = hv[0]
             n_new += 1
-            size = _pop(hk, hv, size)
+            size = heap_pop(hk, hv, size)
         nw = np.sort(newly[:n_new])  # the full filling charges the step's flows in flow order
         charge = 0.0
         for i in nw:
