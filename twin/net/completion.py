@@ -5,7 +5,7 @@ finished ones, free each one's slot, recompute the rates, find the next finish. 
 one call, with the same operations in the same order as those steps (:func:`twin.net.kernels.advance`,
 :func:`~twin.net.kernels.finished_slots`, :func:`~twin.net.kernels.unlink`, the slot clearing of
 ``FlowRates._release``, :func:`~twin.net.kernels.lazy_recompute`), so the results are the same; the Python side keeps
-only the flow objects (their dict, arrival events).
+only the flow objects (their dict, arrival events): :func:`on_complete`.
 """
 
 from __future__ import annotations
@@ -16,7 +16,39 @@ from twin.net.filling import njit
 from twin.net.kernels import active_slots, lazy_recompute, star_views, unlink
 from twin.net.star import star_fill
 
-__all__ = ["complete"]
+__all__ = ["complete", "on_complete"]
+
+
+def on_complete(net, eps_s: float) -> None:  # net: a twin.net.lazy.FlowRates (not imported: lazy imports this module)
+    """``FlowRates._on_complete`` on a wired network in one compiled call (:func:`complete`): the same steps. Flows
+    within ``eps_s`` (relative to the clock) of their end finish together."""
+    net._count()
+    now = net.env.now
+    dt = now - net._last_update
+    net._last_update = now
+    scratch = net._scratch
+    scratch.fit(len(net._resources), net._cap, net._k)
+    if net._done.size < net._cap:
+        net._done = np.empty(net._cap, dtype=np.int64)
+    n, n_rec, first = complete(
+        dt if net._flows else 0.0, eps_s * max(1.0, now), net._track_on, net._done, net._remaining, net._rate,
+        net._active, net._seq, net._links, net._coef, net._weight, net._use, net._head, net._nxt, net._prv, net._load,
+        net._saturated, net._dirty, net._seed, net._capacity, net._n_on, scratch.ints, scratch.floats, scratch.flags,
+        scratch.r, scratch.c, scratch.ck)
+    flows, free, deliver = net._flows, net._free, net._deliver
+    for slot in net._done[:n].tolist():
+        flow = flows.pop(slot)
+        free.append(slot)
+        flow.slot = None
+        flow.tx_end_t = now
+        deliver(flow)
+    net.n_flow_events += n
+    net.n_recomputes += 1
+    net._generation += 1
+    net.n_flows_recomputed += n_rec
+    if first < np.inf:
+        generation = net._generation
+        net.env.timeout(first).callbacks.append(lambda _event: net._on_complete(generation))
 
 
 @njit(cache=True, nogil=True)

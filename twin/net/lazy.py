@@ -13,9 +13,10 @@ The component is solved in admission order with the arithmetic of :func:`twin.ne
 are bit-identical to a full recomputation (barring two components whose levels are within 1e-9 of each other, which
 the full progressive filling would freeze together). When every transmitting flow forms a star (a server link and
 private access links: the burst of a round) the star filling (:mod:`twin.net.star`) solves them all in a pass or two.
-With numba (:mod:`twin.net.kernels`) the whole recomputation is one compiled call, and so is a completion
-(:mod:`twin.net.completion`); without it, or with radio cells (time-fair resources, :mod:`twin.net.fairness`), or with
-``FlowNetwork(..., incremental=False)`` (the reference), every flow is recomputed with numpy.
+With numba (:mod:`twin.net.kernels`) the whole recomputation is one compiled call, and so is a completion on a wired
+network (:mod:`twin.net.completion`); with radio cells (time-fair resources, :mod:`twin.net.fairness`) the same
+component rule runs with the compiled mixed solver (:mod:`twin.net.mixed_lazy`, equal within rtol 1e-9). Without
+numba, or with ``FlowNetwork(..., incremental=False)`` (the reference), every flow is recomputed with numpy.
 """
 
 from __future__ import annotations
@@ -25,8 +26,9 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from twin.net import kernels
-from twin.net.completion import complete
+from twin.net import kernels, mixed_lazy
+from twin.net.cells import CellDirection
+from twin.net.completion import on_complete
 from twin.net.fairness import mixed_maxmin_rates
 from twin.net.scratch import Scratch
 from twin.net.sharing import maxmin_rates
@@ -79,11 +81,11 @@ class FlowRates:
         self._busy = np.zeros(0)  # per resource: capacity x seconds in use
         self._counted_t = self.env.now
         self._scratch = Scratch()  # work arrays of the compiled recomputation
-        self._done = np.zeros(0, dtype=np.int64)  # the slots a completion finished
+        self._done = np.zeros(0, dtype=np.int64)  # the slots a completion finished (twin.net.completion)
 
     @property
     def _lazy(self) -> bool:
-        return self.incremental and kernels.AVAILABLE and not self._any_time_fair
+        return self.incremental and kernels.AVAILABLE  # with cells: mixed_lazy (same numba condition)
 
     # ---------------------------------------------------------------------------------------------- resources
 
@@ -109,16 +111,24 @@ class FlowRates:
         """Like :meth:`resource_changed` for several resources at once (one pass over the flows)."""
         self._count()  # the coefficients change now: count the interval so far with the old ones
         hit: set[int] = set()
+        cells: list[tuple[Resource, int]] = []
         for resource in resources:
             index = self._res_index[id(resource)]
             if not resource.capacity > 0:
                 raise ValueError(f"resource {resource.name}: capacity must be positive, got {resource.capacity}")
+            if isinstance(resource, CellDirection):  # re-read below, in one batch: only flows whose coefficient moved
+                self._dirty[index] |= self._capacity[index] != float(resource.capacity)
+                self._capacity[index] = float(resource.capacity)
+                cells.append((resource, index))
+                continue
             self._capacity[index] = float(resource.capacity)
             self._dirty[index] = True
             crossing = int(self._head[index])  # the flows on it, from its crossing list (not a scan of every flow)
             while crossing >= 0:
                 hit.add(crossing // self._k)
                 crossing = int(self._nxt[crossing])
+        if cells:
+            hit.update(mixed_lazy.refresh_coefficients(self, [c for c, _ in cells], [i for _, i in cells]))
         for slot in sorted(hit, key=self._seq.__getitem__):  # admission order, as a scan of the flows would visit them
             self._set_route(slot, self._flows[slot])
         self._schedule_recompute()
@@ -263,7 +273,11 @@ class FlowRates:
             self._dirty[:] = False
             self._saturated[:] = False
             return
-        if self._lazy:
+        if self._lazy and self._any_time_fair:
+            self._unstale()
+            self.n_flows_recomputed += mixed_lazy.recompute(self)
+            first = kernels.first_finish(self._remaining, self._rate, self._active)
+        elif self._lazy:
             scratch = self._scratch
             scratch.fit(len(self._resources), self._cap, self._k)
             n, first = kernels.lazy_recompute(
@@ -276,6 +290,14 @@ class FlowRates:
         if np.isfinite(first):
             generation = self._generation
             self.env.timeout(float(first)).callbacks.append(lambda _event: self._on_complete(generation))
+
+    def _unstale(self) -> None:
+        """Rebuild the loads that star solves left stale (:mod:`twin.net.scratch`) before another solver reads them."""
+        state = self._scratch.ints[-3:]
+        if state.size and state[2] == 1:
+            state[1] = state[2] = 0
+            kernels.rebuild_loads(self._slots(), len(self._flows), self._links, self._coef, self._rate, self._capacity,
+                                  self._saturated, self._dirty, self._load, self._use, self._head)
 
     def _recompute_all(self) -> float:
         """The reference: every flow's rate from scratch with numpy; returns the earliest finish time from now."""
@@ -306,7 +328,7 @@ class FlowRates:
         if generation != self._generation:
             return  # rates changed since; a newer completion is scheduled
         if self._lazy and not self._young and not self._any_time_fair:  # wired only: the fused completion
-            self._complete()
+            on_complete(self, _EPS_S)
             return
         self._advance()
         if kernels.AVAILABLE:
@@ -326,36 +348,6 @@ class FlowRates:
         for slot in finished.tolist():
             self._finish_tx(slot)
         self._recompute()
-
-    def _complete(self) -> None:
-        """:meth:`_on_complete` in one compiled call (:func:`twin.net.completion.complete`): the same steps."""
-        self._count()
-        now = self.env.now
-        dt = now - self._last_update
-        self._last_update = now
-        scratch = self._scratch
-        scratch.fit(len(self._resources), self._cap, self._k)
-        if self._done.size < self._cap:
-            self._done = np.empty(self._cap, dtype=np.int64)
-        n, n_rec, first = complete(
-            dt if self._flows else 0.0, _EPS_S * max(1.0, now), self._track_on, self._done, self._remaining,
-            self._rate, self._active, self._seq, self._links, self._coef, self._weight, self._use, self._head,
-            self._nxt, self._prv, self._load, self._saturated, self._dirty, self._seed, self._capacity, self._n_on,
-            scratch.ints, scratch.floats, scratch.flags, scratch.r, scratch.c, scratch.ck)
-        flows, free, deliver = self._flows, self._free, self._deliver
-        for slot in self._done[:n].tolist():
-            flow = flows.pop(slot)
-            free.append(slot)
-            flow.slot = None
-            flow.tx_end_t = now
-            deliver(flow)
-        self.n_flow_events += n
-        self.n_recomputes += 1
-        self._generation += 1
-        self.n_flows_recomputed += n_rec
-        if first < np.inf:
-            generation = self._generation
-            self.env.timeout(first).callbacks.append(lambda _event: self._on_complete(generation))
 
     def _finish_tx(self, slot: int) -> None:
         flow = self._release(slot)
