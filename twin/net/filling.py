@@ -24,7 +24,7 @@ except ImportError:  # pragma: no cover - the numpy path is used
 
 
 @njit(cache=True, nogil=True, inline="always")
-def _push(hk, hv, size, key, val):  # pragma: no cover - compiled
+def heap_push(hk, hv, size, key, val):  # pragma: no cover - compiled
     """Binary min-heap on arrays (keys ``hk``, values ``hv``); returns the new size."""
     i = size
     while i > 0:
@@ -40,7 +40,7 @@ def _push(hk, hv, size, key, val):  # pragma: no cover - compiled
 
 
 @njit(cache=True, nogil=True, inline="always")
-def _sift_down(hk, hv, i, key, val, size):  # pragma: no cover - compiled
+def heap_sift_down(hk, hv, i, key, val, size):  # pragma: no cover - compiled
     """Put (``key``, ``val``) into the hole at ``i`` of a heap of ``size`` entries, moving it down to its place."""
     while True:
         child = 2 * i + 1
@@ -58,10 +58,10 @@ def _sift_down(hk, hv, i, key, val, size):  # pragma: no cover - compiled
 
 
 @njit(cache=True, nogil=True, inline="always")
-def _pop(hk, hv, size):  # pragma: no cover - compiled
+def heap_pop(hk, hv, size):  # pragma: no cover - compiled
     """Remove the top of the heap (read it first from ``hk[0]``, ``hv[0]``); returns the new size."""
     size -= 1
-    _sift_down(hk, hv, 0, hk[size], hv[size], size)
+    heap_sift_down(hk, hv, 0, hk[size], hv[size], size)
     return size
 
 
@@ -175,7 +175,7 @@ def maxmin_triplets(t_link, t_flow, t_coef, n_trip, capacity, w, n_flows, rate, 
         hv[r] = r
     size = n_res
     for i in range((n_res - 2) // 2, -1, -1):  # heapify
-        _sift_down(hk, hv, i, hk[i], hv[i], size)
+        heap_sift_down(hk, hv, i, hk[i], hv[i], size)
     n_open = 0  # flows still unfrozen
     for f in range(n_flows):
         if not frozen[f]:
@@ -188,7 +188,7 @@ def maxmin_triplets(t_link, t_flow, t_coef, n_trip, capacity, w, n_flows, rate, 
     bott = np.empty(n_res, dtype=np.int64)
     while size > 0 and n_open > 0:
         lv, r = hk[0], hv[0]
-        size = _pop(hk, hv, size)
+        size = heap_pop(hk, hv, size)
         if left[r] == 0 or lv != level[r]:
             continue  # stale entry
         lam = lv
@@ -199,7 +199,7 @@ def maxmin_triplets(t_link, t_flow, t_coef, n_trip, capacity, w, n_flows, rate, 
         n_b += 1
         while size > 0 and hk[0] <= thresh:
             lv2, r2 = hk[0], hv[0]
-            size = _pop(hk, hv, size)
+            size = heap_pop(hk, hv, size)
             if left[r2] > 0 and lv2 == level[r2] and not taken[r2]:
                 bott[n_b] = r2
                 taken[r2] = True
@@ -254,6 +254,6 @@ def maxmin_triplets(t_link, t_flow, t_coef, n_trip, capacity, w, n_flows, rate, 
                         d += term[by_res[j]]
             demand[rr] = d
             level[rr] = (residual[rr] if residual[rr] > 0.0 else 0.0) / d if d > 0 else np.inf
-            size = _push(hk, hv, size, level[rr], rr)
+            size = heap_push(hk, hv, size, level[rr], rr)
     for r in range(n_res):
         loc[res[r]] = -1

@@ -10,6 +10,7 @@ from __future__ import annotations
 import numpy as np
 
 from twin.net.filling import AVAILABLE, maxmin_triplets, njit
+from twin.net.star import star_shape, star_solve
 
 __all__ = ["AVAILABLE", "advance", "finished_slots", "first_finish", "lazy_recompute", "link", "unlink"]
 
@@ -76,30 +77,73 @@ def unlink(slot, links, coef, use, head, nxt, prv, load, saturated, dirty):  # p
 
 
 @njit(cache=True, nogil=True)
-def lazy_recompute(links, coef, weight, active, seed, seq, rate, capacity, saturated, dirty, load, use, head, nxt):
-    """Recompute the rates of the flows connected to the change, in place; returns how many were recomputed.
+def lazy_recompute(links, coef, weight, active, seed, seq, rate, capacity, saturated, dirty, load, use, head, nxt,
+                   remaining, ints, floats, flags, R, C, CK, n_known=-1, seeded=False):  # pragma: no cover - compiled
+    """Recompute the rates of the flows connected to the change, in place; returns (how many were recomputed, the
+    earliest finish time from now over every active flow).
 
-    The component grows from the ``seed`` flows (new or re-routed) and the ``dirty`` resources (changed ones,
-    saturated ones a flow left): every active flow crossing a component resource joins, and so does every saturated
-    resource such a flow crosses. The flows are solved (max-min on the component's resources only, in admission
-    order; a resource they cross outside the component enters with what the other flows leave of it), then every such
-    boundary resource is checked: one the new rates would fill joins and the solve is redone. ``load`` (capacity in use per resource, the sum of the flows' ``use`` [slot, hop]) and
-    ``saturated`` are kept up to date;
-    ``dirty`` and ``seed`` are cleared. ``head``/``nxt``: each resource's list of crossings (see :func:`link`).
-    """  # pragma: no cover - compiled
+    When every transmitting flow forms a star (one hub every flow crosses once, every other resource private to one
+    flow: :func:`twin.net.star.star_shape`), they are all solved by :func:`twin.net.star.star_solve`, which reads
+    capacities only; ``load``, ``use``, ``saturated`` and ``dirty`` then go stale until the network leaves the star
+    shape, when :func:`rebuild_loads` restores them and marks every resource with a flow dirty.
+
+    Otherwise the component grows from the ``seed`` flows (new or re-routed) and the ``dirty`` resources (changed
+    ones, saturated ones a flow left): every active flow crossing a component resource joins, and so does every
+    saturated resource such a flow crosses. The flows are solved by :func:`twin.net.filling.maxmin_triplets`
+    (max-min on the component's resources only, in admission order; a resource they cross outside the component
+    enters with what the other flows leave of it). Then every boundary resource is checked: one the new rates would
+    fill joins and the solve is redone. ``load`` (capacity in use per resource, the sum of the flows' ``use`` [slot,
+    hop]) and ``saturated`` are kept up to date; ``dirty`` and ``seed`` are cleared. ``head``/``nxt``: each resource's list of crossings (see :func:`link`). ``ints``, ``floats``,
+    ``flags``: the work arrays of :class:`twin.net.scratch.Scratch` (``R``, ``C``, ``CK`` its sizes), left as found.
+    ``n_known`` >= 0: the caller already listed the transmitting slots in slot order (:func:`active_slots`), and
+    ``seeded`` says whether one of them is a seed.
+    """
     cap, k = links.shape
     n_res = capacity.size
-    in_r = np.zeros(n_res, dtype=np.bool_)
-    in_f = np.zeros(cap, dtype=np.bool_)
-    stack_r = np.empty(n_res, dtype=np.int64)
+    stack_r, r_list, loc = ints[0:R], ints[R:2 * R], ints[2 * R:3 * R]
+    o = 3 * R
+    members, slots, hv, newly = ints[o:o + C], ints[o + C:o + 2 * C], ints[o + 2 * C:o + 3 * C], ints[o + 3 * C:o + 4 * C]
+    o += 4 * C
+    t_link, t_flow, star_state = ints[o:o + CK], ints[o + CK:o + 2 * CK], ints[o + 2 * CK:o + 2 * CK + 3]
+    cap_eff = floats[0:R]
+    o = R
+    w, sub_rate, hk, prefix = floats[o:o + C], floats[o + C:o + 2 * C], floats[o + 2 * C:o + 3 * C], floats[o + 3 * C:o + 4 * C]
+    hub_c, priv, t_coef = floats[o + 4 * C:o + 5 * C], floats[o + 5 * C:o + 6 * C], floats[o + 6 * C:o + 6 * C + CK]
+    in_r, in_f, frozen = flags[0:R], flags[R:R + C], flags[R + C:R + 2 * C]
+    n_act = n_known  # every transmitting flow, in slot order (usually admission order too)
+    if n_act < 0:
+        n_act = 0
+        for s in range(cap):
+            if active[s]:
+                slots[n_act] = s
+                n_act += 1
+                seeded = seeded or seed[s]
+    order = slots[:n_act]
+    # A star stays one while flows only leave it (no new, re-routed or re-weighted flow): its shape is kept.
+    hub = star_state[0] if star_state[1] == 1 and not seeded else star_shape(
+        order, n_act, links, coef, weight, capacity, head, nxt, hub_c, priv)
+    star_state[0], star_state[1] = hub, 1 if hub >= 0 else 0
+    if hub >= 0:  # a star (the burst): solve every flow at once, in admission order, as the full recomputation does
+        for i in range(1, n_act):
+            if seq[order[i]] < seq[order[i - 1]]:
+                order = order[np.argsort(seq[order])]
+                break
+        star_state[2] = 1  # the star solve reads capacities only: use, load, saturated and dirty go stale
+        return n_act, star_solve(order, n_act, hub, weight, rate, capacity, remaining, seed, hub_c, priv, hk, hv,
+                                 frozen, newly, prefix)
+    if star_state[2] == 1:  # out of a star: the loads from the rates, and every flow re-shared
+        star_state[2] = 0
+        rebuild_loads(order, n_act, links, coef, rate, capacity, saturated, dirty, load, use, head)
+    n_rl = 0  # resources marked in_r (to clear at the end)
     n_stack = 0
     for li in range(n_res):
         if dirty[li]:
             dirty[li] = False
             in_r[li] = True
+            r_list[n_rl] = li
+            n_rl += 1
             stack_r[n_stack] = li
             n_stack += 1
-    members = np.empty(cap, dtype=np.int64)
     n_f = 0
     for s in range(cap):
         if seed[s]:
@@ -109,8 +153,7 @@ def lazy_recompute(links, coef, weight, active, seed, seq, rate, capacity, satur
                 members[n_f] = s
                 n_f += 1
     done = 0  # members whose resources were visited
-    loc = np.full(n_res, -1, dtype=np.int64)
-    cap_eff = np.empty(n_res)
+    n_solved = 0
     while True:
         while n_stack > 0 or done < n_f:  # closure through the lists
             while n_stack > 0:
@@ -130,26 +173,25 @@ def lazy_recompute(links, coef, weight, active, seed, seq, rate, capacity, satur
                     li = links[s, j]
                     if coef[s, j] != 0 and saturated[li] and not in_r[li]:
                         in_r[li] = True
+                        r_list[n_rl] = li
+                        n_rl += 1
                         stack_r[n_stack] = li
                         n_stack += 1
         if n_f == 0:
-            for li in range(n_res):
-                if in_r[li] and head[li] < 0:
-                    load[li] = 0.0
-                    saturated[li] = False
-            return 0
-        slots = np.empty(n_f, dtype=np.int64)  # slot order, usually admission order too
-        i = 0
+            break
+        n_solved = n_f
+        i = 0  # the component in slot order, usually admission order too
         for s in range(cap):
             if in_f[s]:
                 slots[i] = s
                 i += 1
+        order = slots[:n_f]
         for i in range(1, n_f):
-            if seq[slots[i]] < seq[slots[i - 1]]:
-                slots = slots[np.argsort(seq[slots])]
+            if seq[order[i]] < seq[order[i - 1]]:
+                order = order[np.argsort(seq[order])]
                 break
         for i in range(n_f):  # take the component's old use off the loads: what is left is the outside's
-            s = slots[i]
+            s = order[i]
             for j in range(k):
                 li = links[s, j]
                 load[li] -= use[s, j]
@@ -158,14 +200,13 @@ def lazy_recompute(links, coef, weight, active, seed, seq, rate, capacity, satur
                     x = head[li]
                     while x >= 0 and in_f[x // k]:
                         x = nxt[x]
-                    in_r[li] = x < 0
-        t_link = np.empty(n_f * k, dtype=np.int64)
-        t_flow = np.empty(n_f * k, dtype=np.int64)
-        t_coef = np.empty(n_f * k)
-        w = np.empty(n_f)
+                    if x < 0:
+                        in_r[li] = True
+                        r_list[n_rl] = li
+                        n_rl += 1
         n_trip = 0
-        for i in range(n_f):
-            s = slots[i]
+        for i in range(n_f):  # the triplets; a boundary resource keeps what the outside flows leave
+            s = order[i]
             w[i] = weight[s]
             for j in range(k):
                 c = coef[s, j]
@@ -175,13 +216,10 @@ def lazy_recompute(links, coef, weight, active, seed, seq, rate, capacity, satur
                     t_flow[n_trip] = i
                     t_coef[n_trip] = c
                     n_trip += 1
-                    # a boundary resource keeps what the outside flows leave (it must not become a bottleneck)
                     cap_eff[li] = capacity[li] if in_r[li] else max(capacity[li] - load[li], 0.0)
-        sub_rate = np.empty(n_f)
         maxmin_triplets(t_link, t_flow, t_coef, n_trip, cap_eff, w, n_f, sub_rate, loc)
-        again = False
         for i in range(n_f):
-            s = slots[i]
+            s = order[i]
             r = sub_rate[i]
             rate[s] = r
             for j in range(k):
@@ -189,24 +227,66 @@ def lazy_recompute(links, coef, weight, active, seed, seq, rate, capacity, satur
                 if c > 0 and np.isfinite(c) and r > 0:
                     use[s, j] = c * r
                     load[links[s, j]] += use[s, j]
+        again = False
         for i in range(n_f):
-            s = slots[i]
+            s = order[i]
             for j in range(k):
                 li = links[s, j]
                 full = load[li] >= capacity[li] * (1 - SAT_TOL)
                 if coef[s, j] != 0 and not in_r[li] and full:  # filled by the new rates: solve again with it
                     in_r[li] = True
+                    r_list[n_rl] = li
+                    n_rl += 1
                     stack_r[n_stack] = li
                     n_stack += 1
                     again = True
                 saturated[li] = full
         if not again:
-            for li in range(n_res):
-                if in_r[li]:
-                    if head[li] < 0:
-                        load[li] = 0.0  # no flow left: no rounding residue
-                    saturated[li] = load[li] >= capacity[li] * (1 - SAT_TOL)
-            return n_f
+            break
+    for i in range(n_rl):
+        li = r_list[i]
+        in_r[li] = False
+        if head[li] < 0:
+            load[li] = 0.0  # no flow left: no rounding residue
+            saturated[li] = False
+        elif n_solved > 0:
+            saturated[li] = load[li] >= capacity[li] * (1 - SAT_TOL)
+    for i in range(n_f):
+        in_f[members[i]] = False
+    return n_solved, first_finish(remaining, rate, active)
+
+
+@njit(cache=True, nogil=True)
+def rebuild_loads(order, n, links, coef, rate, capacity, saturated, dirty, load, use, head):  # pragma: no cover
+    """``use``, ``load`` and ``saturated`` from the flows ``order[:n]`` (every transmitting flow) and their rates, as
+    the general path keeps them; every resource with a flow on it is marked dirty (its flows re-share)."""
+    k = links.shape[1]
+    load[:] = 0.0
+    for i in range(n):
+        s = order[i]
+        r = rate[s]
+        for j in range(k):
+            c = coef[s, j]
+            use[s, j] = 0.0
+            if c > 0 and np.isfinite(c) and r > 0:
+                use[s, j] = c * r
+                load[links[s, j]] += use[s, j]
+    for li in range(load.size):
+        saturated[li] = head[li] >= 0 and load[li] >= capacity[li] * (1 - SAT_TOL)
+        dirty[li] = head[li] >= 0
+
+
+@njit(cache=True, nogil=True, inline="always")
+def active_slots(ints, R, C):  # pragma: no cover - compiled
+    """The scratch list :func:`lazy_recompute` reads the transmitting slots from (see ``n_known``)."""
+    return ints[3 * R + C:3 * R + 2 * C]
+
+
+@njit(cache=True, nogil=True, inline="always")
+def star_views(ints, floats, R, C, CK):  # pragma: no cover - compiled
+    """The star's kept state in the scratch arrays: (star_state, hub_c, priv), see :mod:`twin.net.scratch`."""
+    o = R + 4 * C
+    return ints[3 * R + 4 * C + 2 * CK:3 * R + 4 * C + 2 * CK + 3], floats[o:o + C], floats[o + C:o + 2 * C]
 
 
 @njit(cache=True, nogil=True)

@@ -11,10 +11,12 @@ global max-min allocation.
 
 The component is solved in admission order with the arithmetic of :func:`twin.net.sharing.maxmin_rates`, so the rates
 are bit-identical to a full recomputation (barring two components whose levels are within 1e-9 of each other, which
-the full progressive filling would freeze together). With numba (:mod:`twin.net.kernels`) the whole recomputation is
-one compiled call; with radio cells (time-fair resources, :mod:`twin.net.fairness`) the same component rule runs
-with the compiled mixed solver (:mod:`twin.net.mixed_lazy`, equal within rtol 1e-9). Without numba, or with
-``FlowNetwork(..., incremental=False)`` (the reference), every flow is recomputed with numpy.
+the full progressive filling would freeze together). When every transmitting flow forms a star (a server link and
+private access links: the burst of a round) the star filling (:mod:`twin.net.star`) solves them all in a pass or two.
+With numba (:mod:`twin.net.kernels`) the whole recomputation is one compiled call, and so is a completion on a wired
+network (:mod:`twin.net.completion`); with radio cells (time-fair resources, :mod:`twin.net.fairness`) the same
+component rule runs with the compiled mixed solver (:mod:`twin.net.mixed_lazy`, equal within rtol 1e-9). Without
+numba, or with ``FlowNetwork(..., incremental=False)`` (the reference), every flow is recomputed with numpy.
 """
 
 from __future__ import annotations
@@ -26,8 +28,10 @@ import numpy as np
 
 from twin.net import kernels, mixed_lazy
 from twin.net.cells import CellDirection
+from twin.net.completion import on_complete
 from twin.net.counting import count_moving
 from twin.net.fairness import mixed_maxmin_rates
+from twin.net.scratch import Scratch
 from twin.net.sharing import maxmin_rates
 
 if TYPE_CHECKING:
@@ -77,6 +81,8 @@ class FlowRates:
         self._carried: np.ndarray | None = None  # per resource: payload bytes carried (None: nobody asked)
         self._busy = np.zeros(0)  # per resource: capacity x seconds in use
         self._counted_t = self.env.now
+        self._scratch = Scratch()  # work arrays of the compiled recomputation
+        self._done = np.zeros(0, dtype=np.int64)  # the slots a completion finished (twin.net.completion)
 
     @property
     def _lazy(self) -> bool:
@@ -156,22 +162,25 @@ class FlowRates:
         for slot in self._flows:
             kernels.link(slot, self._links, self._coef, self._head, self._nxt, self._prv)
 
-    def _set_route(self, slot: int, flow: Flow) -> None:
+    def _set_route(self, slot: int, flow: Flow, fresh: bool = False) -> None:
+        """(Re)write the slot's route; ``fresh``: the slot was free (its rows are zero and linked nowhere)."""
         if len(flow.route) > self._k:
             self._grow(len(flow.route))
-        self._unlink(slot)
+        if not fresh:
+            self._unlink(slot)
+            if self._track_on:
+                self._tally(slot, -1)
+            self._links[slot] = 0
+            self._coef[slot] = 0.0
         self._seed[slot] = True
-        if self._track_on:
-            self._tally(slot, -1)
-        self._links[slot] = 0
-        self._coef[slot] = 0.0
+        links, coef, index = self._links, self._coef, self._res_index
         for j, res in enumerate(flow.route):
-            idx = self._res_index.get(id(res))
+            idx = index.get(id(res))
             if idx is None:
                 raise ValueError(f"flow {flow.name} crosses {res.name}, which is not part of this network")
-            self._links[slot, j] = idx
-            self._coef[slot, j] = res.coefficient(flow)
-        kernels.link(slot, self._links, self._coef, self._head, self._nxt, self._prv)
+            links[slot, j] = idx
+            coef[slot, j] = res.coefficient(flow)
+        kernels.link(slot, links, coef, self._head, self._nxt, self._prv)
         if self._track_on:
             self._tally(slot, 1)
 
@@ -192,15 +201,12 @@ class FlowRates:
         slot = self._free.pop()
         flow.slot = slot
         self._flows[slot] = flow
-        self._remaining[slot] = flow.size_bytes
-        self._rate[slot] = 0.0
-        self._links[slot] = 0
-        self._coef[slot] = 0.0
+        self._remaining[slot] = flow.size_bytes  # a free slot's rate, route and coefficients are zero already
         self._weight[slot] = weight
         self._seq[slot] = self._n_admitted
         self._n_admitted += 1
         self._active[slot] = True
-        self._set_route(slot, flow)
+        self._set_route(slot, flow, fresh=True)
         return slot
 
     def _release(self, slot: int) -> Flow:
@@ -261,18 +267,30 @@ class FlowRates:
             self._saturated[:] = False
             return
         if self._lazy and self._any_time_fair:
+            self._unstale()
             self.n_flows_recomputed += mixed_lazy.recompute(self)
             first = kernels.first_finish(self._remaining, self._rate, self._active)
         elif self._lazy:
-            self.n_flows_recomputed += kernels.lazy_recompute(
+            scratch = self._scratch
+            scratch.fit(len(self._resources), self._cap, self._k)
+            n, first = kernels.lazy_recompute(
                 self._links, self._coef, self._weight, self._active, self._seed, self._seq, self._rate, self._capacity,
-                self._saturated, self._dirty, self._load, self._use, self._head, self._nxt)
-            first = kernels.first_finish(self._remaining, self._rate, self._active)
+                self._saturated, self._dirty, self._load, self._use, self._head, self._nxt, self._remaining,
+                scratch.ints, scratch.floats, scratch.flags, scratch.r, scratch.c, scratch.ck)
+            self.n_flows_recomputed += n
         else:
             first = self._recompute_all()
         if np.isfinite(first):
             generation = self._generation
             self.env.timeout(float(first)).callbacks.append(lambda _event: self._on_complete(generation))
+
+    def _unstale(self) -> None:
+        """Rebuild the loads that star solves left stale (:mod:`twin.net.scratch`) before another solver reads them."""
+        state = self._scratch.ints[-3:]
+        if state.size and state[2] == 1:
+            state[1] = state[2] = 0
+            kernels.rebuild_loads(self._slots(), len(self._flows), self._links, self._coef, self._rate, self._capacity,
+                                  self._saturated, self._dirty, self._load, self._use, self._head)
 
     def _recompute_all(self) -> float:
         """The reference: every flow's rate from scratch with numpy; returns the earliest finish time from now."""
@@ -302,6 +320,9 @@ class FlowRates:
     def _on_complete(self, generation: int) -> None:
         if generation != self._generation:
             return  # rates changed since; a newer completion is scheduled
+        if self._lazy and not self._young and not self._any_time_fair:  # wired only: the fused completion
+            on_complete(self, _EPS_S)
+            return
         self._advance()
         if kernels.AVAILABLE:
             finished = kernels.finished_slots(self._remaining, self._rate, self._active, self._seq,
