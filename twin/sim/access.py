@@ -2,8 +2,9 @@
 
 Every ``mobility.step_s`` the :class:`Access` process steps the mobility, the radio state (LOS, shadowing, received
 power), the association (best server with hysteresis and time-to-trigger), the SINR with interference weighted by
-each cell's current air-time use, and the full-cell rates; it hands each client's rates to its cell
-(:meth:`twin.net.cells.CellDirection.set_rate`) and tells the flow engine (``resources_changed``).
+each cell's current air-time use, and the full-cell rates, as whole arrays; it hands the attached clients' rates to
+their cells (the ``rates_bps`` of :class:`twin.net.cells.CellDirection`, one update per cell direction), visits in
+Python only the clients whose state changes, and tells the flow engine (``resources_changed``).
 
 A client's flows follow its cell. On a handover its live flows stall for ``radio.handover_interruption_s`` (they are
 moved onto a :class:`~twin.net.cells.NoCoverage` placeholder), then continue on the new cell (``reroute``): bytes
