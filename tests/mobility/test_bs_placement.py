@@ -168,8 +168,8 @@ def test_greedy_count_places_exactly_that_many_past_the_target():
 
 
 def test_greedy_count_in_a_scenario_and_its_errors():
-    from twin.scenario.placements import GreedyPlacement
     from twin.mobility import PLACEMENTS
+    from twin.scenario.placements import GreedyPlacement
 
     net = grid_network(rows=4, cols=4, block_length_m=100)
     sites = PLACEMENTS["greedy"](net, **GreedyPlacement(kind="greedy", count=5, max_range_m=60.0)

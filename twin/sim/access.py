@@ -40,7 +40,6 @@ from twin.radio.model import RadioModel
 from twin.recording.recorder import Recorder
 from twin.sim.tags import Direction, direction_of
 
-
 _RATE_STALL = {None: 0, "no_downlink": 1, "no_uplink": 2}  # rate-stall codes (3: any other stall)
 
 
@@ -190,10 +189,10 @@ class Access:
         for group in np.split(order, bounds) if order.size else []:
             c = self.cells[int(cell[group[0]])]
             idx = group.tolist()
-            c.dl.rates_bps.update(zip([names[k] for k in idx], [dl_l[k] for k in idx]))
-            c.ul.rates_bps.update(zip([names[k] for k in idx], [ul_l[k] for k in idx]))
+            c.dl.rates_bps.update(zip([names[k] for k in idx], [dl_l[k] for k in idx], strict=True))
+            c.ul.rates_bps.update(zip([names[k] for k in idx], [ul_l[k] for k in idx], strict=True))
         if self.links is not None:
-            for i, name, d, u in zip(clients.tolist(), names, dl_l, ul_l):
+            for i, name, d, u in zip(clients.tolist(), names, dl_l, ul_l, strict=True):
                 self.links[i].dl.rates_bps[name] = d
                 self.links[i].ul.rates_bps[name] = u
 
