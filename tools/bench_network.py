@@ -97,12 +97,15 @@ def cells(n_clients: int, seed: int, n_cells: int = 30) -> tuple[int, float, int
         cell_list[home[i]].ul.set_rate(f"c{i}", float(rng.uniform(5e6, 500e6)))
         net.start([cell_list[home[i]].ul, server], float(rng.uniform(1e6, 20e6)), user=f"c{i}")
 
-    def fading():
-        while net.active_flows:
+    users = [(cell_list[home[i]].ul, f"c{i}") for i in range(n_clients)]
+    uplinks = [c.ul for c in cell_list]
+
+    def fading():  # the same draws as one rng.uniform per client, made at once (the radio model's cost is not timed)
+        while net._flows or net._pending:
             yield env.timeout(1.0)
-            for i in range(n_clients):
-                cell_list[home[i]].ul.set_rate(f"c{i}", float(rng.uniform(5e6, 500e6)))
-            net.resources_changed([c.ul for c in cell_list])
+            for (ul, user), rate in zip(users, rng.uniform(5e6, 500e6, size=n_clients).tolist(), strict=True):
+                ul.set_rate(user, rate)
+            net.resources_changed(uplinks)
 
     env.process(fading())
     t0 = time.perf_counter()

@@ -23,6 +23,14 @@ def test_round_line_form():
     assert LINE.match(line)
 
 
+def test_async_step_line_form():
+    """An asynchronous run logs server steps, with their mean staleness, not rounds."""
+    row = {"t_end": 3.25, "n_selected": 12, "n_completed": 10, "n_dropped": 0, "bytes_down": 1e6, "bytes_up": 5e5,
+           "accuracy": 0.5, "loss": 1.25, "staleness_mean": 1.5}
+    line = round_line(7, 200, row, {}, unit="step")
+    assert line == "step 7/200 t=3.250s selected=12 completed=10 dropped=0 staleness=1.50 acc=0.5000 loss=1.2500 bytes=1.5MB"
+
+
 def test_line_reaches_stderr_before_the_round_ends(tmp_path, capsys):
     """Not a TTY (pytest captures stderr): each round's line is on stderr before the run goes on."""
     config = load_scenario("quickstart", ["fl.rounds=3", "fl.train=false"])

@@ -20,6 +20,8 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field
 
+import numpy as np
+
 from twin.net.flow import Flow
 
 
@@ -105,3 +107,14 @@ class Cell:
     def remove(self, user: str) -> None:
         self.dl.remove(user)
         self.ul.remove(user)
+
+
+def coefficients(directions: list[CellDirection], owner: np.ndarray, users: list[str | None]) -> np.ndarray:
+    """``directions[owner[i]].coefficient`` of a flow of ``users[i]`` for every i, in one batch (the engine's
+    ``resources_changed`` re-reads every changed cell's flows with it)."""
+    gets = [d.rates_bps.get for d in directions]
+    rate = np.fromiter((gets[o](u, 0.0) if u is not None else 0.0 for o, u in zip(owner.tolist(), users, strict=True)),
+                       dtype=np.float64, count=len(users))
+    shared = np.fromiter((d.shared for d in directions), dtype=bool, count=len(directions))[owner]
+    with np.errstate(divide="ignore"):
+        return np.where(rate > 0, np.where(shared, 1.0 / rate, 0.0), math.inf)

@@ -25,6 +25,9 @@ fixed point. T is piecewise affine: after each step the bottleneck of every flow
 bottleneck resources are solved exactly from their capacity equations (a small linear system), and the result is
 accepted when it is feasible and every bottleneck is saturated, which is exactly the property above. Typical problems
 finish in one or two steps; the plain iteration (feasible at every step) is the fallback.
+
+This is the reference. The engine with numba uses its compiled twin, :mod:`twin.net.mixed_kernels` (the same steps,
+equal within rounding), on the component an event reaches (:mod:`twin.net.mixed_lazy`).
 """
 
 from __future__ import annotations

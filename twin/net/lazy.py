@@ -12,7 +12,8 @@ global max-min allocation.
 The component is solved in admission order with the arithmetic of :func:`twin.net.sharing.maxmin_rates`, so the rates
 are bit-identical to a full recomputation (barring two components whose levels are within 1e-9 of each other, which
 the full progressive filling would freeze together). With numba (:mod:`twin.net.kernels`) the whole recomputation is
-one compiled call; without it, or with radio cells (time-fair resources, :mod:`twin.net.fairness`), or with
+one compiled call; with radio cells (time-fair resources, :mod:`twin.net.fairness`) the same component rule runs
+with the compiled mixed solver (:mod:`twin.net.mixed_lazy`, equal within rtol 1e-9). Without numba, or with
 ``FlowNetwork(..., incremental=False)`` (the reference), every flow is recomputed with numpy.
 """
 
@@ -23,7 +24,8 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from twin.net import kernels
+from twin.net import kernels, mixed_lazy
+from twin.net.cells import CellDirection
 from twin.net.fairness import mixed_maxmin_rates
 from twin.net.sharing import maxmin_rates
 
@@ -77,7 +79,7 @@ class FlowRates:
 
     @property
     def _lazy(self) -> bool:
-        return self.incremental and kernels.AVAILABLE and not self._any_time_fair
+        return self.incremental and kernels.AVAILABLE  # with cells: mixed_lazy (same numba condition)
 
     # ---------------------------------------------------------------------------------------------- resources
 
@@ -103,16 +105,24 @@ class FlowRates:
         """Like :meth:`resource_changed` for several resources at once (one pass over the flows)."""
         self._count()  # the coefficients change now: count the interval so far with the old ones
         hit: set[int] = set()
+        cells: list[tuple[Resource, int]] = []
         for resource in resources:
             index = self._res_index[id(resource)]
             if not resource.capacity > 0:
                 raise ValueError(f"resource {resource.name}: capacity must be positive, got {resource.capacity}")
+            if isinstance(resource, CellDirection):  # re-read below, in one batch: only flows whose coefficient moved
+                self._dirty[index] |= self._capacity[index] != float(resource.capacity)
+                self._capacity[index] = float(resource.capacity)
+                cells.append((resource, index))
+                continue
             self._capacity[index] = float(resource.capacity)
             self._dirty[index] = True
             crossing = int(self._head[index])  # the flows on it, from its crossing list (not a scan of every flow)
             while crossing >= 0:
                 hit.add(crossing // self._k)
                 crossing = int(self._nxt[crossing])
+        if cells:
+            hit.update(mixed_lazy.refresh_coefficients(self, [c for c, _ in cells], [i for _, i in cells]))
         for slot in sorted(hit, key=self._seq.__getitem__):  # admission order, as a scan of the flows would visit them
             self._set_route(slot, self._flows[slot])
         self._schedule_recompute()
@@ -257,7 +267,10 @@ class FlowRates:
             self._dirty[:] = False
             self._saturated[:] = False
             return
-        if self._lazy:
+        if self._lazy and self._any_time_fair:
+            self.n_flows_recomputed += mixed_lazy.recompute(self)
+            first = kernels.first_finish(self._remaining, self._rate, self._active)
+        elif self._lazy:
             self.n_flows_recomputed += kernels.lazy_recompute(
                 self._links, self._coef, self._weight, self._active, self._seed, self._seq, self._rate, self._capacity,
                 self._saturated, self._dirty, self._load, self._use, self._head, self._nxt)

@@ -29,7 +29,7 @@ from .association import best_server
 from .drive import demand_tx_power_dbm
 from .pathloss import los_probability
 from .presets import LinkQuality, Preset
-from .shadowing import LosProcess, ShadowingProcess, o2i_car_loss_db, shadow_sigma_db
+from .shadowing import O2I_CAR_MEAN_DB, LosProcess, ShadowingProcess, o2i_car_loss_db, shadow_sigma_db
 from .sinr import candidate_sinr_db, dbm_to_mw, mw_to_dbm, sinr_db, uplink_sinr_db
 from .uplink import uplink_interference_dbm
 
@@ -320,7 +320,8 @@ class RadioModel:
 
     # -------------------------------------------------------------------------------------------- coverage map
 
-    def coverage(self, points_xy: np.ndarray, *, penetration_db: float) -> tuple[np.ndarray, np.ndarray]:
+    def coverage(self, points_xy: np.ndarray, *, penetration_db: float = O2I_CAR_MEAN_DB
+                 ) -> tuple[np.ndarray, np.ndarray]:
         """Best-server DL rate (bit/s) and cell at each point [P, 2]: mean received power over the LOS state
         (``p_LOS`` P_LOS + (1 - p_LOS) P_NLOS, no shadowing), co-channel interference from every cell at full
         activity (unless ``interference: none``), server by the association metric. Profile drive: DRIVE's rates,
@@ -328,13 +329,15 @@ class RadioModel:
         rate_dl, _, best = self.point_rates(points_xy, penetration_db=penetration_db)
         return rate_dl, best
 
-    def point_rates(self, points_xy: np.ndarray, *, penetration_db: float) -> tuple[np.ndarray, np.ndarray,
-                                                                                     np.ndarray]:
+    def point_rates(self, points_xy: np.ndarray, *, penetration_db: float = O2I_CAR_MEAN_DB
+                    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """(DL rate, UL rate (bit/s), best cell) of a user standing at each point [P, 2], served by its best cell:
         mean received power over the LOS state (``p_LOS`` P_LOS + (1 - p_LOS) P_NLOS, no shadowing; geometry: the
         point's LOS), interference from every cell at full activity (unless ``interference: none``), the vehicles'
         most common antenna height. The coverage map and the background users of ``traffic.background`` (kind
-        ``cell``) use it. Profile drive: DRIVE's table rate, the same on both links."""
+        ``cell``) use it. Profile drive: DRIVE's table rate, the same on both links. ``penetration_db`` (default:
+        the TR 38.901 mean in-car loss) is added only on the tiers whose vehicles have an in-car loss (the scenario's
+        ``radio.penetration_loss``, else the preset's), so callers never decide it themselves."""
         pts = np.asarray(points_xy, dtype=float)
         if self.drive:
             rate, best = self._drive_coverage(pts)

@@ -34,8 +34,6 @@ from twin.sim.geometry_build import build_buildings, buildings_table, cell_heigh
 from twin.sim.mobility_build import build_mobility
 from twin.sim.wired import Links, wire_links
 
-O2I_MEAN_DB = 9.0  # mean in-car penetration loss (TR 38.901 7.4.3.2), used for the coverage map
-
 
 @dataclass(frozen=True)
 class RadioParts:
@@ -253,7 +251,7 @@ def map_tables(rcfg: A.CellularRadio, road: mob.RoadNetwork, model: RadioModel, 
         gx = np.arange(xmin - cov.margin_m, xmax + cov.margin_m + 1e-9, cov.spacing_m)
         gy = np.arange(ymin - cov.margin_m, ymax + cov.margin_m + 1e-9, cov.spacing_m)
         px, py = (m.ravel() for m in np.meshgrid(gx, gy))
-        rate, best = model.coverage(np.column_stack([px, py]), penetration_db=O2I_MEAN_DB)  # where a tier has it
+        rate, best = model.coverage(np.column_stack([px, py]))  # the mean in-car loss where a tier has it
         named = np.array([*names, None], dtype=object)  # index -1: no usable cell
         out["coverage"] = pd.DataFrame({"x": px, "y": py, "rate_dl_bps": rate,
                                         "cell": pd.array(named[np.asarray(best)], dtype="string")})

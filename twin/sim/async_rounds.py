@@ -237,7 +237,7 @@ class AsyncServer:
             if not math.isnan(outcome.accuracy):
                 rec.emit("evaluate", env.now, "fl.server", step, accuracy=outcome.accuracy, loss=outcome.loss)
             rec.round_row(**row)
-            log_round(step, cfg.rounds, row, self.stats.drop_reasons)
+            log_round(step, cfg.rounds, row, self.stats.drop_reasons, unit="step")
             if self.on_round is not None:
                 self.on_round(step, row)
             self.stats = StepStats(env.now)

@@ -33,7 +33,6 @@ from twin.net.cells import Cell
 from twin.net.engine import FlowNetwork
 from twin.net.flow import Resource
 from twin.scenario import traffic as T
-from twin.sim.access_build import O2I_MEAN_DB
 from twin.sim.tags import Direction
 from twin.sim.traffic import Endpoints, Path, start_flow
 
@@ -149,7 +148,7 @@ class Source:
 
 
 def build_background(cfg: T.TrafficConfig | None, endpoints: Endpoints, rng: Callable[[str], np.random.Generator],
-                     radio: Any = None, penetration_loss: bool = True) -> list[Source]:
+                     radio: Any = None) -> list[Source]:
     """Every background source of ``cfg``; ``radio``: the radio parts (``twin.sim.access_build.RadioParts``) when
     the scenario has cells."""
     if cfg is None:
@@ -161,7 +160,7 @@ def build_background(cfg: T.TrafficConfig | None, endpoints: Endpoints, rng: Cal
         if isinstance(spec, T.LinkBackground):
             out.append(_link_source(spec, name, where, endpoints, rng(f"traffic.{name}")))
         else:
-            out += _cell_sources(spec, name, where, endpoints, rng, radio, penetration_loss)
+            out += _cell_sources(spec, name, where, endpoints, rng, radio)
     return out
 
 
@@ -178,7 +177,7 @@ def _link_source(spec: T.LinkBackground, name: str, where: str, endpoints: Endpo
 
 
 def _cell_sources(spec: T.CellBackground, name: str, where: str, endpoints: Endpoints,
-                  rng: Callable[[str], np.random.Generator], radio: Any, penetration_loss: bool) -> list[Source]:
+                  rng: Callable[[str], np.random.Generator], radio: Any) -> list[Source]:
     access = radio.access
     cells: list[Cell] = access.cells
     chosen = spec.cells if spec.cells is not None else list(range(len(cells)))
@@ -190,7 +189,7 @@ def _cell_sources(spec: T.CellBackground, name: str, where: str, endpoints: Endp
     points_rng = rng(f"traffic.{name}.points")
     table = radio.tables["cells"]
     rates_dl, rates_ul = _cell_points(access.model, chosen, spec, n_points, points_rng, radio.tables["roads"],
-                                      O2I_MEAN_DB if penetration_loss else 0.0, where)
+                                      where)
     out = []
     directions: list[Direction] = ["down", "up"] if spec.direction == "both" else [spec.direction]
     for j, k in enumerate(chosen):
@@ -213,7 +212,7 @@ def _cell_sources(spec: T.CellBackground, name: str, where: str, endpoints: Endp
 
 
 def _cell_points(model, chosen: list[int], spec: T.CellBackground, n: int, rng: np.random.Generator,
-                 roads: pd.DataFrame, penetration_db: float, where: str) -> tuple[list[np.ndarray], list[np.ndarray]]:
+                 roads: pd.DataFrame, where: str) -> tuple[list[np.ndarray], list[np.ndarray]]:
     """Per chosen cell: the DL and UL full-cell rates at ``n`` points of its area: points drawn uniformly over the
     map (the roads' bounding box) or along the roads, kept where that cell is the best server, both rates are
     positive and (``radius_m``) the base station is near enough; drawn in batches until every cell has enough."""
@@ -231,7 +230,7 @@ def _cell_points(model, chosen: list[int], spec: T.CellBackground, n: int, rng: 
         else:
             seg = rng.choice(len(a), m, p=length / length.sum())
             pts = a[seg] + rng.random((m, 1)) * (b[seg] - a[seg])
-        dl, ul, best = model.point_rates(pts, penetration_db=penetration_db)
+        dl, ul, best = model.point_rates(pts)  # the mean in-car loss where the vehicles have one
         ok = (dl > 0) & (ul > 0) & np.isin(best, chosen)
         if spec.radius_m is not None:
             site = model.cell_xy_m[np.maximum(best, 0)]

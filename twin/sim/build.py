@@ -73,9 +73,7 @@ def _build_parts(env: TwinEnv, cleanups: ExitStack) -> TwinParts:
         clients, access = wired_clients(graph, server, links, config.clients.device, env.rng("devices"))
     check_async(config.fl, len(clients))
     endpoints = Endpoints(graph, server, network, clients, access)
-    # the in-car loss of a background user's point: the model applies it on the tiers that have it (unset: per preset)
-    background = build_background(config.traffic, endpoints, env.rng, radio,
-                                  getattr(config.radio, "penetration_loss", False) is not False)
+    background = build_background(config.traffic, endpoints, env.rng, radio)
     traffic = build_traffic(config.traffic, endpoints, background)
     network.observer.tier_of = tier_map(graph, server, network.resources)
     if fl is None:

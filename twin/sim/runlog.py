@@ -4,7 +4,8 @@ line of a run for its ``run.log``.
 The line is ``round N/M t=<sim time> selected=.. completed=.. dropped=.. (reasons) acc=.. loss=.. bytes=..``:
 M is the horizon (``fl.rounds``), t the simulated time at the end of the round, the reasons the drops' causes with
 their counts (absent when nothing was dropped), ``acc`` / ``loss`` ``-`` in a round that was not evaluated, ``bytes``
-both directions of the round. Where the lines are shown (stderr, a progress bar, nowhere) is the command's choice
+both directions of the round. An asynchronous run (FedBuff, FedAsync) logs ``step N/M`` instead, N its server
+step, and adds the step's mean staleness (``staleness=..``). Where the lines are shown (stderr, a progress bar, nowhere) is the command's choice
 (``twin.logs``); the capture is the run's.
 """
 
@@ -22,21 +23,25 @@ log = logging.getLogger("twin.run")
 LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
 
 
-def round_line(round_: int, total: int, row: Mapping, reasons: Mapping[str, int]) -> str:
-    """The log line of one round (``row``: the round's row of the ``rounds`` table)."""
+def round_line(round_: int, total: int, row: Mapping, reasons: Mapping[str, int], *, unit: str = "round") -> str:
+    """The log line of one round (``row``: the round's row of the ``rounds`` table); ``unit="step"`` for a server
+    step of an asynchronous run."""
     dropped = int(row["n_dropped"])
     why = f" ({', '.join(f'{k} {v}' for k, v in sorted(reasons.items()))})" if dropped else ""
     acc, loss = row.get("accuracy", math.nan), row.get("loss", math.nan)
     acc_s = "-" if acc is None or math.isnan(acc) else f"{acc:.4f}"
     loss_s = "-" if loss is None or math.isnan(loss) else f"{loss:.4f}"
     nbytes = float(row["bytes_down"]) + float(row["bytes_up"])
-    return (f"round {round_}/{total} t={row['t_end']:.3f}s selected={int(row['n_selected'])} "
-            f"completed={int(row['n_completed'])} dropped={dropped}{why} acc={acc_s} loss={loss_s} "
+    stale = row.get("staleness_mean")
+    stale_s = f" staleness={float(stale):.2f}" if unit == "step" and stale is not None else ""
+    return (f"{unit} {round_}/{total} t={row['t_end']:.3f}s selected={int(row['n_selected'])} "
+            f"completed={int(row['n_completed'])} dropped={dropped}{why}{stale_s} acc={acc_s} loss={loss_s} "
             f"bytes={format_quantity(nbytes, 'B').replace(' ', '')}")
 
 
-def log_round(round_: int, total: int, row: Mapping, reasons: Counter | Mapping[str, int]) -> None:
-    log.info(round_line(round_, total, row, reasons))
+def log_round(round_: int, total: int, row: Mapping, reasons: Counter | Mapping[str, int], *,
+              unit: str = "round") -> None:
+    log.info(round_line(round_, total, row, reasons, unit=unit))
 
 
 class _Lines(logging.Handler):

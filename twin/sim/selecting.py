@@ -20,8 +20,6 @@ from twin.fl import selection_policies as P
 from twin.net.cells import NoCoverage
 from twin.sim.env import TwinEnv
 
-O2I_MEAN_DB = 9.0  # mean in-car penetration loss (TR 38.901 7.4.3.2), as the coverage map uses
-
 
 class Selector:
     """Draws each round's cohort (see the module docstring). ``availability``: a
@@ -119,14 +117,11 @@ class Selector:
         xy = np.asarray(access.mobility.positions_m, dtype=float)[veh]
         prev = getattr(access, "prev_xy", None)
         vel = np.zeros_like(xy) if prev is None else (xy - np.asarray(prev, dtype=float)[veh]) / access.step_s
-        # the in-car loss unless the scenario turns it off (unset: per tier, as for the vehicles; the model applies it
-        # only to the tiers that have one)
-        pen = O2I_MEAN_DB if self.env.config.radio.penetration_loss is not False else 0.0
         cand = np.flatnonzero(mask)
         out = np.zeros(n)
         if cand.size:
             out[cand] = P.predicted_dwell(
-                xy[cand], vel[cand], lambda pts: access.model.coverage(pts, penetration_db=pen)[0],
+                xy[cand], vel[cand], lambda pts: access.model.coverage(pts)[0],
                 horizon_s=horizon_s, step_s=self.policy.step_s, min_rate_bps=self.policy.min_rate_bps)
         return out
 
