@@ -234,8 +234,11 @@ def simulate_with_threads(config, *, base_dir: Path, on_round: Callable[[int, di
 
     count, source = resolve_threads(config) if threads is None else \
         (threads if isinstance(threads, tuple) else (threads, "--threads"))
-    apply_threads(count, load_torch=needs_torch(config))
-    from twin.sim.runner import simulate  # heavy imports only once the input is known to be good
+    from twin.startup import imports_paused
+
+    with imports_paused():  # heavy imports only once the input is known to be good, without the collector
+        apply_threads(count, load_torch=needs_torch(config))
+        from twin.sim.runner import simulate
 
     result = simulate(config, base_dir=base_dir, on_round=on_round, log_level=log_level)
     result.summary["threads"] = {"count": count, "source": source, "torch": torch_threads()}

@@ -26,6 +26,7 @@ import numpy as np
 
 from twin.net import kernels, mixed_lazy
 from twin.net.cells import CellDirection
+from twin.net.counting import count_moving
 from twin.net.fairness import mixed_maxmin_rates
 from twin.net.sharing import maxmin_rates
 
@@ -249,15 +250,7 @@ class FlowRates:
             grow = len(self._resources) - self._carried.size
             self._carried = np.concatenate([self._carried, np.zeros(grow)])
             self._busy = np.concatenate([self._busy, np.zeros(grow)])
-        slots = self._slots()
-        rate = self._rate[slots]
-        coef = self._coef[slots]
-        used = (coef != 0) & (rate > 0)[:, None]  # a moving flow's coefficients are finite
-        if used.any():
-            links = self._links[slots][used]
-            moving = np.broadcast_to(rate[:, None], coef.shape)[used]
-            np.add.at(self._carried, links, moving * (dt / 8.0))
-            np.add.at(self._busy, links, coef[used] * moving * dt)
+        count_moving(self._slots(), self._links, self._coef, self._rate, self._carried, self._busy, dt)
 
     def _recompute(self) -> None:
         self._advance()

@@ -1,0 +1,42 @@
+"""The start-up policy (twin.startup): heavy imports with the cyclic collector paused, then frozen once."""
+
+import subprocess
+import sys
+
+CHECK = r"""
+import gc
+from twin.startup import imports_paused
+
+assert gc.isenabled() and gc.get_freeze_count() == 0
+with imports_paused():
+    assert not gc.isenabled()
+    import json  # noqa: F401  (any import)
+    junk = [[i] for i in range(1000)]
+first = gc.get_freeze_count()
+assert gc.isenabled() and first > len(junk)  # what existed at the end of the first block is frozen
+with imports_paused():
+    more = [[i] for i in range(1000)]
+assert gc.get_freeze_count() == first and gc.isenabled()  # later uses only pause
+gc.disable()
+with imports_paused():
+    pass
+assert not gc.isenabled()  # the previous state comes back
+print("ok")
+"""
+
+
+def test_imports_paused_freezes_once_and_restores_the_collector():
+    out = subprocess.run([sys.executable, "-c", CHECK], capture_output=True, text=True)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip() == "ok"
+
+
+def test_a_run_freezes_its_imports(tmp_path):
+    """twin.run's simulation starts with the imported modules frozen, so later full collections skip them."""
+    code = ("import gc, twin.run as R; from twin.scenario.loading import load_scenario; "
+            "c = load_scenario('quickstart', ['fl.rounds=1', 'fl.train=false']); "
+            f"R.simulate_with_threads(c, base_dir={str(tmp_path)!r}); print(gc.get_freeze_count(), gc.isenabled())")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert out.returncode == 0, out.stderr
+    count, enabled = out.stdout.split()
+    assert int(count) > 10_000 and enabled == "True"
