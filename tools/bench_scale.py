@@ -2,8 +2,9 @@
 
 Cases (``fl.model: fixed``, so nothing is trained; every byte and FLOP is still timed on the network):
 - star with 1,000 / 10,000 / 100,000 clients, 1,000 selected per round (without replacement), 20 rounds;
-- the 5G city: 10,000 vehicles on a 2.2 km x 2.2 km grid, 100 cells (NR macro + mmWave small cells), every vehicle
-  carries a client, 1,000 clients per round, 20 rounds.
+- the 5G city: 10,000 vehicles on a 2.2 km x 2.2 km grid, 100 cells (23 NR macro cells: a hex grid 500 m apart over
+  the map; 77 mmWave small cells: the greedy placement's first 77 picks, ``count: 77``), every vehicle carries a
+  client, 1,000 clients per round, 20 rounds.
 
 Each case runs ``python -m twin.run`` in a fresh process (the thread count of ``--threads``, default 1); the peak is
 the largest sum of resident memory over that process and its children, polled every 20 ms from /proc. Prints one line
@@ -73,7 +74,7 @@ radio:
       backhaul: {bandwidth_bps: 10 Gbit/s, latency_s: 0.5 ms}
     - name: small
       preset: nr-mmwave
-      placement: {kind: greedy, every_m: 100 m, max_range_m: 150 m, target_fraction: 0.7, max_cells: SMALL}
+      placement: {kind: greedy, every_m: 100 m, max_range_m: 150 m, count: SMALL}
       g_bs_dbi: 20
       g_ue_dbi: 10
       max_range_m: 200 m
@@ -153,8 +154,8 @@ def run_case(name: str, text: str, work: Path, threads: int) -> tuple[float, flo
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--cases", default=",".join(CASES), help="comma-separated, from: " + ", ".join(CASES))
-    parser.add_argument("--small-cells", type=int, default=None,
-                        help="cap on the city's small cells (default: 100 cells in all)")
+    parser.add_argument("--small-cells", type=int, default=77,
+                        help="the city's small cells (default 77: with its 23 macros, 100 cells)")
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--keep", type=Path, help="keep the run folders here")
     args = parser.parse_args()
@@ -170,8 +171,8 @@ def main() -> None:
         for name in names:
             text = CASES[name]
             if name == "city_10k":
-                # 6 x 6 macro sites cover 2.2 km at 500 m; the rest of the 100 cells are small cells
-                text = text.replace("SMALL", str(args.small_cells if args.small_cells is not None else 64))
+                # the hex grid puts 23 macro sites 500 m apart on the 2.2 km map; the rest of the 100 cells are small
+                text = text.replace("SMALL", str(args.small_cells))
             results[name] = run_case(name, text, work, args.threads)
             wall, peak = results[name]
             extra = ""

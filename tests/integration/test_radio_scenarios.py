@@ -97,6 +97,8 @@ fl: {model: {kind: fixed}}
      "radio.tiers.0.placement.isd_m: Input should be greater than 0"),
     (["--set", "radio.tiers.0.placement.kind=greedy", "--set", "radio.tiers.0.placement.max_cells=1"],
      "radio.tiers[0].placement: greedy_small_cells: reached"),
+    (["--set", "radio.tiers.0.placement={kind: greedy, count: 9999}"],
+     "radio.tiers[0].placement: greedy_small_cells: only"),
     (["--set", "mobility={kind: sumo, net_file: nowhere.net.xml}"], "mobility.net_file: nowhere.net.xml: not found"),
     (["--set", "mobility={kind: osm, path: city.osm}"], "mobility.path: city.osm: not found"),
     (["--set", "radio={kind: none}"], "mobility: vehicles need a radio access network"),

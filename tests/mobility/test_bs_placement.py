@@ -149,3 +149,31 @@ def test_greedy_unreachable_target_and_bad_input():
         greedy_small_cells(np.array([[0.0, 0.0]]), np.zeros((0, 2)))
     with pytest.raises(ValueError, match="covers returned shape"):
         greedy_small_cells(np.array([[0.0, 0.0]]), pts, max_range_m=5000.0, covers=lambda c, p: np.ones(7, bool))
+
+
+def test_greedy_count_places_exactly_that_many_past_the_target():
+    net = grid_network(rows=4, cols=4, block_length_m=100)
+    points = net.sample_points(10.0)
+    cand = small_cell_candidates(net, every_m=50.0)
+    short = greedy_small_cells(cand, points, target_fraction=0.5, max_range_m=60.0)
+    exact = greedy_small_cells(cand, points, target_fraction=0.5, max_range_m=60.0, count=len(short.chosen) + 3)
+    assert len(exact.chosen) == len(short.chosen) + 3  # target_fraction is ignored: it goes on past 50 %
+    assert np.array_equal(exact.chosen[: len(short.chosen)], short.chosen)  # the same picks, in the same order
+    assert np.all(exact.gains > 0) and exact.coverage_fraction > short.coverage_fraction
+    # more cells than candidates that add coverage: an error naming count, not fewer cells
+    with pytest.raises(ValueError, match="fewer than count=500"):
+        greedy_small_cells(cand, points, max_range_m=60.0, count=500)
+    with pytest.raises(ValueError, match="without max_cells"):
+        greedy_small_cells(cand, points, max_range_m=60.0, count=3, max_cells=3)
+
+
+def test_greedy_count_in_a_scenario_and_its_errors():
+    from twin.mobility import PLACEMENTS
+    from twin.scenario.placements import GreedyPlacement
+
+    net = grid_network(rows=4, cols=4, block_length_m=100)
+    sites = PLACEMENTS["greedy"](net, **GreedyPlacement(kind="greedy", count=5, max_range_m=60.0)
+                                 .model_dump(exclude={"kind"}))
+    assert len(sites) == 5
+    with pytest.raises(ValueError, match="not both"):
+        GreedyPlacement(kind="greedy", count=5, max_cells=5)

@@ -20,6 +20,8 @@ from itertools import pairwise
 import networkx as nx
 import numpy as np
 
+from .dijkstra import adjacency, bidirectional_dijkstra
+
 __all__ = ["RoadNetwork", "point_segment_distance_m"]
 
 _ROUTE_CACHE_SIZE = 65536
@@ -130,6 +132,7 @@ class RoadNetwork:
         self.edge_travel_time_s = self.edge_length_m / self.edge_speed_mps
         self._build_segments(polylines)
         self._route_graphs: dict[float | None, tuple[nx.DiGraph, dict[tuple[int, int], int]]] = {}
+        self._route_adjacency: dict[int, tuple] = {}  # id(routing graph) -> its (successors, predecessors) lists
         self._route_cache: OrderedDict[tuple[float | None, int, int], tuple[int, ...]] = OrderedDict()
 
     # ------------------------------------------------------------------ geometry
@@ -319,8 +322,10 @@ class RoadNetwork:
         if origin == destination:
             route: tuple[int, ...] = ()
         else:
+            if id(g) not in self._route_adjacency:  # networkx's bidirectional Dijkstra on plain lists (same paths)
+                self._route_adjacency[id(g)] = adjacency(g)
             try:
-                _, nodes = nx.bidirectional_dijkstra(g, int(origin), int(destination), weight="w")
+                _, nodes = bidirectional_dijkstra(*self._route_adjacency[id(g)], int(origin), int(destination))
             except nx.NetworkXNoPath:
                 raise ValueError(
                     f"{self.name}: no route from node {self.node_ids[origin]!r} to {self.node_ids[destination]!r}"

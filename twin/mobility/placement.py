@@ -198,9 +198,13 @@ def greedy_small_cells(
     covers: CoversFn | None = None,
     max_cells: int | None = None,
     strict: bool = True,
+    count: int | None = None,
 ) -> GreedyPlacement:
     """DRIVE's greedy small-cell choice: pick the candidate covering the most uncovered road points, repeat until
     ``target_fraction`` of ``points_xy`` is covered (lazy greedy; ties go to the lower candidate index).
+
+    ``count``: exactly that many cells instead: the same picks, going on past ``target_fraction`` (ignored) until
+    there are ``count``; ValueError when fewer candidates add coverage (every point covered, or no candidate left).
 
     ``covers(candidate_xy, points_xy) -> bool mask`` decides coverage (default: distance <= ``max_range_m``); it is
     only asked about points within ``max_range_m`` (pass ``math.inf`` to disable that pre-filter).
@@ -218,6 +222,8 @@ def greedy_small_cells(
         raise ValueError(f"max_range_m must be > 0, got {max_range_m!r}")
     if max_cells is not None and max_cells < 1:
         raise ValueError(f"max_cells must be >= 1, got {max_cells!r}")
+    if count is not None and (count < 1 or max_cells is not None):
+        raise ValueError(f"count must be >= 1 and without max_cells, got count={count!r}, max_cells={max_cells!r}")
     fn = covers if covers is not None else distance_covers(max_range_m)
 
     covered_by: list[np.ndarray] = []
@@ -228,14 +234,14 @@ def greedy_small_cells(
             raise ValueError(f"covers returned shape {mask.shape} for candidate {i}, expected {near.shape}")
         covered_by.append(near[mask])
 
-    need = math.ceil(target_fraction * len(pts) - 1e-9)
+    need = math.ceil(target_fraction * len(pts) - 1e-9) if count is None else len(pts)
     covered = np.zeros(len(pts), dtype=bool)
     n_cov = 0
     heap = [(-len(s), i) for i, s in enumerate(covered_by)]
     heapq.heapify(heap)
     chosen: list[int] = []
     gains: list[int] = []
-    limit = len(cand) if max_cells is None else min(max_cells, len(cand))
+    limit = len(cand) if max_cells is None and count is None else min(max_cells or count, len(cand))
     while n_cov < need and heap and len(chosen) < limit:
         neg, i = heapq.heappop(heap)
         gain = int(np.count_nonzero(~covered[covered_by[i]]))
@@ -249,7 +255,11 @@ def greedy_small_cells(
         chosen.append(i)
         gains.append(gain)
     frac = n_cov / len(pts)
-    reached = n_cov >= need
+    if count is not None and len(chosen) < count:
+        raise ValueError(f"greedy_small_cells: only {len(chosen)} of the {len(cand)} candidates add coverage "
+                         f"({frac:.1%} of the road points covered), fewer than count={count}; lower count or add "
+                         f"candidates (every_m)")
+    reached = n_cov >= need if count is None else True
     if not reached:
         msg = (
             f"greedy_small_cells: reached {frac:.1%} coverage with {len(chosen)} cells, below target_fraction="
@@ -293,14 +303,15 @@ def roadside_placement(network: RoadNetwork, *, at_junctions: bool = True, every
 def greedy_placement(network: RoadNetwork, *, at_junctions: bool = True, every_m: float | None = 100.0,
                      min_degree: int = 1, target_fraction: float = 0.9, max_range_m: float = 200.0,
                      covers: str = "canyon", street_width_m: float = 20.0, point_spacing_m: float = 10.0,
-                     max_cells: int | None = None) -> Sites:
+                     max_cells: int | None = None, count: int | None = None) -> Sites:
     """DRIVE's greedy cover of the road points (every ``point_spacing_m``) from the roadside candidates; ``covers``:
-    ``canyon`` (same street, within range) or ``distance`` (within range)."""
+    ``canyon`` (same street, within range) or ``distance`` (within range); ``count``: exactly that many cells (the
+    greedy goes on past ``target_fraction``)."""
     cand = small_cell_candidates(network, at_junctions=at_junctions, every_m=every_m, min_degree=min_degree)
     fn = canyon_los_covers(network, max_range_m=max_range_m, street_width_m=street_width_m) if covers == "canyon" \
         else None
     return greedy_small_cells(cand, network.sample_points(point_spacing_m), target_fraction=target_fraction,
-                              max_range_m=max_range_m, covers=fn, max_cells=max_cells).sites
+                              max_range_m=max_range_m, covers=fn, max_cells=max_cells, count=count).sites
 
 
 def _drive_candidates(network: RoadNetwork, spacing_m: float, height_m, rng) -> tuple[np.ndarray, np.ndarray]:

@@ -151,13 +151,29 @@ class RadioModel:
     # ------------------------------------------------------------------------------------------------- powers
 
     def _budget(self, i: int, d2d: np.ndarray, los, loss_db, h_ut=None) -> tuple[np.ndarray, np.ndarray]:
+        """Received power (dBm) on DL and UL [points, cells of tier i]; -inf beyond the tier's range. A tier with a
+        short range (small cells) computes only the links in range: the same values, element by element."""
         tier = self.tiers[i]
         p = tier.preset
-        h_ut = self.h_ut_m[i] if h_ut is None else h_ut
-        pl = p.pathloss_db(d2d, los=los, h_ut_m=np.reshape(h_ut, (-1, 1)), h_bs_m=self.h_bs_m[i][None, :])
-        far = d2d > tier.max_range_m
-        dl, ul = p.rx_power_dbm(pl, "dl", loss_db=loss_db), p.rx_power_dbm(pl, "ul", loss_db=loss_db)
-        return np.where(far, -np.inf, dl), np.where(far, -np.inf, ul)
+        h_ut = np.reshape(self.h_ut_m[i] if h_ut is None else h_ut, (-1, 1))
+        h_bs = self.h_bs_m[i][None, :]
+        near = d2d <= tier.max_range_m
+        n_near = int(np.count_nonzero(near))
+        if n_near > d2d.size // 4:  # most links in range: whole arrays
+            pl = p.pathloss_db(d2d, los=los, h_ut_m=h_ut, h_bs_m=h_bs)
+            dl, ul = p.rx_power_dbm(pl, "dl", loss_db=loss_db), p.rx_power_dbm(pl, "ul", loss_db=loss_db)
+            return np.where(near, dl, -np.inf), np.where(near, ul, -np.inf)
+        dl, ul = np.full(d2d.shape, -np.inf), np.full(d2d.shape, -np.inf)
+        if n_near:
+            r, c = np.nonzero(near)
+
+            def at(x):  # the values at the links in range of a scalar or an array broadcast to the links' shape
+                return np.broadcast_to(x, d2d.shape)[r, c] if np.ndim(x) else x
+
+            pl = p.pathloss_db(d2d[r, c], los=at(los), h_ut_m=at(h_ut), h_bs_m=at(h_bs))
+            dl[r, c] = p.rx_power_dbm(pl, "dl", loss_db=at(loss_db))
+            ul[r, c] = p.rx_power_dbm(pl, "ul", loss_db=at(loss_db))
+        return dl, ul
 
     def step(self, xy_m: np.ndarray, active: np.ndarray, moved_m: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Advance the LOS / shadowing processes and return received powers (dBm) [V, C] on DL and UL.

@@ -45,7 +45,8 @@ class RoadsidePlacement(Section):
 class GreedyPlacement(Section):
     """DRIVE's choice: candidates at junctions and every ``every_m``, picked greedily until ``target_fraction`` of the
     road points (every ``point_spacing_m``) are covered; ``covers: canyon`` = same street (line of sight in an urban
-    canyon of ``street_width_m``) within ``max_range_m``, ``distance`` = within ``max_range_m``."""
+    canyon of ``street_width_m``) within ``max_range_m``, ``distance`` = within ``max_range_m``. ``max_cells`` caps
+    the picks; ``count`` asks for exactly that many (the greedy goes on past ``target_fraction``)."""
 
     kind: Literal["greedy"]
     at_junctions: bool = True
@@ -57,6 +58,13 @@ class GreedyPlacement(Section):
     street_width_m: Metres = 20.0
     point_spacing_m: Metres = 10.0
     max_cells: PositiveInt | None = None
+    count: PositiveInt | None = None
+
+    @model_validator(mode="after")
+    def _one_limit(self) -> GreedyPlacement:
+        require(self.count is None or self.max_cells is None, "set count (exactly that many cells) or max_cells "
+                "(at most that many), not both")
+        return self
 
 
 class DriveGreedyPlacement(Section):

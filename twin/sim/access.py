@@ -2,8 +2,9 @@
 
 Every ``mobility.step_s`` the :class:`Access` process steps the mobility, the radio state (LOS, shadowing, received
 power), the association (best server with hysteresis and time-to-trigger), the SINR with interference weighted by
-each cell's current air-time use, and the full-cell rates; it hands each client's rates to its cell
-(:meth:`twin.net.cells.CellDirection.set_rate`) and tells the flow engine (``resources_changed``).
+each cell's current air-time use, and the full-cell rates, as whole arrays; it hands the attached clients' rates to
+their cells (the ``rates_bps`` of :class:`twin.net.cells.CellDirection`, one update per cell direction), visits in
+Python only the clients whose state changes, and tells the flow engine (``resources_changed``).
 
 A client's flows follow its cell. On a handover its live flows stall for ``radio.handover_interruption_s`` (they are
 moved onto a :class:`~twin.net.cells.NoCoverage` placeholder), then continue on the new cell (``reroute``): bytes
@@ -39,6 +40,8 @@ from twin.radio.model import RadioModel
 from twin.recording.recorder import Recorder
 from twin.sim.tags import Direction, direction_of
 
+_RATE_STALL = {None: 0, "no_downlink": 1, "no_uplink": 2}  # rate-stall codes (3: any other stall)
+
 
 class Access:
     """Mobility + radio + association of a scenario's vehicles, and the routes of the clients riding on them."""
@@ -66,6 +69,8 @@ class Access:
         self._stalls: list[list[tuple[float, float, str]]] = [[] for _ in range(n)]  # per client: (from, to, reason)
         self._vehicle_of = {name: int(v) for name, v in zip(self.client_names, self.client_vehicle, strict=True)}
         self._gen = np.zeros(n, dtype=np.int64)
+        self._names = np.array(self.client_names, dtype=object)
+        self._completing: list[tuple[int, int]] = []  # (client, generation) of the handovers started this step
         self.assoc = radio.Association(v, hysteresis_db=hysteresis_db, time_to_trigger_s=time_to_trigger_s)
         self.serving = np.full(v, -1)
         self.sinr_dl, self.sinr_ul = np.full(v, -np.inf), np.full(v, -np.inf)
@@ -127,7 +132,11 @@ class Access:
     # ------------------------------------------------------------------------------------------------ update
 
     def update(self, dt_s: float, *, initial: bool = False) -> None:
-        """One radio step at ``env.now`` (``initial``: the attachment at build time, no events)."""
+        """One radio step at ``env.now`` (``initial``: the attachment at build time, no events).
+
+        Whole arrays for the radio, the association and the rates; Python only for the clients whose state changes
+        (a new cell, a lost one, a rate stall that opens or ends), visited in client order so that the timeline is
+        the one a visit of every client would write."""
         mob = self.mobility
         active = np.asarray(mob.active, dtype=bool)
         self.model.apply_power_policy(self.env.now, self.serving)  # DRIVE's demand-driven power, when due
@@ -139,10 +148,53 @@ class Access:
         self.sinr_dl, self.sinr_ul, self.rate_dl, self.rate_ul = self.model.link_quality(
             rx_dl, rx_ul, self.serving, act_dl, act_ul, *users, airtime_ul=self._airtime_ul())
         self._flows = None
-        for i in range(len(self.client_vehicle)):
-            self._client(i, int(self.serving[self.client_vehicle[i]]), initial)
+        new = self.serving[self.client_vehicle]
+        for i in self._changing(new, initial).tolist():
+            self._client(i, int(new[i]), initial)
+        if self._completing:  # the handovers of this step end together, after the interruption
+            batch, self._completing = self._completing, []
+            self.env.timeout(self.interruption_s).callbacks.append(lambda _event: self._complete(batch))
+        self._push_rates(np.flatnonzero(self.cell >= 0))
         self.network.resources_changed(self.resources if self.links is None else
                                        self.resources + [r for link in self.links for r in (link.dl, link.ul)])
+
+    def _changing(self, new: np.ndarray, initial: bool) -> np.ndarray:
+        """Clients (ascending) whose state changes at this step given their vehicles' serving cells ``new``: a cell
+        other than the one they use (or hand over to), or, attached and staying, a ``no_downlink`` / ``no_uplink``
+        stall to open, change or end."""
+        between = self.target >= 0
+        moved = np.where(between, new != self.target, new != self.cell)
+        if initial:
+            return np.flatnonzero(moved)
+        v = self.client_vehicle
+        want = np.where(self.rate_dl[v] <= 0, 1, np.where(self.rate_ul[v] <= 0, 2, 0))  # as _check_rates decides
+        have = np.fromiter((_RATE_STALL.get(r, 3) for r in self.stall_reason), dtype=np.int64, count=len(v))
+        return np.flatnonzero(moved | (~between & (self.cell >= 0) & (want != have)))
+
+    def _push_rates(self, clients: np.ndarray) -> None:
+        """Hand the full-cell rates of ``clients`` (all attached) to their cells (and own links), one dict update per
+        cell direction: what :meth:`~twin.net.cells.Cell.set_rates` does client by client."""
+        v = self.client_vehicle[clients]
+        dl, ul = self.rate_dl[v], self.rate_ul[v]
+        if not (np.all(dl >= 0) and np.all(ul >= 0)):
+            bad = int(clients[np.flatnonzero(~((dl >= 0) & (ul >= 0)))[0]])
+            raise ValueError(f"cell {self.cells[int(self.cell[bad])].name}: rate of {self.client_names[bad]} must "
+                             f"be >= 0, got {self.rate_dl[self.client_vehicle[bad]]} / "
+                             f"{self.rate_ul[self.client_vehicle[bad]]}")
+        names = self._names[clients].tolist()
+        dl_l, ul_l = dl.tolist(), ul.tolist()
+        cell = self.cell[clients]
+        order = np.argsort(cell, kind="stable")
+        bounds = np.flatnonzero(np.diff(cell[order])) + 1
+        for group in np.split(order, bounds) if order.size else []:
+            c = self.cells[int(cell[group[0]])]
+            idx = group.tolist()
+            c.dl.rates_bps.update(zip([names[k] for k in idx], [dl_l[k] for k in idx], strict=True))
+            c.ul.rates_bps.update(zip([names[k] for k in idx], [ul_l[k] for k in idx], strict=True))
+        if self.links is not None:
+            for i, name, d, u in zip(clients.tolist(), names, dl_l, ul_l, strict=True):
+                self.links[i].dl.rates_bps[name] = d
+                self.links[i].ul.rates_bps[name] = u
 
     @property
     def reachable(self) -> np.ndarray:
@@ -202,10 +254,8 @@ class Access:
                     self._stall(i, name, cur, "coverage")
             else:
                 self._handover(i, name, cur, new)
-        if self.cell[i] >= 0:
-            self._set_rates(i, int(self.cell[i]), name)
-            if not initial:
-                self._check_rates(i, name)
+        if self.cell[i] >= 0 and not initial:  # (its rates go to its cell with everyone's: _push_rates)
+            self._check_rates(i, name)
 
     def _set_rates(self, i: int, cell: int, name: str) -> None:
         v = self.client_vehicle[i]
@@ -239,22 +289,27 @@ class Access:
         if np.isnan(self.stalled_since[i]):
             self._stall(i, name, old, "handover")
         self.target[i] = new
-        gen = int(self._gen[i])
-        self.env.timeout(self.interruption_s).callbacks.append(lambda _event: self._complete(i, gen))
+        self._completing.append((i, int(self._gen[i])))  # ends after the interruption (update schedules it)
 
-    def _complete(self, i: int, gen: int) -> None:
-        if gen != self._gen[i] or self.target[i] < 0:
-            return
-        cell, name = int(self.target[i]), self.client_names[i]
-        self.target[i] = -1
+    def _complete(self, batch: list[tuple[int, int]]) -> None:
+        """The handovers of one step end, in client order (one by one, each as if alone: events, rates; the flow
+        engine re-reads the changed cells once)."""
         self._flows = None
-        self._switch(i, cell)
-        self._set_rates(i, cell, name)
-        changed = [self.cells[cell].dl, self.cells[cell].ul]
-        self.network.resources_changed(changed if self.links is None else
-                                       changed + [self.links[i].dl, self.links[i].ul])
-        self._resume(i, name, cell)
-        self._check_rates(i, name)
+        changed: dict[int, Resource] = {}
+        for i, gen in batch:
+            if gen != self._gen[i] or self.target[i] < 0:
+                continue
+            cell, name = int(self.target[i]), self.client_names[i]
+            self.target[i] = -1
+            self._switch(i, cell)
+            self._set_rates(i, cell, name)
+            for r in (self.cells[cell].dl, self.cells[cell].ul) if self.links is None else \
+                    (self.cells[cell].dl, self.cells[cell].ul, self.links[i].dl, self.links[i].ul):
+                changed[id(r)] = r
+            self._resume(i, name, cell)
+            self._check_rates(i, name)
+        if changed:
+            self.network.resources_changed(list(changed.values()))
 
     def _stall(self, i: int, name: str, cell: int, reason: str) -> None:
         self.n_stalls += 1
