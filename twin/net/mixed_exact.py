@@ -45,6 +45,21 @@ def _solve_dense(m, rhs):  # pragma: no cover - compiled
     return True
 
 
+@njit(cache=True, nogil=True, inline="always")
+def _lowest(levels, f, is_cell, w, f_start, f_res, f_coef):  # pragma: no cover - compiled
+    """Flow ``f``'s rate at ``levels`` (the lowest over its resources: a cell's level is air time, a wired one rate)
+    and the resource that sets it (-1 when none is finite)."""
+    best = np.inf
+    at = -1
+    for t in range(f_start[f], f_start[f + 1]):
+        r = f_res[t]
+        cand = levels[r] * (w[f] / f_coef[t] if is_cell[r] else w[f])
+        if cand < best:
+            best = cand
+            at = r
+    return best, at
+
+
 @njit(cache=True, nogil=True)
 def exact(levels, n_f, n_r, is_cell, cap, w, present, f_start, f_res, f_coef, cell_of, a, x):  # pragma: no cover
     """Solve the bottleneck levels exactly for the bottlenecks that ``levels`` imply; False if not consistent."""
@@ -55,16 +70,10 @@ def exact(levels, n_f, n_r, is_cell, cap, w, present, f_start, f_res, f_coef, ce
     for f in range(n_f):
         if not present[f]:
             continue
-        best = np.inf
-        for t in range(f_start[f], f_start[f + 1]):
-            r = f_res[t]
-            cand = levels[r] * (w[f] / f_coef[t] if is_cell[r] else w[f])
-            if cand < best:
-                best = cand
-                b[f] = r
+        best, r = _lowest(levels, f, is_cell, w, f_start, f_res, f_coef)
         if not best < np.inf:
             return False
-        r = b[f]
+        b[f] = r
         if pos[r] < 0:
             if is_cell[r]:
                 pos[r] = n_k
@@ -129,12 +138,7 @@ def exact(levels, n_f, n_r, is_cell, cap, w, present, f_start, f_res, f_coef, ce
     for f in range(n_f):
         if not present[f]:
             continue
-        best = np.inf
-        for t in range(f_start[f], f_start[f + 1]):
-            r = f_res[t]
-            cand = full[r] * (w[f] / f_coef[t] if is_cell[r] else w[f])
-            if cand < best:
-                best = cand
+        best = _lowest(full, f, is_cell, w, f_start, f_res, f_coef)[0]
         if not best < np.inf:
             return False
         x[f] = best

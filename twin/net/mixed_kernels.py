@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from twin.net.filling import AVAILABLE, maxmin_triplets, njit
+from twin.net.filling import AVAILABLE, heap_pop, heap_sift_down, maxmin_triplets, njit
 from twin.net.mixed_exact import exact as _exact
 
 __all__ = ["AVAILABLE", "MAX_ITERATIONS", "mixed_rates", "mixed_triplets"]
@@ -28,35 +28,6 @@ __all__ = ["AVAILABLE", "MAX_ITERATIONS", "mixed_rates", "mixed_triplets"]
 CONVERGED = 1e-13  # relative change of every cell level that ends the plain iteration
 MAX_ITERATIONS = 200
 TWO_CELLS = "a flow crosses more than one time-fair resource (cell); at most one is supported"
-
-
-@njit(cache=True, nogil=True, inline="always")
-def _sift(hz, hf, i, size):  # pragma: no cover - compiled
-    """Move entry ``i`` of a min-heap of ``size`` entries down to its place."""
-    key, val = hz[i], hf[i]
-    while True:
-        child = 2 * i + 1
-        if child >= size:
-            break
-        if child + 1 < size and hz[child + 1] < hz[child]:
-            child += 1
-        if hz[child] >= key:
-            break
-        hz[i] = hz[child]
-        hf[i] = hf[child]
-        i = child
-    hz[i] = key
-    hf[i] = val
-
-
-@njit(cache=True, nogil=True, inline="always")
-def _pop(hz, hf, size):  # pragma: no cover - compiled
-    """Drop the top of the heap; returns the new size."""
-    size -= 1
-    hz[0] = hz[size]
-    hf[0] = hf[size]
-    _sift(hz, hf, 0, size)
-    return size
 
 
 @njit(cache=True, nogil=True)
@@ -75,7 +46,7 @@ def _wired(tau, n_f, n_r, is_cell, cap, w, present, f_start, f_res, f_coef, cell
             hf[n_z] = f
             n_z += 1
     for i in range(n_z // 2 - 1, -1, -1):
-        _sift(hz, hf, i, n_z)
+        heap_sift_down(hz, hf, i, hz[i], hf[i], n_z)
     frozen = np.zeros(n_f, dtype=np.bool_)
     resid = np.empty(n_r)
     dem = np.zeros(n_r)
@@ -112,7 +83,7 @@ def _wired(tau, n_f, n_r, is_cell, cap, w, present, f_start, f_res, f_coef, cell
             if lv[i] < low:
                 low = lv[i]
         while n_z > 0 and frozen[hf[0]]:
-            n_z = _pop(hz, hf, n_z)
+            n_z = heap_pop(hz, hf, n_z)
         level = low
         if n_z > 0 and hz[0] < level:
             level = hz[0]
@@ -142,7 +113,7 @@ def _wired(tau, n_f, n_r, is_cell, cap, w, present, f_start, f_res, f_coef, cell
                 is_new[f] = True
                 newly[n_new] = f
                 n_new += 1
-            n_z = _pop(hz, hf, n_z)
+            n_z = heap_pop(hz, hf, n_z)
         for i in range(n_new):
             f = newly[i]
             is_new[f] = False
