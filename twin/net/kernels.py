@@ -76,6 +76,62 @@ def unlink(slot, links, coef, use, head, nxt, prv, load, saturated, dirty):  # p
         use[slot, j] = 0.0
 
 
+@njit(cache=True, nogil=True, inline="always")
+def component_seeds(dirty, seed, active, in_r, in_f, stack_r, r_list, members):  # pragma: no cover - compiled
+    """Start a lazy recomputation's component: every dirty resource (marked in ``in_r``, listed in ``r_list`` and
+    ``stack_r``) and every seeded active flow (marked in ``in_f``, listed in ``members``); ``dirty`` and ``seed`` are
+    cleared. Returns (resources on the stack, resources listed, flows listed)."""
+    n = 0
+    for li in range(dirty.size):
+        if dirty[li]:
+            dirty[li] = False
+            in_r[li] = True
+            r_list[n] = li
+            stack_r[n] = li
+            n += 1
+    n_f = 0
+    for s in range(seed.size):
+        if seed[s]:
+            seed[s] = False
+            if active[s]:
+                in_f[s] = True
+                members[n_f] = s
+                n_f += 1
+    return n, n, n_f
+
+
+@njit(cache=True, nogil=True, inline="always")
+def close_component(links, coef, saturated, head, nxt, in_r, in_f, stack_r, n_stack, r_list, n_rl, members, n_f,
+                    done):  # pragma: no cover - compiled
+    """Grow the component to closure: every active flow crossing a resource on the stack joins (``members``), and
+    every saturated resource a member crosses joins (``in_r``, ``r_list``) and is visited. Returns (flows listed,
+    members visited, resources listed); the stack is left empty."""
+    k = links.shape[1]
+    while n_stack > 0 or done < n_f:
+        while n_stack > 0:
+            n_stack -= 1
+            x = head[stack_r[n_stack]]
+            while x >= 0:
+                s = x // k
+                if not in_f[s]:
+                    in_f[s] = True
+                    members[n_f] = s
+                    n_f += 1
+                x = nxt[x]
+        while done < n_f:
+            s = members[done]
+            done += 1
+            for j in range(k):
+                li = links[s, j]
+                if coef[s, j] != 0 and saturated[li] and not in_r[li]:
+                    in_r[li] = True
+                    r_list[n_rl] = li
+                    n_rl += 1
+                    stack_r[n_stack] = li
+                    n_stack += 1
+    return n_f, done, n_rl
+
+
 @njit(cache=True, nogil=True)
 def lazy_recompute(links, coef, weight, active, seed, seq, rate, capacity, saturated, dirty, load, use, head, nxt,
                    remaining, ints, floats, flags, R, C, CK, n_known=-1, seeded=False):  # pragma: no cover - compiled
@@ -99,7 +155,6 @@ def lazy_recompute(links, coef, weight, active, seed, seq, rate, capacity, satur
     ``seeded`` says whether one of them is a seed.
     """
     cap, k = links.shape
-    n_res = capacity.size
     stack_r, r_list, loc = ints[0:R], ints[R:2 * R], ints[2 * R:3 * R]
     o = 3 * R
     members, slots, hv, newly = ints[o:o + C], ints[o + C:o + 2 * C], ints[o + 2 * C:o + 3 * C], ints[o + 3 * C:o + 4 * C]
@@ -134,49 +189,14 @@ def lazy_recompute(links, coef, weight, active, seed, seq, rate, capacity, satur
     if star_state[2] == 1:  # out of a star: the loads from the rates, and every flow re-shared
         star_state[2] = 0
         rebuild_loads(order, n_act, links, coef, rate, capacity, saturated, dirty, load, use, head)
-    n_rl = 0  # resources marked in_r (to clear at the end)
-    n_stack = 0
-    for li in range(n_res):
-        if dirty[li]:
-            dirty[li] = False
-            in_r[li] = True
-            r_list[n_rl] = li
-            n_rl += 1
-            stack_r[n_stack] = li
-            n_stack += 1
-    n_f = 0
-    for s in range(cap):
-        if seed[s]:
-            seed[s] = False
-            if active[s]:
-                in_f[s] = True
-                members[n_f] = s
-                n_f += 1
+    # resources marked in_r (r_list, to clear at the end), to visit (stack_r), and the component's flows (members)
+    n_stack, n_rl, n_f = component_seeds(dirty, seed, active, in_r, in_f, stack_r, r_list, members)
     done = 0  # members whose resources were visited
     n_solved = 0
     while True:
-        while n_stack > 0 or done < n_f:  # closure through the lists
-            while n_stack > 0:
-                n_stack -= 1
-                x = head[stack_r[n_stack]]
-                while x >= 0:
-                    s = x // k
-                    if not in_f[s]:
-                        in_f[s] = True
-                        members[n_f] = s
-                        n_f += 1
-                    x = nxt[x]
-            while done < n_f:
-                s = members[done]
-                done += 1
-                for j in range(k):
-                    li = links[s, j]
-                    if coef[s, j] != 0 and saturated[li] and not in_r[li]:
-                        in_r[li] = True
-                        r_list[n_rl] = li
-                        n_rl += 1
-                        stack_r[n_stack] = li
-                        n_stack += 1
+        n_f, done, n_rl = close_component(links, coef, saturated, head, nxt, in_r, in_f, stack_r, n_stack, r_list,
+                                          n_rl, members, n_f, done)
+        n_stack = 0
         if n_f == 0:
             break
         n_solved = n_f

@@ -21,7 +21,7 @@ import numpy as np
 
 from twin.net.cells import coefficients as cell_coefficients
 from twin.net.filling import njit
-from twin.net.kernels import SAT_TOL
+from twin.net.kernels import SAT_TOL, close_component, component_seeds
 from twin.net.mixed_kernels import TWO_CELLS, mixed_triplets
 
 __all__ = ["crossings", "lazy_recompute_mixed", "refresh_coefficients"]
@@ -59,46 +59,16 @@ def lazy_recompute_mixed(links, coef, weight, active, seed, seq, rate, capacity,
     in_r = np.zeros(n_res, dtype=np.bool_)
     in_f = np.zeros(cap, dtype=np.bool_)
     stack_r = np.empty(n_res, dtype=np.int64)
-    n_stack = 0
-    for li in range(n_res):
-        if dirty[li]:
-            dirty[li] = False
-            in_r[li] = True
-            stack_r[n_stack] = li
-            n_stack += 1
+    r_list = np.empty(n_res, dtype=np.int64)  # the resources the closure marks (this caller needs in_r only)
     members = np.empty(cap, dtype=np.int64)
-    n_f = 0
-    for s in range(cap):
-        if seed[s]:
-            seed[s] = False
-            if active[s]:
-                in_f[s] = True
-                members[n_f] = s
-                n_f += 1
+    n_stack, n_rl, n_f = component_seeds(dirty, seed, active, in_r, in_f, stack_r, r_list, members)
     done = 0
     loc = np.full(n_res, -1, dtype=np.int64)
     cap_eff = np.empty(n_res)
     while True:
-        while n_stack > 0 or done < n_f:  # closure through the lists
-            while n_stack > 0:
-                n_stack -= 1
-                x = head[stack_r[n_stack]]
-                while x >= 0:
-                    s = x // k
-                    if not in_f[s]:
-                        in_f[s] = True
-                        members[n_f] = s
-                        n_f += 1
-                    x = nxt[x]
-            while done < n_f:
-                s = members[done]
-                done += 1
-                for j in range(k):
-                    li = links[s, j]
-                    if coef[s, j] != 0 and saturated[li] and not in_r[li]:
-                        in_r[li] = True
-                        stack_r[n_stack] = li
-                        n_stack += 1
+        n_f, done, n_rl = close_component(links, coef, saturated, head, nxt, in_r, in_f, stack_r, n_stack, r_list,
+                                          n_rl, members, n_f, done)
+        n_stack = 0
         if n_f == 0:
             for li in range(n_res):
                 if in_r[li] and head[li] < 0:
