@@ -135,7 +135,8 @@ class FlowNetwork(FlowRates):
 
     def _admit(self, flow: Flow) -> None:
         """Give a flow a slot in the sharing arrays; it transmits from the next recomputation on."""
-        self._pending.pop(id(flow), None)
+        if self._pending:
+            self._pending.pop(id(flow), None)
         if flow.cancelled:
             return
         self._occupy(flow, flow.weight)
