@@ -35,13 +35,14 @@ def on_complete(net, eps_s: float) -> None:  # net: a twin.net.lazy.FlowRates (n
         net._active, net._seq, net._links, net._coef, net._weight, net._use, net._head, net._nxt, net._prv, net._load,
         net._saturated, net._dirty, net._seed, net._capacity, net._n_on, scratch.ints, scratch.floats, scratch.flags,
         scratch.r, scratch.c, scratch.ck)
-    flows, free, deliver = net._flows, net._free, net._deliver
+    flows, free, finished = net._flows, net._free, []
     for slot in net._done[:n].tolist():
         flow = flows.pop(slot)
         free.append(slot)
         flow.slot = None
         flow.tx_end_t = now
-        deliver(flow)
+        finished.append(flow)
+    net._deliver_many(finished)
     net.n_flow_events += n
     net.n_recomputes += 1
     net._generation += 1
