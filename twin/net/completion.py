@@ -70,7 +70,7 @@ def complete(dt, threshold, track, done, remaining, rate, active, seq, links, co
     last_seq = -1
     demand = 0.0  # a kept star's sums over the flows that go on (used when it stays one, see below)
     pmin = np.inf
-    kept_star = star_state[1] == 1  # then the slots are listed only if the star turns out not to hold
+    kept_star = star_state[1] == 1  # a plain star (2: shared leaves, found again every time); slots listed if not
     n = 0
     best = -1
     best_left = np.inf
