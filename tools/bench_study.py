@@ -160,7 +160,7 @@ def run_sweep(args, out: Path, rows: list[dict]) -> float:
                 and float(g["bytes_down"] + g["bytes_up"]) == r["bytes_total"])
         if not same:
             raise SystemExit(f"sweep: the {r['schedule']} run differs from its separate run")
-    workers = f"{args.workers} workers" if args.workers else "a worker per core"
+    workers = f"{args.workers} worker{'s' if args.workers != 1 else ''}" if args.workers else "a worker per core"
     print(f"five schedules as one sweep ({workers}; same results as the separate runs): wall={wall:.1f} s "
           f"cpu={cpu:.1f} s", flush=True)
     return wall
