@@ -64,6 +64,7 @@ def _train(x, y, w0, b0, members, sizes, positions, counts, steps, lr, momentum,
     buf = np.empty((n_max, n_out), np.float32)  # momentum buffer on C's rows
     b = np.empty(n_out, np.float32)
     b_buf = np.empty(n_out, np.float32)
+    g_bias = np.empty(n_out, np.float32)
     g = np.empty((batch, n_out), np.float32)  # logits, then the output gradients of a batch
     lr32, mu = np.float32(lr), np.float32(momentum)
     one = np.float32(1.0)
@@ -113,16 +114,18 @@ def _train(x, y, w0, b0, members, sizes, positions, counts, steps, lr, momentum,
                     if k == label:
                         e -= one
                     g[r, k] = e * inv
+            for k in range(n_out):  # the bias gradient
+                gb = np.float32(0.0)
+                for r in range(cnt):
+                    gb += g[r, k]
+                g_bias[k] = gb
             if momentum == 0.0:
                 for r in range(cnt):
                     p = positions[c, s, r]
                     for k in range(n_out):
                         coef[p, k] += lr32 * g[r, k]
                 for k in range(n_out):
-                    gb = np.float32(0.0)
-                    for r in range(cnt):
-                        gb += g[r, k]
-                    b[k] -= lr32 * gb
+                    b[k] -= lr32 * g_bias[k]
             else:  # torch.optim.SGD: buf = mu buf + grad, p -= lr buf (the weights' buffer lives on C's rows)
                 for i in range(n):
                     for k in range(n_out):
@@ -135,10 +138,7 @@ def _train(x, y, w0, b0, members, sizes, positions, counts, steps, lr, momentum,
                     for k in range(n_out):
                         coef[i, k] += lr32 * buf[i, k]
                 for k in range(n_out):
-                    gb = np.float32(0.0)
-                    for r in range(cnt):
-                        gb += g[r, k]
-                    b_buf[k] = mu * b_buf[k] + gb
+                    b_buf[k] = mu * b_buf[k] + g_bias[k]
                     b[k] -= lr32 * b_buf[k]
         for k in range(n_out):  # W = W0 - C^T X, summed over the rows in order (vectorised over the features)
             b_out[c, k] = b[k]
