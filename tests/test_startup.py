@@ -40,3 +40,33 @@ def test_a_run_freezes_its_imports(tmp_path):
     assert out.returncode == 0, out.stderr
     count, enabled = out.stdout.split()
     assert int(count) > 10_000 and enabled == "True"
+
+
+EXIT = r"""
+import atexit, sys
+from twin.cli import exit_now
+
+atexit.register(lambda: print("atexit ran", file=sys.stderr))
+sys.stdout.write("buffered, no newline")  # still in the stream's buffer when exit_now starts
+exit_now(int(sys.argv[1]))
+print("never")
+"""
+
+
+def test_exit_now_flushes_runs_atexit_and_keeps_the_status():
+    for status in (0, 3):
+        out = subprocess.run([sys.executable, "-c", EXIT, str(status)], capture_output=True, text=True)
+        assert out.returncode == status
+        assert out.stdout == "buffered, no newline"
+        assert out.stderr.strip() == "atexit ran"
+
+
+def test_a_command_line_run_ends_without_teardown_and_writes_everything(tmp_path):
+    """``python -m twin.run`` ends through exit_now: every file is complete and the path is printed."""
+    out = subprocess.run([sys.executable, "-m", "twin.run", "quickstart", "--quiet", "--out", str(tmp_path / "r"),
+                          "--set", "fl.rounds=1", "--set", "fl.train=false"], capture_output=True, text=True)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip() == str(tmp_path / "r")
+    from twin.recording.run_folder import is_complete
+
+    assert is_complete(tmp_path / "r")
