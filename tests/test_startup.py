@@ -5,7 +5,7 @@ import sys
 
 CHECK = r"""
 import gc
-from twin.startup import imports_paused
+from twin.startup import imports_paused, settle
 
 assert gc.isenabled() and gc.get_freeze_count() == 0
 with imports_paused():
@@ -13,10 +13,15 @@ with imports_paused():
     import json  # noqa: F401  (any import)
     junk = [[i] for i in range(1000)]
 first = gc.get_freeze_count()
-assert gc.isenabled() and first > len(junk)  # what existed at the end of the first block is frozen
+assert gc.isenabled() and first > len(junk)  # what existed at the end of the block is frozen
 with imports_paused():
     more = [[i] for i in range(1000)]
-assert gc.get_freeze_count() == first and gc.isenabled()  # later uses only pause
+second = gc.get_freeze_count()
+assert second >= first + len(more) and gc.isenabled()  # before settle(): every use freezes
+settle()
+with imports_paused():
+    late = [[i] for i in range(1000)]
+assert gc.get_freeze_count() == second and gc.isenabled()  # after: only pauses
 gc.disable()
 with imports_paused():
     pass
@@ -25,7 +30,7 @@ print("ok")
 """
 
 
-def test_imports_paused_freezes_once_and_restores_the_collector():
+def test_imports_paused_freezes_until_settled_and_restores_the_collector():
     out = subprocess.run([sys.executable, "-c", CHECK], capture_output=True, text=True)
     assert out.returncode == 0, out.stderr
     assert out.stdout.strip() == "ok"
@@ -36,6 +41,15 @@ def test_a_run_freezes_its_imports(tmp_path):
     code = ("import gc, twin.run as R; from twin.scenario.loading import load_scenario; "
             "c = load_scenario('quickstart', ['fl.rounds=1', 'fl.train=false']); "
             f"R.simulate_with_threads(c, base_dir={str(tmp_path)!r}); print(gc.get_freeze_count(), gc.isenabled())")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert out.returncode == 0, out.stderr
+    count, enabled = out.stdout.split()
+    assert int(count) > 10_000 and enabled == "True"
+
+
+def test_the_command_line_modules_load_frozen():
+    """Importing twin.run (pandas, pyarrow, the pydantic schema) happens with the collector off, then frozen."""
+    code = "import gc, twin.run; import pandas, pydantic; print(gc.get_freeze_count(), gc.isenabled())"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert out.returncode == 0, out.stderr
     count, enabled = out.stdout.split()
