@@ -7,7 +7,7 @@ CHECK = r"""
 import gc
 from twin.startup import imports_paused, settle
 
-assert gc.isenabled() and gc.get_freeze_count() == 0
+assert gc.isenabled() and gc.get_freeze_count() == 0 and gc.get_threshold()[0] == 700
 with imports_paused():
     assert not gc.isenabled()
     import json  # noqa: F401  (any import)
@@ -22,6 +22,10 @@ settle()
 with imports_paused():
     late = [[i] for i in range(1000)]
 assert gc.get_freeze_count() == second and gc.isenabled()  # after: only pauses
+assert gc.get_threshold()[0] == 700  # a sweep worker keeps Python's thresholds
+from twin.startup import one_run_process
+one_run_process()
+assert gc.get_threshold()[0] == 10_000  # a one-run process: young collections less often
 gc.disable()
 with imports_paused():
     pass

@@ -285,5 +285,7 @@ def _run(config, out: Path, base_dir: Path, args, baseline=None, need_bytes: flo
 
 if __name__ == "__main__":
     from twin.cli import exit_now
+    from twin.startup import one_run_process
 
+    one_run_process()  # the collector's pace for a process that runs one simulation (twin.startup)
     exit_now(main())  # skip the interpreter's teardown (0.3-0.5 s): twin.cli.exit_now

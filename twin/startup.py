@@ -10,6 +10,13 @@ that later collections skip). Every use until the process's first simulation sta
 what an earlier run left. ``twin.run`` itself imports its command-line modules (pandas and pyarrow through the run
 folder writer, the pydantic schema) this way, then torch and the simulation's modules. The few cycles of garbage
 made while importing are never freed (kilobytes); nothing else changes, and results do not depend on it.
+
+In a ``python -m twin.run`` process (:func:`one_run_process`), the collector looks at the youngest generation every
+10,000 allocations of tracked objects instead of every 700: a run allocates millions (SimPy events, timeline rows),
+most of them freed by reference counting, and each young collection walks the survivors again. In a 30-round study
+run this halves the collector's time (0.37-0.60 s -> 0.19-0.32 s; 706 -> 38 young collections and no full one).
+Cycles of garbage are found later, not lost; a sweep worker keeps Python's pace, so that an earlier run's garbage goes
+as soon as it can.
 """
 
 from __future__ import annotations
@@ -19,6 +26,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 
 _settled = False  # the process's start-up is over: its first simulation has begun
+YOUNG_THRESHOLD = 10_000
 
 
 @contextmanager
@@ -40,3 +48,11 @@ def settle() -> None:
     """The start-up is over (the first simulation begins): later :func:`imports_paused` blocks only pause."""
     global _settled
     _settled = True
+
+
+def one_run_process() -> None:
+    """This process runs one simulation and ends (``python -m twin.run``): collect the youngest generation every
+    :data:`YOUNG_THRESHOLD` allocations instead of Python's 700. Not for a sweep worker, whose earlier runs' garbage
+    should go as soon as it can."""
+    young, *older = gc.get_threshold()
+    gc.set_threshold(max(young, YOUNG_THRESHOLD), *older)
