@@ -7,8 +7,11 @@ Engines:
 
 - ``sequential``: the reference; a plain loop, one ``nn.Module`` copy and one ``torch.optim`` optimiser per client.
 - ``vmap``: all clients at once, ``torch.func.vmap`` over stacked parameters (any buffer-free model).
-- ``bmm``: all clients at once with hand-derived batched products (Linear/ReLU/Flatten chains only; fastest).
-- ``auto`` (default): ``bmm`` where the model allows it, else ``vmap``.
+- ``bmm``: all clients at once with hand-derived batched products (Linear/ReLU/Flatten chains only).
+- ``dual``: softmax regression (one Linear layer) with SGD, on the CPU: one client at a time in a compiled loop, in the
+  layer's dual form, without padding (:mod:`twin.fl.dual_kernel`; needs numba); the fastest for the study's clients.
+- ``auto`` (default): ``dual`` where it applies (and numba is installed), else ``bmm`` where the model allows it, else
+  ``vmap``.
 
 All engines follow the same batch plan and agree to float32 rounding (tests: max abs difference < 1e-4).
 
@@ -37,6 +40,7 @@ import torch.nn.functional as F
 from torch import nn
 from torch.func import functional_call
 
+from twin.fl import dual_kernel
 from twin.fl.batching import client_seeds, make_plan, steps_per_client
 from twin.fl.cohort import (
     GPU_GROUP_BYTES,
@@ -52,7 +56,7 @@ from twin.fl.errors import FLConfigError, check_positive_int
 from twin.fl.models import flatten_stacked
 
 OPTIMIZERS = ("sgd", "adam")
-ENGINES = ("auto", "bmm", "vmap", "sequential")
+ENGINES = ("auto", "dual", "bmm", "vmap", "sequential")
 
 
 @dataclasses.dataclass(frozen=True, eq=False)
@@ -141,11 +145,22 @@ class LocalTrainer:
     def resolve_engine(self, model: nn.Module) -> str:
         """The engine that :meth:`train` will use for ``model``."""
         if self.engine == "auto":
+            if dual_kernel.AVAILABLE and self._dual_applies(model):
+                return "dual"
             return "bmm" if linear_chain(model) is not None else "vmap"
+        if self.engine == "dual" and not self._dual_applies(model):
+            raise FLConfigError("engine: 'dual' needs a single Linear layer (softmax regression), SGD and the CPU; "
+                                "use 'auto'")
+        if self.engine == "dual" and not dual_kernel.AVAILABLE:
+            raise FLConfigError("engine: 'dual' needs numba (pip install numba); use 'auto'")
         if self.engine == "bmm" and linear_chain(model) is None:
             raise FLConfigError("engine: 'bmm' needs a model made of Flatten, Linear and ReLU layers; use 'auto' or "
                                 "'vmap'")
         return self.engine
+
+    def _dual_applies(self, model: nn.Module) -> bool:
+        layers = linear_chain(model)
+        return layers is not None and len(layers) == 1 and self.optimizer == "sgd" and self.device.type == "cpu"
 
     def resident(self, x: np.ndarray | torch.Tensor, y: np.ndarray | torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """``x``, ``y`` as float32 / int64 tensors on the training device; the last pair stays there, so a data set
@@ -204,14 +219,18 @@ class LocalTrainer:
 
         if engine == "sequential":
             groups = [np.array([k]) for k in range(k_total)]
+        elif engine == "dual":  # one client at a time inside the kernel: the grouping changes nothing but memory
+            per_client = 4 * sum(p.numel() for p in global_params.values())
+            group = self.chunk_clients or max(1, int(chunk_budget_bytes(self.device) // per_client))
+            groups = [np.arange(s, min(s + group, k_total)) for s in range(0, k_total, group)]
         else:
             order = np.argsort(-self.steps(sizes), kind="stable")
             group = self._group_size(model, global_params, engine, sizes, xt)
             groups = [order[s:s + group] for s in range(0, k_total, group)]
         per_chunk = max(1, self._chunk_groups(global_params, groups))
         work = copy.deepcopy(model).to(self.device) if engine == "sequential" else None
-        layers = linear_chain(model) if engine == "bmm" else None
-        x2d = xt.reshape(xt.shape[0], -1) if engine == "bmm" else xt
+        layers = linear_chain(model) if engine in ("bmm", "dual") else None
+        x2d = xt.reshape(xt.shape[0], -1) if engine in ("bmm", "dual") else xt
         for c in range(0, len(groups), per_chunk):
             members = np.concatenate(groups[c:c + per_chunk])
             positions = np.sort(members)
@@ -230,7 +249,9 @@ class LocalTrainer:
                         out[n][rows[0]] = params[n]
                     continue
                 plan = make_plan([indices[k] for k in g], seeds[g], **plan_args)
-                if engine == "bmm":
+                if engine == "dual":
+                    loss_sum[rows] = _train_dual(layers[0], params_dev, x2d, yt, plan, self.spec, out, rows)
+                elif engine == "bmm":
                     loss_sum[rows] = train_group_bmm(layers, params_dev, x2d, yt, plan, self.spec, out, rows)
                 else:
                     loss_sum[rows] = train_group_vmap(model, params_dev, xt, yt, plan, self.spec, out, rows)
@@ -265,6 +286,24 @@ class LocalTrainer:
             return self.chunk_clients // largest
         per_client = 4 * sum(p.numel() for p in global_params.values())
         return int(chunk_budget_bytes(self.device) // max(per_client * largest, 1))
+
+
+def _train_dual(layer, params: Mapping[str, torch.Tensor], x2d: torch.Tensor, y: torch.Tensor, plan,
+                spec: OptimiserSpec, out: dict[str, torch.Tensor], rows: np.ndarray) -> np.ndarray:
+    """The ``dual`` engine on one group: the kernel writes straight into the chunk's tensors when the group fills
+    them in order, else into its own arrays that are then copied to ``rows``."""
+    k = len(rows)
+    w_dest, b_dest = out[layer.weight], out[layer.bias]
+    direct = np.array_equal(rows, np.arange(k)) and w_dest.shape[0] == k
+    w_out = w_dest.numpy() if direct else np.empty((k, *w_dest.shape[1:]), dtype=np.float32)
+    b_out = b_dest.numpy() if direct else np.empty((k, *b_dest.shape[1:]), dtype=np.float32)
+    loss = dual_kernel.train_dual(x2d.numpy(), y.numpy(), params[layer.weight].numpy(), params[layer.bias].numpy(),
+                                  plan, lr=spec.lr, momentum=spec.momentum, w_out=w_out, b_out=b_out)
+    if not direct:
+        index = torch.from_numpy(np.asarray(rows, dtype=np.int64))
+        w_dest.index_copy_(0, index, torch.from_numpy(w_out))
+        b_dest.index_copy_(0, index, torch.from_numpy(b_out))
+    return loss
 
 
 def _as_tensors(x: np.ndarray | torch.Tensor, y: np.ndarray | torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
