@@ -65,7 +65,9 @@ import atexit, sys
 from twin.cli import exit_now
 
 atexit.register(lambda: print("atexit ran", file=sys.stderr))
-sys.stdout.write("buffered, no newline")  # still in the stream's buffer when exit_now starts
+atexit.register(lambda: sys.stdout.write(", then a handler's words"))  # runs first (last registered)
+import threading, time
+threading.Thread(target=lambda: (time.sleep(0.3), sys.stdout.write("buffered"))).start()  # not a daemon: waited for
 exit_now(int(sys.argv[1]))
 print("never")
 """
@@ -75,7 +77,7 @@ def test_exit_now_flushes_runs_atexit_and_keeps_the_status():
     for status in (0, 3):
         out = subprocess.run([sys.executable, "-c", EXIT, str(status)], capture_output=True, text=True)
         assert out.returncode == status
-        assert out.stdout == "buffered, no newline"
+        assert out.stdout == "buffered, then a handler's words"  # no newline: still buffered at exit_now
         assert out.stderr.strip() == "atexit ran"
 
 

@@ -91,22 +91,33 @@ def main_of(body: Callable[[], int], *, input_errors: tuple[type[BaseException],
         return EXIT_BROKEN_PIPE
 
 
+def _flush() -> None:
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            stream.flush()
+        except (OSError, ValueError):  # a closed pipe or stream: nothing more can reach it
+            pass
+
+
 def exit_now(status: int) -> NoReturn:
     """End a command's process with ``status`` once its work is done, without the interpreter's teardown.
 
     Python's own exit runs the ``atexit`` handlers, then clears every module and frees every object one by one, with
     full garbage collections in between: 0.3-0.5 s after a run that loaded torch, pandas and numba (a sixth of a short
     study run), for memory the operating system takes back at once anyway. This keeps what matters of it: the
-    streams are flushed (Python's and C's) and the ``atexit`` handlers run (logging's flush, weakref finalizers such as
-    temporary folders, multiprocessing's children); then the process ends. Only for a command's ``__main__`` path,
+    streams are flushed (Python's and C's), threads that are not daemons are waited for, and the ``atexit`` handlers
+    run (logging's flush, weakref finalizers such as temporary folders, multiprocessing's children); then the process
+    ends. Only for a command's ``__main__`` path,
     after its files are written and closed: a caller of ``main()`` in the same process is unaffected.
     """
-    for stream in (sys.stdout, sys.stderr):
-        try:
-            stream.flush()
-        except (OSError, ValueError):  # a closed pipe or stream: nothing more can reach it
-            pass
+    _flush()
+    threading = sys.modules.get("threading")
+    if threading is not None:  # as the interpreter's exit: wait for the threads that are not daemons
+        for thread in threading.enumerate():
+            if thread is not threading.main_thread() and not thread.daemon:
+                thread.join()
     atexit._run_exitfuncs()  # noqa: SLF001 - the interpreter's own exit calls exactly this
+    _flush()  # what the handlers printed
     ctypes = sys.modules.get("ctypes")  # C libraries' buffered stdio (only when loaded: it always is after a run)
     if ctypes is not None:
         try:
