@@ -7,10 +7,17 @@ Targets (issue 4): each run under 3 minutes and 2 GB on this 2-core machine; (is
 total, 150 rounds of the constant schedule (``--constant-150``: the stop rule off) under 10 s, one run of the 5G-city
 study (``--city``: scenarios/study/fashion_city.yaml, constant schedule) under 20 s.
 
-The last line is ``total_wall_s=<five schedules> constant_150_wall_s=<number or nan> city_wall_s=<number or nan>``.
+``--sweep`` also runs the five schedules the way docs/study.md runs the study, as one ``python -m twin.sweep`` (one
+seed, ``--workers`` processes, default every core, one thread each): the workers import torch once and keep the loaded
+data set between runs. It checks that every sweep run stops at the same round with the same accuracy and traffic as
+the separate run of its schedule, and prints the sweep's wall time.
 Before the runs it writes this checkout's missing bytecode (``--no-bytecode``: not), as an installed package has it.
 
-Usage: python tools/bench_study.py [SCENARIO] [--set k=v ...] [--out DIR] [--constant-150] [--city]
+The last line is ``total_wall_s=<five schedules> constant_150_wall_s=<number or nan> city_wall_s=<number or nan>
+sweep_wall_s=<number or nan>``.
+
+Usage: python tools/bench_study.py [SCENARIO] [--set k=v ...] [--out DIR] [--constant-150] [--city] [--sweep]
+       [--workers N] [--no-bytecode]
        (default scenario: the repository's scenarios/study/fashion_star.yaml; needs apt-get install
        dataset-fashion-mnist). Works from any directory; without --out the run folders go to a temporary folder that
        is removed at the end (--out keeps them).
@@ -29,6 +36,8 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+
+import yaml
 
 ROOT = Path(__file__).resolve().parents[1]
 SCHEDULES = ("constant", "exponential", "linear", "sigmoid", "reciprocal")
@@ -83,6 +92,8 @@ def main() -> None:
     parser.add_argument("--out", type=Path)
     parser.add_argument("--constant-150", action="store_true", help="also 150 rounds of the constant schedule")
     parser.add_argument("--city", action="store_true", help="also one run of scenarios/study/fashion_city.yaml")
+    parser.add_argument("--sweep", action="store_true", help="also the five schedules as one python -m twin.sweep")
+    parser.add_argument("--workers", type=int, default=None, help="the sweep's worker processes (default: every core)")
     parser.add_argument("--no-bytecode", action="store_true",
                         help="do not write this checkout's missing bytecode first (see _bytecode)")
     args = parser.parse_args()
@@ -124,10 +135,52 @@ def _bench(args, root: Path) -> None:
         extra["city"] = r["wall_s"]
         print(f"5G city, constant: stop_round={r['stop_round']} ({r['reason']}) acc={r['final_accuracy']:.4f} "
               f"wall={r['wall_s']:.1f} s cpu={r['cpu_s']:.1f} s", flush=True)
+    if args.sweep:
+        extra["sweep"] = run_sweep(args, root / "sweep", rows)
     print(f"five schedules: cpu={sum(r['cpu_s'] for r in rows):.1f} s")
     print(f"load: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
     print(f"total_wall_s={sum(r['wall_s'] for r in rows):.1f} constant_150_wall_s={extra.get('constant_150', math.nan):.1f} "
-          f"city_wall_s={extra.get('city', math.nan):.1f}")
+          f"city_wall_s={extra.get('city', math.nan):.1f} sweep_wall_s={extra.get('sweep', math.nan):.1f}")
+
+
+def run_sweep(args, out: Path, rows: list[dict]) -> float:
+    """The five schedules as one sweep (the scenario's seed, the same overrides); checks every run against the
+    separate run of its schedule and returns the sweep's wall time."""
+    out.mkdir(parents=True, exist_ok=True)
+    sets = {"output.sample_period_s": 0}
+    for item in args.overrides:
+        key, _, value = item.partition("=")
+        sets[key] = yaml.safe_load(value)
+    spec = {"name": "bench_study_five", "base": str(Path(args.scenario).resolve()), "set": sets,
+            "grid": {"fl.schedule": [{"kind": s, "preset": "seed"} for s in SCHEDULES]}}
+    sweep_file = out / "five.yaml"
+    sweep_file.write_text(yaml.safe_dump(spec, sort_keys=False))
+    cmd = [sys.executable, "-m", "twin.sweep", str(sweep_file), "--out", str(out / "runs"), "--quiet"]
+    if args.workers:
+        cmd += ["--workers", str(args.workers)]
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(p for p in (str(ROOT), os.environ.get("PYTHONPATH")) if p)}
+    t0, cpu0 = time.perf_counter(), _children_cpu()
+    proc = subprocess.run(cmd, capture_output=True, text=True, env=env)
+    wall, cpu = time.perf_counter() - t0, _children_cpu() - cpu0
+    if proc.returncode != 0:
+        raise SystemExit(f"sweep failed: {proc.stderr.strip()}")
+    import pandas as pd
+
+    index = pd.read_parquet(out / "runs" / "runs.parquet")
+    for r in rows:
+        got = index[index["fl.schedule"].astype(str).str.contains(f"kind: {r['schedule']},")]
+        if len(got) != 1:
+            raise SystemExit(f"sweep: expected one run of {r['schedule']}, found {len(got)}")
+        g = got.iloc[0]
+        same = (int(g["rounds"]) == r["stop_round"] and float(g["final_accuracy"]) == r["final_accuracy"]
+                and int(g["participations"]) == r["pushed_updates"]
+                and float(g["bytes_down"] + g["bytes_up"]) == r["bytes_total"])
+        if not same:
+            raise SystemExit(f"sweep: the {r['schedule']} run differs from its separate run")
+    workers = f"{args.workers} worker{'s' if args.workers != 1 else ''}" if args.workers else "a worker per core"
+    print(f"five schedules as one sweep ({workers}; same results as the separate runs): wall={wall:.1f} s "
+          f"cpu={cpu:.1f} s", flush=True)
+    return wall
 
 
 if __name__ == "__main__":

@@ -200,3 +200,21 @@ def test_cohort_with_dual_first_layer_equals_sequential(momentum):
                                                                             clients, rng=np.random.default_rng(4))
         assert _diff(res, ref) < 1e-4
         np.testing.assert_allclose(res.mean_loss, ref.mean_loss, atol=1e-5)
+
+
+def test_without_numba_auto_trains_with_bmm_and_evaluates_with_torch(toy, monkeypatch):
+    """On a platform without numba the compiled softmax-regression kernels are off: ``auto`` picks ``bmm``, ``dual``
+    is refused in one line, and evaluation runs through torch."""
+    from twin.fl import linear_kernels
+    from twin.fl.training import _predict_losses
+
+    monkeypatch.setattr(linear_kernels, "AVAILABLE", False)
+    x, y, clients = toy
+    model = build_model("softmax_regression", input_shape=(1, 4, 4), n_classes=5, seed=1)
+    g = model_params(model)
+    assert LocalTrainer().resolve_engine(model) == "bmm"
+    with pytest.raises(FLConfigError, match="'dual' needs numba"):
+        LocalTrainer(engine="dual").resolve_engine(model)
+    xt, yt = torch.from_numpy(x), torch.from_numpy(y)
+    losses, _ = _predict_losses(model, g, xt, yt, 4096)
+    assert evaluate(model, g, xt, yt).loss == float(losses.mean())

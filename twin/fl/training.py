@@ -9,7 +9,7 @@ Engines:
 - ``vmap``: all clients at once, ``torch.func.vmap`` over stacked parameters (any buffer-free model).
 - ``bmm``: all clients at once with hand-derived batched products (Linear/ReLU/Flatten chains only).
 - ``dual``: softmax regression (one Linear layer) with SGD, on the CPU: one client at a time in a compiled loop, in the
-  layer's dual form, without padding (:mod:`twin.fl.dual_kernel`; needs numba); the fastest for the study's clients.
+  layer's dual form, without padding (:mod:`twin.fl.linear_kernels`; needs numba); the fastest for the study's clients.
 - ``auto`` (default): ``dual`` where it applies (and numba is installed), else ``bmm`` where the model allows it, else
   ``vmap``.
 
@@ -40,7 +40,7 @@ import torch.nn.functional as F
 from torch import nn
 from torch.func import functional_call
 
-from twin.fl import dual_kernel
+from twin.fl import linear_kernels
 from twin.fl.batching import client_seeds, make_plan, steps_per_client
 from twin.fl.cohort import (
     GPU_GROUP_BYTES,
@@ -145,13 +145,13 @@ class LocalTrainer:
     def resolve_engine(self, model: nn.Module) -> str:
         """The engine that :meth:`train` will use for ``model``."""
         if self.engine == "auto":
-            if dual_kernel.AVAILABLE and self._dual_applies(model):
+            if linear_kernels.AVAILABLE and self._dual_applies(model):
                 return "dual"
             return "bmm" if linear_chain(model) is not None else "vmap"
         if self.engine == "dual" and not self._dual_applies(model):
             raise FLConfigError("engine: 'dual' needs a single Linear layer (softmax regression), SGD and the CPU; "
                                 "use 'auto'")
-        if self.engine == "dual" and not dual_kernel.AVAILABLE:
+        if self.engine == "dual" and not linear_kernels.AVAILABLE:
             raise FLConfigError("engine: 'dual' needs numba (pip install numba); use 'auto'")
         if self.engine == "bmm" and linear_chain(model) is None:
             raise FLConfigError("engine: 'bmm' needs a model made of Flatten, Linear and ReLU layers; use 'auto' or "
@@ -297,7 +297,7 @@ def _train_dual(layer, params: Mapping[str, torch.Tensor], x2d: torch.Tensor, y:
     direct = np.array_equal(rows, np.arange(k)) and w_dest.shape[0] == k
     w_out = w_dest.numpy() if direct else np.empty((k, *w_dest.shape[1:]), dtype=np.float32)
     b_out = b_dest.numpy() if direct else np.empty((k, *b_dest.shape[1:]), dtype=np.float32)
-    loss = dual_kernel.train_dual(x2d.numpy(), y.numpy(), params[layer.weight].numpy(), params[layer.bias].numpy(),
+    loss = linear_kernels.train_dual(x2d.numpy(), y.numpy(), params[layer.weight].numpy(), params[layer.bias].numpy(),
                                   plan, lr=spec.lr, momentum=spec.momentum, w_out=w_out, b_out=b_out)
     if not direct:
         index = torch.from_numpy(np.asarray(rows, dtype=np.int64))
@@ -368,6 +368,13 @@ def evaluate(model: nn.Module, params: Mapping[str, torch.Tensor], x: np.ndarray
     runs where ``x`` and ``params`` are (give both on one device)."""
     batch_size = check_positive_int("batch_size", batch_size)
     xt, yt = _as_tensors(x, y)
+    layers = linear_chain(model)
+    if linear_kernels.AVAILABLE and xt.device.type == "cpu" and layers is not None and len(layers) == 1 and len(yt):
+        # softmax regression: one compiled pass over the rows (twin.fl.linear_kernels)
+        w, b = (params[name].detach().to(torch.float32).numpy() for name in (layers[0].weight, layers[0].bias))
+        hits, loss_sum = linear_kernels.evaluate_linear(xt.reshape(xt.shape[0], -1).numpy(), yt.numpy(), w, b)
+        n = int(yt.shape[0])
+        return Evaluation(accuracy=hits / n, loss=loss_sum / n, n=n)
     losses, correct = _predict_losses(model, params, xt, yt, batch_size)
     n = int(losses.shape[0])
     if n == 0:

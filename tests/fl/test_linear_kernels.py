@@ -1,6 +1,6 @@
-"""The ``dual`` training engine (softmax regression with SGD, one client at a time in a compiled loop): equal to the
+"""Compiled softmax-regression kernels. The ``dual`` training engine (SGD, one client at a time): equal to the
 one-by-one reference and to ``bmm``; each client's result independent of its cohort, grouping and chunking; when
-``auto`` picks it; errors."""
+``auto`` picks it; errors. The compiled test-set evaluation against torch's."""
 
 from __future__ import annotations
 
@@ -8,13 +8,13 @@ import numpy as np
 import pytest
 import torch
 
-from twin.fl import dual_kernel
+from twin.fl import linear_kernels
 from twin.fl.data import load_digits_dataset
 from twin.fl.errors import FLConfigError
 from twin.fl.models import build_model, model_params
 from twin.fl.training import LocalTrainer
 
-pytestmark = pytest.mark.skipif(not dual_kernel.AVAILABLE, reason="the dual engine needs numba")
+pytestmark = pytest.mark.skipif(not linear_kernels.AVAILABLE, reason="the dual engine needs numba")
 
 SIZES = [13, 7, 1, 0, 25, 20, 9, 40]  # unequal, partial batches, a one-sample and an empty client
 
@@ -90,3 +90,25 @@ def test_auto_picks_dual_only_where_it_applies():
         LocalTrainer(engine="dual").resolve_engine(mlp)
     with pytest.raises(FLConfigError, match="'dual' needs a single Linear layer"):
         LocalTrainer(engine="dual", optimizer="adam", lr=0.01).resolve_engine(soft)
+
+
+def test_compiled_evaluation_equals_torchs(digits):
+    """evaluate() on softmax regression runs the compiled pass; it agrees with the torch batches (argmax: the first
+    of equal maxima, as torch), and a model it does not apply to still takes the torch path."""
+    from twin.fl.training import _predict_losses, evaluate
+
+    data, _, model, g = digits
+    params = {n: p + 0.05 * torch.randn(p.shape, generator=torch.Generator().manual_seed(1)) for n, p in g.items()}
+    x, y = torch.from_numpy(data.x_test), torch.from_numpy(data.y_test)
+    got = evaluate(model, params, x, y)
+    losses, correct = _predict_losses(model, params, x, y, 4096)
+    assert got.n == len(y) and got.accuracy == float(correct.double().mean())
+    assert abs(got.loss - float(losses.mean())) < 1e-6
+    assert 0.0 < got.accuracy < 1.0
+    zero = {n: torch.zeros_like(p) for n, p in g.items()}  # every logit equal: class 0 predicted, loss log(10)
+    tied = evaluate(model, zero, x, y)
+    assert tied.accuracy == float((y == 0).double().mean()) and abs(tied.loss - np.log(10)) < 1e-6
+    mlp = build_model("mlp", input_shape=data.input_shape, n_classes=10, hidden=[8], seed=1)
+    mp = model_params(mlp)
+    ref_l, ref_c = _predict_losses(mlp, mp, x, y, 4096)
+    assert evaluate(mlp, mp, x, y).loss == float(ref_l.mean())

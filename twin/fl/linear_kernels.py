@@ -1,5 +1,8 @@
-"""The ``dual`` training engine: softmax regression (one Linear layer) trained with SGD, one client at a time in a
-compiled loop (numba), in the layer's dual form and without padding.
+"""Compiled kernels (numba) of softmax regression (one Linear layer): the ``dual`` training engine, and the test-set
+evaluation.
+
+The ``dual`` engine trains with SGD one client at a time in a compiled loop, in the layer's dual form and without
+padding.
 
 For a client with rows X (n x d) the weights stay W = W0 - C^T X, with C (n x out) the accumulated, learning-rate-scaled
 output gradients of its rows, so a batch's logits are (X W0^T)[batch] + b - Gram[batch] C with Gram = X X^T. Per client
@@ -14,7 +17,11 @@ is grouped or chunked, nor on the thread count. The dot products over the input 
 compiler (``fastmath`` reassociation on those sums only, so their rounding follows the CPU's vector width); every
 other sum runs in a fixed order.
 
-Optional like the flow engine's kernels: without numba, ``AVAILABLE`` is False and ``auto`` uses ``bmm``.
+:func:`evaluate_linear` gives the test set's accuracy and mean cross-entropy in one pass over its rows (the logits
+as vectorised dot products, then log-sum-exp and argmax per row), without the batches of logits and losses that torch
+allocates; a study round's evaluation of 10,000 images takes about half the time.
+
+Without numba (a platform with no wheel), ``AVAILABLE`` is False, ``auto`` uses ``bmm`` and evaluation uses torch.
 """
 
 from __future__ import annotations
@@ -31,7 +38,7 @@ except ImportError:  # pragma: no cover - exercised without numba
     def njit(*_args, **_kwargs):
         return lambda f: f
 
-__all__ = ["AVAILABLE", "train_dual"]
+__all__ = ["AVAILABLE", "evaluate_linear", "train_dual"]
 
 
 @njit(fastmath={"reassoc", "contract", "nsz"}, cache=True, nogil=True)
@@ -57,6 +64,7 @@ def _train(x, y, w0, b0, members, sizes, positions, counts, steps, lr, momentum,
     buf = np.empty((n_max, n_out), np.float32)  # momentum buffer on C's rows
     b = np.empty(n_out, np.float32)
     b_buf = np.empty(n_out, np.float32)
+    g_bias = np.empty(n_out, np.float32)
     g = np.empty((batch, n_out), np.float32)  # logits, then the output gradients of a batch
     lr32, mu = np.float32(lr), np.float32(momentum)
     one = np.float32(1.0)
@@ -106,16 +114,18 @@ def _train(x, y, w0, b0, members, sizes, positions, counts, steps, lr, momentum,
                     if k == label:
                         e -= one
                     g[r, k] = e * inv
+            for k in range(n_out):  # the bias gradient
+                gb = np.float32(0.0)
+                for r in range(cnt):
+                    gb += g[r, k]
+                g_bias[k] = gb
             if momentum == 0.0:
                 for r in range(cnt):
                     p = positions[c, s, r]
                     for k in range(n_out):
                         coef[p, k] += lr32 * g[r, k]
                 for k in range(n_out):
-                    gb = np.float32(0.0)
-                    for r in range(cnt):
-                        gb += g[r, k]
-                    b[k] -= lr32 * gb
+                    b[k] -= lr32 * g_bias[k]
             else:  # torch.optim.SGD: buf = mu buf + grad, p -= lr buf (the weights' buffer lives on C's rows)
                 for i in range(n):
                     for k in range(n_out):
@@ -128,10 +138,7 @@ def _train(x, y, w0, b0, members, sizes, positions, counts, steps, lr, momentum,
                     for k in range(n_out):
                         coef[i, k] += lr32 * buf[i, k]
                 for k in range(n_out):
-                    gb = np.float32(0.0)
-                    for r in range(cnt):
-                        gb += g[r, k]
-                    b_buf[k] = mu * b_buf[k] + gb
+                    b_buf[k] = mu * b_buf[k] + g_bias[k]
                     b[k] -= lr32 * b_buf[k]
         for k in range(n_out):  # W = W0 - C^T X, summed over the rows in order (vectorised over the features)
             b_out[c, k] = b[k]
@@ -156,3 +163,35 @@ def train_dual(x2d: np.ndarray, y: np.ndarray, w0: np.ndarray, b0: np.ndarray, p
            np.ascontiguousarray(w0, dtype=np.float32), np.ascontiguousarray(b0, dtype=np.float32), plan.members,
            plan.sizes, plan.positions, plan.counts, plan.steps, float(lr), float(momentum), w_out, b_out, loss)
     return loss
+
+
+@njit(cache=True, nogil=True)
+def _evaluate(x, y, w, b):  # pragma: no cover - compiled
+    n_out = w.shape[0]
+    z = np.empty(n_out, np.float32)
+    correct = 0
+    loss = 0.0
+    for i in range(x.shape[0]):
+        for k in range(n_out):
+            z[k] = _dot(x[i], w[k]) + b[k]
+        best = 0
+        for k in range(1, n_out):
+            if z[k] > z[best]:  # the first of equal maxima, as torch's argmax
+                best = k
+        total = np.float32(0.0)
+        for k in range(n_out):
+            total += np.exp(z[k] - z[best])
+        label = y[i]
+        loss += np.float64(z[best] + np.log(total) - z[label])
+        if best == label:
+            correct += 1
+    return correct, loss
+
+
+def evaluate_linear(x2d: np.ndarray, y: np.ndarray, w: np.ndarray, b: np.ndarray) -> tuple[int, float]:
+    """(correct predictions, summed cross-entropy) of the linear model ``x2d @ w.T + b`` on labels ``y``."""
+    if not AVAILABLE:
+        raise RuntimeError("evaluate_linear needs numba")
+    correct, loss = _evaluate(np.ascontiguousarray(x2d, dtype=np.float32), np.ascontiguousarray(y, dtype=np.int64),
+                              np.ascontiguousarray(w, dtype=np.float32), np.ascontiguousarray(b, dtype=np.float32))
+    return int(correct), float(loss)
