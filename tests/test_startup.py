@@ -68,6 +68,9 @@ atexit.register(lambda: print("atexit ran", file=sys.stderr))
 atexit.register(lambda: sys.stdout.write(", then a handler's words"))  # runs first (last registered)
 import threading, time
 threading.Thread(target=lambda: (time.sleep(0.3), sys.stdout.write("buffered"))).start()  # not a daemon: waited for
+from concurrent.futures import ThreadPoolExecutor
+pool = ThreadPoolExecutor(2)  # left open: its idle workers stop at exit, as in a normal exit
+pool.submit(time.sleep, 0.1)
 exit_now(int(sys.argv[1]))
 print("never")
 """
@@ -75,7 +78,7 @@ print("never")
 
 def test_exit_now_flushes_runs_atexit_and_keeps_the_status():
     for status in (0, 3):
-        out = subprocess.run([sys.executable, "-c", EXIT, str(status)], capture_output=True, text=True)
+        out = subprocess.run([sys.executable, "-c", EXIT, str(status)], capture_output=True, text=True, timeout=120)
         assert out.returncode == status
         assert out.stdout == "buffered, then a handler's words"  # no newline: still buffered at exit_now
         assert out.stderr.strip() == "atexit ran"

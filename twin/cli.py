@@ -112,10 +112,8 @@ def exit_now(status: int) -> NoReturn:
     """
     _flush()
     threading = sys.modules.get("threading")
-    if threading is not None:  # as the interpreter's exit: wait for the threads that are not daemons
-        for thread in threading.enumerate():
-            if thread is not threading.main_thread() and not thread.daemon:
-                thread.join()
+    if threading is not None:  # as the interpreter's exit: threading's exit hooks (thread pools left open stop), then
+        threading._shutdown()  # noqa: SLF001 - wait for every thread that is not a daemon
     atexit._run_exitfuncs()  # noqa: SLF001 - the interpreter's own exit calls exactly this
     _flush()  # what the handlers printed
     ctypes = sys.modules.get("ctypes")  # C libraries' buffered stdio (only when loaded: it always is after a run)
