@@ -11,6 +11,7 @@ study (``--city``: scenarios/study/fashion_city.yaml, constant schedule) under 2
 seed, ``--workers`` processes, default every core, one thread each): the workers import torch once and keep the loaded
 data set between runs. It checks that every sweep run stops at the same round with the same accuracy and traffic as
 the separate run of its schedule, and prints the sweep's wall time.
+
 Before the runs it writes this checkout's missing bytecode (``--no-bytecode``: not), as an installed package has it.
 
 The last line is ``total_wall_s=<five schedules> constant_150_wall_s=<number or nan> city_wall_s=<number or nan>

@@ -232,3 +232,32 @@ def test_carried_is_off_until_asked():
     _finish_times(env, net, [(0.0, [a], 1000)])
     with pytest.raises(RuntimeError, match="count_carried"):
         net.carried()
+
+
+def test_flows_finishing_together_arrive_in_order_one_timer_per_instant():
+    """A completion that finishes several flows delivers them through one timer per arrival instant: each arrives
+    after its own route's latency, flows of one instant in admission order, and a flow of another latency in between
+    does not reorder them (the same order one timer per flow gives)."""
+    env = simpy.Environment()
+    arrivals = []
+
+    class Seen:
+        def flow_started(self, flow, t):
+            pass
+
+        def flow_ended(self, flow, t):
+            arrivals.append((flow.name, t))
+
+        def flow_cancelled(self, flow, t, bytes_done):
+            pass
+
+    net = FlowNetwork(env, observer=Seen())
+    hub = net.add_resource(LinkDirection("hub", 4e6, 0.0))
+    lat = {"a": 0.010, "b": 0.030, "c": 0.010, "d": 0.0}
+    legs = {n: net.add_resource(LinkDirection(n, 1e9, v)) for n, v in lat.items()}
+    flows = [net.start([hub, legs[n]], 1_000_000, name=n) for n in lat]  # equal shares: they finish together
+    env.run()
+    tx_end = flows[0].tx_end_t
+    assert all(f.tx_end_t == tx_end for f in flows)
+    assert arrivals == [("d", tx_end), ("a", tx_end + 0.010), ("c", tx_end + 0.010), ("b", tx_end + 0.030)]
+    assert all(f.done.triggered for f in flows)

@@ -150,3 +150,17 @@ def test_radio_routes_reachability_and_cleanups(monkeypatch):
     with pytest.raises(InputError, match="clients.vehicles.count"):
         build(validate(_radio(vehicles={"count": 5})))  # fails after the mobility source was made
     assert made[1][0].closed == 1 and made[1][1] == ["gone"]
+
+
+def test_twin_env_binds_simpy_event_constructors_once():
+    """env.timeout, env.event, env.process ... are bound to the environment once (as SimPy does for its own class),
+    not rebuilt at every call, and still build the events of that environment."""
+    from twin.sim.env import TwinEnv
+
+    env = TwinEnv(load_scenario("quickstart"))
+    for name in ("process", "timeout", "event", "all_of", "any_of"):
+        assert name in vars(env), name
+    ev = env.timeout(1.5)
+    assert isinstance(ev, simpy.Timeout) and ev.env is env
+    env.run()
+    assert env.now == 1.5

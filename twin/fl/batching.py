@@ -17,6 +17,8 @@ from collections.abc import Sequence
 import numpy as np
 import torch
 
+from twin.fl.seeding import SeededStreams
+
 
 @dataclasses.dataclass(frozen=True)
 class BatchPlan:
@@ -62,29 +64,47 @@ def client_seeds(rng: np.random.Generator, n_clients: int) -> np.ndarray:
 
 def make_plan(client_indices: Sequence[np.ndarray], seeds: Sequence[int], *, local_epochs: int, batch_size: int,
               shuffle: bool) -> BatchPlan:
-    """Build the batch plan of a group of clients (see the module docstring)."""
+    """Build the batch plan of a group of clients (see the module docstring).
+
+    Client ``c`` shuffles with ``np.random.default_rng(seeds[c])`` (its streams from :class:`SeededStreams`, the same
+    draws without building a generator each), one ``permutation`` of its n rows per epoch; everything else is filled
+    for the whole group at once."""
     sizes = np.array([len(ix) for ix in client_indices], dtype=np.int64)
     steps = steps_per_client(sizes, local_epochs=local_epochs, batch_size=batch_size)
     k, max_steps = len(sizes), int(steps.max(initial=0))
+    if len(seeds) != k:
+        raise ValueError(f"make_plan: {k} clients but {len(seeds)} seeds")
     members = np.zeros((k, max(int(sizes.max(initial=0)), 1)), dtype=np.int64)
-    positions = np.zeros((k, max_steps, batch_size), dtype=np.int64)
-    counts = np.zeros((k, max_steps), dtype=np.int64)
-    for c, (ix, seed) in enumerate(zip(client_indices, seeds, strict=True)):
-        n = len(ix)
-        if n == 0:
-            continue
-        members[c, :n] = ix
-        members[c, n:] = ix[0]
-        per_epoch = -(-n // batch_size)
-        gen = np.random.default_rng(int(seed))
-        padded = np.zeros(per_epoch * batch_size, dtype=np.int64)
-        epoch_counts = np.full(per_epoch, batch_size, dtype=np.int64)
-        epoch_counts[-1] = n - (per_epoch - 1) * batch_size
-        for e in range(local_epochs):
-            padded[:n] = gen.permutation(n) if shuffle else np.arange(n)
-            positions[c, e * per_epoch:(e + 1) * per_epoch] = padded.reshape(per_epoch, batch_size)
-            counts[c, e * per_epoch:(e + 1) * per_epoch] = epoch_counts
-    return BatchPlan(members=members, sizes=sizes, positions=positions, counts=counts, steps=steps)
+    if k == 0 or max_steps == 0:
+        return BatchPlan(members=members, sizes=sizes, positions=np.zeros((k, max_steps, batch_size), dtype=np.int64),
+                         counts=np.zeros((k, max_steps), dtype=np.int64), steps=steps)
+    # members: each client's rows, padded with its first one
+    filled = sizes > 0
+    rows = np.concatenate([np.asarray(ix, dtype=np.int64) for ix in client_indices])
+    starts = np.cumsum(sizes) - sizes
+    members[filled] = rows[starts[filled]][:, None]
+    owner = np.repeat(np.arange(k), sizes)
+    members[owner, np.arange(rows.size) - starts[owner]] = rows
+    # per step: its batch's real samples (full batches, the epoch's last one partial, 0 after the last step)
+    per_epoch = -(-sizes // batch_size)
+    step = np.arange(max_steps)
+    last = sizes - (per_epoch - 1) * batch_size
+    in_epoch = step % np.maximum(per_epoch, 1)[:, None]
+    counts = np.where(step < steps[:, None], np.where(in_epoch == (per_epoch - 1)[:, None], last[:, None], batch_size),
+                      0)
+    # positions: per epoch the positions 0..n-1 (then shuffled in place, as permutation(n) would), padding 0
+    epoch_len = np.maximum(per_epoch * batch_size, 1)[:, None]
+    slot = np.arange(max_steps * batch_size)
+    within = slot % epoch_len
+    flat = np.where((slot < local_epochs * epoch_len) & (within < sizes[:, None]), within, 0)
+    if shuffle:
+        streams = SeededStreams(np.asarray(seeds, dtype=np.int64))
+        for c in np.flatnonzero(sizes > 1).tolist():
+            gen, n, length, row = streams.stream(c), int(sizes[c]), int(epoch_len[c, 0]), flat[c]
+            for e in range(local_epochs):
+                gen.shuffle(row[e * length:e * length + n])
+    return BatchPlan(members=members, sizes=sizes, positions=flat.reshape(k, max_steps, batch_size), counts=counts,
+                     steps=steps)
 
 
 def sample_weights(counts: np.ndarray, batch_size: int) -> np.ndarray:

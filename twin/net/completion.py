@@ -35,13 +35,14 @@ def on_complete(net, eps_s: float) -> None:  # net: a twin.net.lazy.FlowRates (n
         net._active, net._seq, net._links, net._coef, net._weight, net._use, net._head, net._nxt, net._prv, net._load,
         net._saturated, net._dirty, net._seed, net._capacity, net._n_on, scratch.ints, scratch.floats, scratch.flags,
         scratch.r, scratch.c, scratch.ck)
-    flows, free, deliver = net._flows, net._free, net._deliver
+    flows, free, finished = net._flows, net._free, []
     for slot in net._done[:n].tolist():
         flow = flows.pop(slot)
         free.append(slot)
         flow.slot = None
         flow.tx_end_t = now
-        deliver(flow)
+        finished.append(flow)
+    net._deliver_many(finished)
     net.n_flow_events += n
     net.n_recomputes += 1
     net._generation += 1
@@ -69,7 +70,7 @@ def complete(dt, threshold, track, done, remaining, rate, active, seq, links, co
     last_seq = -1
     demand = 0.0  # a kept star's sums over the flows that go on (used when it stays one, see below)
     pmin = np.inf
-    kept_star = star_state[1] == 1  # then the slots are listed only if the star turns out not to hold
+    kept_star = star_state[1] == 1  # a plain star (2: shared leaves, found again every time); slots listed if not
     n = 0
     best = -1
     best_left = np.inf

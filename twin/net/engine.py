@@ -92,12 +92,34 @@ class FlowNetwork(FlowRates):
         """The last byte has left: it arrives after the route's latency."""
 
         def arrive(_event: simpy.Event) -> None:
-            if not flow.cancelled:
-                if self.observer is not None:
-                    self.observer.flow_ended(flow, self.env.now)
-                flow.done.succeed(flow)
+            self._arrive(flow)
 
         self.env.timeout(flow.latency_s).callbacks.append(arrive)
+
+    def _deliver_many(self, flows: list[Flow]) -> None:
+        """:meth:`_deliver` for flows whose last bytes left together, in this order: one timer per arrival time.
+        Their timers for one instant would fire one after the other, in this order (nothing else is scheduled between
+        them), so one timer that delivers them in order does the same."""
+        if len(flows) == 1:
+            self._deliver(flows[0])
+            return
+        now = self.env.now
+        at: dict[float, tuple[float, list[Flow]]] = {}  # arrival time (as SimPy computes it) -> (a delay, flows)
+        for flow in flows:
+            latency = flow.latency_s
+            at.setdefault(now + latency, (latency, []))[1].append(flow)
+        for latency, group in at.values():
+            def arrive(_event: simpy.Event, group: list[Flow] = group) -> None:
+                for flow in group:
+                    self._arrive(flow)
+
+            self.env.timeout(latency).callbacks.append(arrive)
+
+    def _arrive(self, flow: Flow) -> None:
+        if not flow.cancelled:
+            if self.observer is not None:
+                self.observer.flow_ended(flow, self.env.now)
+            flow.done.succeed(flow)
 
     # ---------------------------------------------------------------------------------------------- public API
 
@@ -135,7 +157,8 @@ class FlowNetwork(FlowRates):
 
     def _admit(self, flow: Flow) -> None:
         """Give a flow a slot in the sharing arrays; it transmits from the next recomputation on."""
-        self._pending.pop(id(flow), None)
+        if self._pending:
+            self._pending.pop(id(flow), None)
         if flow.cancelled:
             return
         self._occupy(flow, flow.weight)

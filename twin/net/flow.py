@@ -75,7 +75,10 @@ class Flow:
     @property
     def latency_s(self) -> float:
         """One-way propagation along the route (a link's latency is its one-way propagation delay, not a loaded RTT)."""
-        return sum(r.latency_s for r in self.route)
+        total = 0
+        for r in self.route:  # the additions of sum(), without a generator per call
+            total += r.latency_s
+        return total
 
     @property
     def rtt_s(self) -> float:

@@ -10,7 +10,7 @@ from __future__ import annotations
 import numpy as np
 
 from twin.net.filling import AVAILABLE, maxmin_triplets, njit
-from twin.net.star import star_shape, star_solve
+from twin.net.star import leaf_star_shape, star_shape, star_solve
 
 __all__ = ["AVAILABLE", "advance", "finished_slots", "first_finish", "lazy_recompute", "link", "unlink"]
 
@@ -175,9 +175,26 @@ def lazy_recompute(links, coef, weight, active, seed, seq, rate, capacity, satur
                 seeded = seeded or seed[s]
     order = slots[:n_act]
     # A star stays one while flows only leave it (no new, re-routed or re-weighted flow): its shape is kept.
-    hub = star_state[0] if star_state[1] == 1 and not seeded else star_shape(
-        order, n_act, links, coef, weight, capacity, head, nxt, hub_c, priv)
-    star_state[0], star_state[1] = hub, 1 if hub >= 0 else 0
+    # A star with shared leaves (state 2: twin.net.star.leaf_star_shape) is found again at every change, as a leaf's
+    # level moves when one of its flows leaves; it is tried first while the last shape was one.
+    kind = star_state[1]
+    if kind == 1 and not seeded:
+        hub = star_state[0]
+    else:
+        hub, shared = -1, False
+        if kind == 2:
+            hub, shared = leaf_star_shape(order, n_act, links, coef, weight, capacity, head, nxt, seq, hub_c, priv,
+                                          star_state[0])
+            if hub == -2:
+                hub, shared = leaf_star_shape(order, n_act, links, coef, weight, capacity, head, nxt, seq, hub_c,
+                                              priv, -1)
+        if hub < 0:
+            hub = star_shape(order, n_act, links, coef, weight, capacity, head, nxt, hub_c, priv)
+        if hub < 0 and kind != 2:
+            hub, shared = leaf_star_shape(order, n_act, links, coef, weight, capacity, head, nxt, seq, hub_c, priv,
+                                          -1)
+        kind = 2 if shared else 1
+    star_state[0], star_state[1] = hub, kind if hub >= 0 else 0
     if hub >= 0:  # a star (the burst): solve every flow at once, in admission order, as the full recomputation does
         for i in range(1, n_act):
             if seq[order[i]] < seq[order[i - 1]]:

@@ -19,7 +19,7 @@ import numpy as np
 
 from twin.net.filling import heap_pop, heap_sift_down, njit
 
-__all__ = ["star_fill", "star_rates", "star_shape", "star_solve"]
+__all__ = ["leaf_star_shape", "star_fill", "star_rates", "star_shape", "star_solve"]
 
 
 @njit(cache=True, nogil=True)
@@ -188,3 +188,86 @@ def star_solve(order, n, hub, weight, rate, capacity, remaining, seed, hub_c, pr
         if f < first:
             first = f
     return first
+
+
+@njit(cache=True, nogil=True)
+def leaf_star_shape(order, n, links, coef, weight, capacity, head, nxt, seq, hub_c, priv, hint):  # pragma: no cover
+    """Like :func:`star_shape` for a star whose leaves may be shared: one resource (the hub) every flow crosses once,
+    and besides it exactly one resource per flow, its *leaf*, crossed by one or several of these flows (a client
+    drawn twice in a round, its two transfers on one access link); every coefficient positive and finite. Returns
+    (the hub or -1, whether a leaf is shared); fills ``hub_c`` and ``priv``. ``hint``: the hub to try (-1: none,
+    look for it); -2 when the flows are no star around the hint (look again without one).
+
+    A flow's ``priv`` is its leaf's level as the full filling computes it first: the leaf's capacity over its terms
+    (coefficient * weight) summed in admission order (``seq``). The level holds until the leaf's flows freeze, and
+    they freeze together, at its level or at the hub's, since none has another constraint; so the star filling
+    (:func:`star_rates`, flows with equal ``priv`` frozen in one step) gives the full filling's rates."""
+    if n < 2:
+        return -1, False
+    k = links.shape[1]
+    hub = hint
+    if hub < 0:
+        s = order[0]
+        for j in range(k):  # the hub: a resource of the first flow that every flow crosses
+            if coef[s, j] != 0:
+                m = 0
+                x = head[links[s, j]]
+                while x >= 0:
+                    m += 1
+                    x = nxt[x]
+                if m == n:
+                    hub = links[s, j]
+                    break
+        if hub < 0:
+            return -1, False
+    shared = False
+    for i in range(n):  # every flow crosses the hub once (so its list holds them all) and one leaf
+        s = order[i]
+        n_hub = 0
+        leaf = -1
+        for j in range(k):
+            c = coef[s, j]
+            if c != 0:
+                if not (c > 0) or np.isinf(c):
+                    return -1, False
+                if links[s, j] == hub:
+                    n_hub += 1
+                    hub_c[s] = c
+                elif leaf < 0:
+                    leaf = j
+                else:
+                    leaf = k  # a second leaf
+        if n_hub != 1 or leaf < 0 or leaf == k:
+            return (-2 if hint >= 0 else -1), False  # -2: not around the hint (the caller looks again without it)
+        li = links[s, leaf]
+        x = s * k + leaf
+        if head[li] == x and nxt[x] < 0:  # its own leaf
+            d = coef[s, leaf] * weight[s]
+        else:  # the leaf's terms in admission order, summed from 0 as the filling sums a resource's demand
+            shared = True
+            m = 0
+            x = head[li]
+            while x >= 0:
+                m += 1
+                x = nxt[x]
+            if m == 2:  # two terms: their sum does not depend on the order
+                x = head[li]
+                s2 = x // k
+                d = 0.0 + coef[s2, x - s2 * k] * weight[s2]
+                x = nxt[x]
+                s2 = x // k
+                d += coef[s2, x - s2 * k] * weight[s2]
+            else:
+                keys = np.empty(m, dtype=np.int64)
+                terms = np.empty(m)
+                x = head[li]
+                for q in range(m):
+                    s2 = x // k
+                    keys[q] = seq[s2]
+                    terms[q] = coef[s2, x - s2 * k] * weight[s2]
+                    x = nxt[x]
+                d = 0.0
+                for q in np.argsort(keys):
+                    d += terms[q]
+        priv[s] = (capacity[li] if capacity[li] > 0.0 else 0.0) / d if d > 0 else np.inf
+    return hub, shared

@@ -68,9 +68,10 @@ class Recorder:
         required = EVENT_SCHEMA.get(kind)
         if required is None:
             raise ValueError(f"event kind {kind!r} has no schema; known: {', '.join(EVENT_SCHEMA)}")
-        missing = [c for c in required if fields.get(c) is None]
-        if missing:
-            raise ValueError(f"{kind} event for {entity} lacks {', '.join(missing)}")
+        for c in required:
+            if fields.get(c) is None:
+                missing = [c for c in required if fields.get(c) is None]
+                raise ValueError(f"{kind} event for {entity} lacks {', '.join(missing)}")
         if t < self._last_t:
             raise ValueError(f"{kind} event at t={t} is earlier than the previous event at t={self._last_t}")
         self._last_t = t

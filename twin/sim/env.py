@@ -99,6 +99,11 @@ class TwinEnv(simpy.Environment):
 
     def __init__(self, config: ScenarioConfig, *, base_dir: Path | None = None) -> None:
         super().__init__()
+        # SimPy binds env.timeout, env.event, env.process ... to the instance only for the BoundClass attributes of
+        # the instance's own class: a subclass would build a bound method at every call. Bind the inherited ones too.
+        for name, obj in vars(simpy.Environment).items():
+            if type(obj) is simpy.core.BoundClass and name not in vars(self):
+                setattr(self, name, getattr(self, name))
         self.config = config
         self.base_dir = base_dir or Path.cwd()
         self.recorder = Recorder()

@@ -19,7 +19,7 @@ class FlowTimeline:
         self.recorder = recorder
         self.tier_of: dict[int, str] = {}  # id(resource) -> tier (twin.sim.tiers), set once the network is built
         self.tier_bytes: dict[str, float] = {}  # bytes that crossed each tier (delivered or, if cancelled, sent)
-        self._tiers: dict[int, tuple[str, ...]] = {}
+        self._tiers: dict[int, tuple[list, tuple[str, ...]]] = {}  # id(flow) -> (its route, tiers) at start
         self._route_tiers: dict[tuple[int, ...], tuple[str, ...]] = {}  # a route's resources (ids) -> its tiers
 
     def _tiers_of(self, route) -> tuple[str, ...]:
@@ -35,24 +35,36 @@ class FlowTimeline:
         stalled out of coverage crosses its cell's tiers once it is moved there)."""
         if not self.tier_of:
             return
-        start, now = self._tiers.pop(id(flow), ()), self._tiers_of(flow.route)
+        route, start = self._tiers.pop(id(flow), (None, ()))
+        now = start if flow.route is route else self._tiers_of(flow.route)  # a re-routed flow has a new route list
         for tier in now if start == now else dict.fromkeys((*start, *now)):
             self.tier_bytes[tier] = self.tier_bytes.get(tier, 0.0) + nbytes
 
     def flow_started(self, flow: Flow, t: float) -> None:
         if self.tier_of:
-            self._tiers[id(flow)] = self._tiers_of(flow.route)
-        cols, round_, ends = _columns(flow)
-        self.recorder.emit("flow_start", t, flow.name, round_, flow=flow.name, **ends, bytes=flow.size_bytes,
-                           direction=_direction(flow), **cols)
+            self._tiers[id(flow)] = (flow.route, self._tiers_of(flow.route))
+        tag = flow.tag
+        if isinstance(tag, FlowTag):
+            cols = tag.columns()
+            self.recorder.emit("flow_start", t, flow.name, cols.pop("round", None), flow=flow.name, src=tag.src,
+                               dst=tag.dst, bytes=flow.size_bytes, direction=tag.direction, **cols)
+        else:
+            self.recorder.emit("flow_start", t, flow.name, None, flow=flow.name, src="", dst="", bytes=flow.size_bytes,
+                               direction="")
 
     def flow_ended(self, flow: Flow, t: float) -> None:
         self._count(flow, flow.size_bytes)
-        cols, round_, ends = _columns(flow)
         duration = t - flow.start_t
-        self.recorder.emit("flow_end", t, flow.name, round_, flow=flow.name, **ends, bytes=flow.size_bytes,
-                           direction=_direction(flow), duration_s=duration,
-                           rate_bps=8 * flow.size_bytes / duration if duration > 0 else float("inf"), **cols)
+        rate = 8 * flow.size_bytes / duration if duration > 0 else float("inf")
+        tag = flow.tag
+        if isinstance(tag, FlowTag):
+            cols = tag.columns()
+            self.recorder.emit("flow_end", t, flow.name, cols.pop("round", None), flow=flow.name, src=tag.src,
+                               dst=tag.dst, bytes=flow.size_bytes, direction=tag.direction, duration_s=duration,
+                               rate_bps=rate, **cols)
+        else:
+            self.recorder.emit("flow_end", t, flow.name, None, flow=flow.name, src="", dst="", bytes=flow.size_bytes,
+                               direction="", duration_s=duration, rate_bps=rate)
 
     def flow_cancelled(self, flow: Flow, t: float, bytes_done: float) -> None:
         self._count(flow, bytes_done)

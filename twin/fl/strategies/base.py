@@ -74,12 +74,15 @@ def client_weights(num_examples: Sequence[int], weighting: str) -> np.ndarray:
 
 def weighted_average(vectors: Iterable[torch.Tensor], weights: Sequence[float]) -> torch.Tensor:
     """``sum_i weights[i] * vectors[i]`` accumulated in float64 (one vector at a time: no K x P stack)."""
-    acc = None
-    count = 0
+    acc = buf = None
     for vec, w in zip(vectors, weights, strict=True):
-        term = vec.to(torch.float64) * float(w)
-        acc = term if acc is None else acc.add_(term)
-        count += 1
+        if acc is None:
+            acc = vec.to(torch.float64) * float(w)
+            continue
+        if buf is None:
+            buf = torch.empty_like(acc)
+        buf.copy_(vec)  # the term vec.to(float64) * w of the first one, in a reused buffer (same products, same sum)
+        acc.add_(buf.mul_(float(w)))
     if acc is None:
         raise ValueError("weighted_average needs at least one vector")
     return acc
@@ -160,10 +163,14 @@ class Strategy:
             self.last = AggregateInfo(len(updates), 0, len(updates) - len(kept), total, changed=False)
             return _copy(global_params)
         g = flatten(global_params, global_params)
-        deltas = (
-            flatten(u.delta, global_params) if u.delta is not None else flatten(u.params, global_params) - g
-            for u in kept
-        )
+        if isinstance(global_params, torch.Tensor) and all(
+                isinstance(u.delta, torch.Tensor) and u.delta.shape == global_params.shape for u in kept):
+            deltas = (u.delta.detach().reshape(-1) for u in kept)  # flat already: weighted_average converts them
+        else:
+            deltas = (
+                flatten(u.delta, global_params) if u.delta is not None else flatten(u.params, global_params) - g
+                for u in kept
+            )
         avg_delta = weighted_average(deltas, weights)
         new = self._server_step(g, avg_delta)
         self.last = AggregateInfo(len(updates), len(kept), len(updates) - len(kept), total, changed=True)
