@@ -93,3 +93,19 @@ def test_a_command_line_run_ends_without_teardown_and_writes_everything(tmp_path
     from twin.recording.run_folder import is_complete
 
     assert is_complete(tmp_path / "r")
+
+
+def test_under_a_profiler_a_command_exits_the_normal_way(tmp_path):
+    """``python -m cProfile -o F -m twin.run ...`` still gets its profile written (exit_now leaves the teardown to
+    the interpreter when a profiler or tracer is active)."""
+    prof = tmp_path / "run.prof"
+    out = subprocess.run([sys.executable, "-m", "cProfile", "-o", str(prof), "-m", "twin.run", "quickstart", "--quiet",
+                          "--out", str(tmp_path / "r"), "--set", "fl.rounds=1", "--set", "fl.train=false"],
+                         capture_output=True, text=True)
+    assert out.returncode == 0, out.stderr
+    import pstats
+
+    assert pstats.Stats(str(prof)).total_calls > 0
+    code = "import sys\nfrom twin.cli import exit_now\nsys.settrace(lambda *a: None)\nexit_now(4)"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert out.returncode == 4 and "Traceback" not in out.stderr

@@ -107,9 +107,12 @@ def exit_now(status: int) -> NoReturn:
     study run), for memory the operating system takes back at once anyway. This keeps what matters of it: the
     streams are flushed (Python's and C's), threads that are not daemons are waited for, and the ``atexit`` handlers
     run (logging's flush, weakref finalizers such as temporary folders, multiprocessing's children); then the process
-    ends. Only for a command's ``__main__`` path,
-    after its files are written and closed: a caller of ``main()`` in the same process is unaffected.
+    ends. Only for a command's ``__main__`` path, after its files are written and closed: a caller of ``main()`` in
+    the same process is unaffected. Under a profiler, a tracer or coverage (``python -m cProfile -m twin.run ...``) it
+    exits the normal way, so that they write their results.
     """
+    if sys.getprofile() is not None or sys.gettrace() is not None:
+        raise SystemExit(status)
     _flush()
     threading = sys.modules.get("threading")
     if threading is not None:  # as the interpreter's exit: threading's exit hooks (thread pools left open stop), then
