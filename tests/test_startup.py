@@ -5,18 +5,27 @@ import sys
 
 CHECK = r"""
 import gc
-from twin.startup import imports_paused
+from twin.startup import imports_paused, settle
 
-assert gc.isenabled() and gc.get_freeze_count() == 0
+assert gc.isenabled() and gc.get_freeze_count() == 0 and gc.get_threshold()[0] == 700
 with imports_paused():
     assert not gc.isenabled()
     import json  # noqa: F401  (any import)
     junk = [[i] for i in range(1000)]
 first = gc.get_freeze_count()
-assert gc.isenabled() and first > len(junk)  # what existed at the end of the first block is frozen
+assert gc.isenabled() and first > len(junk)  # what existed at the end of the block is frozen
 with imports_paused():
     more = [[i] for i in range(1000)]
-assert gc.get_freeze_count() == first and gc.isenabled()  # later uses only pause
+second = gc.get_freeze_count()
+assert second >= first + len(more) and gc.isenabled()  # before settle(): every use freezes
+settle()
+with imports_paused():
+    late = [[i] for i in range(1000)]
+assert gc.get_freeze_count() == second and gc.isenabled()  # after: only pauses
+assert gc.get_threshold()[0] == 700  # a sweep worker keeps Python's thresholds
+from twin.startup import one_run_process
+one_run_process()
+assert gc.get_threshold()[0] == 10_000  # a one-run process: young collections less often
 gc.disable()
 with imports_paused():
     pass
@@ -25,7 +34,7 @@ print("ok")
 """
 
 
-def test_imports_paused_freezes_once_and_restores_the_collector():
+def test_imports_paused_freezes_until_settled_and_restores_the_collector():
     out = subprocess.run([sys.executable, "-c", CHECK], capture_output=True, text=True)
     assert out.returncode == 0, out.stderr
     assert out.stdout.strip() == "ok"
@@ -40,3 +49,63 @@ def test_a_run_freezes_its_imports(tmp_path):
     assert out.returncode == 0, out.stderr
     count, enabled = out.stdout.split()
     assert int(count) > 10_000 and enabled == "True"
+
+
+def test_the_command_line_modules_load_frozen():
+    """Importing twin.run (pandas, pyarrow, the pydantic schema) happens with the collector off, then frozen."""
+    code = "import gc, twin.run; import pandas, pydantic; print(gc.get_freeze_count(), gc.isenabled())"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert out.returncode == 0, out.stderr
+    count, enabled = out.stdout.split()
+    assert int(count) > 10_000 and enabled == "True"
+
+
+EXIT = r"""
+import atexit, sys
+from twin.cli import exit_now
+
+atexit.register(lambda: print("atexit ran", file=sys.stderr))
+atexit.register(lambda: sys.stdout.write(", then a handler's words"))  # runs first (last registered)
+import threading, time
+threading.Thread(target=lambda: (time.sleep(0.3), sys.stdout.write("buffered"))).start()  # not a daemon: waited for
+from concurrent.futures import ThreadPoolExecutor
+pool = ThreadPoolExecutor(2)  # left open: its idle workers stop at exit, as in a normal exit
+pool.submit(time.sleep, 0.1)
+exit_now(int(sys.argv[1]))
+print("never")
+"""
+
+
+def test_exit_now_flushes_runs_atexit_and_keeps_the_status():
+    for status in (0, 3):
+        out = subprocess.run([sys.executable, "-c", EXIT, str(status)], capture_output=True, text=True, timeout=120)
+        assert out.returncode == status
+        assert out.stdout == "buffered, then a handler's words"  # no newline: still buffered at exit_now
+        assert out.stderr.strip() == "atexit ran"
+
+
+def test_a_command_line_run_ends_without_teardown_and_writes_everything(tmp_path):
+    """``python -m twin.run`` ends through exit_now: every file is complete and the path is printed."""
+    out = subprocess.run([sys.executable, "-m", "twin.run", "quickstart", "--quiet", "--out", str(tmp_path / "r"),
+                          "--set", "fl.rounds=1", "--set", "fl.train=false"], capture_output=True, text=True)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip() == str(tmp_path / "r")
+    from twin.recording.run_folder import is_complete
+
+    assert is_complete(tmp_path / "r")
+
+
+def test_under_a_profiler_a_command_exits_the_normal_way(tmp_path):
+    """``python -m cProfile -o F -m twin.run ...`` still gets its profile written (exit_now leaves the teardown to
+    the interpreter when a profiler or tracer is active)."""
+    prof = tmp_path / "run.prof"
+    out = subprocess.run([sys.executable, "-m", "cProfile", "-o", str(prof), "-m", "twin.run", "quickstart", "--quiet",
+                          "--out", str(tmp_path / "r"), "--set", "fl.rounds=1", "--set", "fl.train=false"],
+                         capture_output=True, text=True)
+    assert out.returncode == 0, out.stderr
+    import pstats
+
+    assert pstats.Stats(str(prof)).total_calls > 0
+    code = "import sys\nfrom twin.cli import exit_now\nsys.settrace(lambda *a: None)\nexit_now(4)"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert out.returncode == 4 and "Traceback" not in out.stderr

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import os
 from pathlib import Path
 
 import numpy as np
@@ -122,3 +123,36 @@ def test_a_run_from_the_disk_cache_has_the_same_tables(tmp_path, cache, monkeypa
     assert [r.summary["fl"]["data_reused"] for r in out] == [None, "disk cache"]
     for name in ("rounds", "timeline", "clients"):
         pd.testing.assert_frame_equal(out[0].tables[name], out[1].tables[name], check_exact=True)
+
+
+def test_file_digests_are_remembered_by_identity_and_times(tmp_path, cache, monkeypatch):
+    """A settled file is hashed once; a file changed in any way (here: rewritten, its times moved) is hashed again;
+    the entry key is the one the full hashing gives."""
+    folder = _idx_folder(tmp_path / "idx")
+    files = data_store.source_files("idx", {"path": str(folder), "name": "idx"})
+    memo = tmp_path / "memo"
+    hashed = []
+    real = data_store._digest
+    monkeypatch.setattr(data_store, "_digest", lambda p: hashed.append(Path(p).name) or real(p))
+    fresh = data_store.entry_key("idx", {}, files, memo=memo)
+    assert len(hashed) == len(files) + 2 and len(list(memo.iterdir())) == 2  # only the (settled) loader code noted
+    assert fresh == data_store.entry_key("idx", {}, files)  # the key of full hashing
+    hashed.clear()
+    assert data_store.entry_key("idx", {}, files, memo=memo) == fresh
+    assert sorted(hashed) == sorted(f.name for f in files)  # just written: hashed every time, never remembered
+    monkeypatch.setattr(data_store, "SETTLED_NS", -10**12)  # every file counts as settled
+    hashed.clear()
+    assert data_store.entry_key("idx", {}, files, memo=memo) == fresh
+    assert len(hashed) == len(files) and len(list(memo.iterdir())) == len(files) + 2  # now remembered
+    hashed.clear()
+    assert data_store.entry_key("idx", {}, files, memo=memo) == fresh
+    assert hashed == []  # from the memo
+    _idx_folder(folder, seed=1)  # same names and sizes, other pixels
+    stamp = files[0].stat().st_mtime_ns + 5_000_000_000
+    for f in files:
+        os.utime(f, ns=(stamp, stamp))
+    changed = data_store.entry_key("idx", {}, files, memo=memo)
+    assert sorted(hashed) == sorted(f.name for f in files)  # only the changed files were hashed again
+    assert changed != fresh and changed == data_store.entry_key("idx", {}, files)
+    next(memo.iterdir()).write_text("garbage")  # a damaged note is ignored
+    assert data_store.entry_key("idx", {}, files, memo=memo) == changed

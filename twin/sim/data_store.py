@@ -7,7 +7,11 @@ maps the arrays of an earlier load instead (``.npy`` files, memory-mapped copy-o
 An entry is a folder under the cache directory named by a SHA-256 key over:
 
 - the data section as the loader receives it (kind and every field, paths resolved);
-- the SHA-256 of the content of every file the loader reads (a changed or replaced file is a new key);
+- the SHA-256 of the content of every file the loader reads (a changed or replaced file is a new key). Hashing
+  Fashion-MNIST's 31 MB takes 30-50 ms, so each file's digest is remembered in ``digests/`` next to the cache
+  directory, named by the file's path, device, inode, size, modification and change times (nanoseconds), as git's
+  index does; a file changed in any way has another name there and is hashed again. Only files whose times are
+  :data:`SETTLED_NS` old are remembered (a file rewritten within the clock's granularity could keep its times);
 - the source of the loader's code (``twin/fl/data/idx.py``, ``base.py``) and :data:`FORMAT`, so a change to how the
   data is read never meets an entry written by the old code.
 
@@ -27,6 +31,7 @@ import logging
 import os
 import shutil
 import tempfile
+import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -42,6 +47,7 @@ CACHE_ENV = "TWIN_CACHE_DIR"
 _OFF = ("", "0", "off", "none", "false", "no")
 _ARRAYS = ("x_train", "y_train", "x_test", "y_test")
 _CODE = [Path(__file__).resolve().parents[1] / "fl" / "data" / name for name in ("idx.py", "base.py")]
+SETTLED_NS = 2_000_000_000  # a file's digest is remembered once its times are this old (2 s)
 
 stats = {"hits": 0, "writes": 0}
 
@@ -74,11 +80,40 @@ def _digest(path: Path) -> str:
     return h.hexdigest()
 
 
-def entry_key(kind: str, fields: dict[str, Any], files: list[Path]) -> str:
-    """The entry's name: a hash of the data section, the files' content and the loader's code."""
+def _remembered_digest(path: Path, memo: Path | None) -> str:
+    """:func:`_digest` of ``path``, from ``memo`` (a folder) when this very file was hashed before: same path,
+    device, inode, size, modification and change times. A newly hashed settled file is remembered there; a memo that
+    cannot be read or written only costs the hashing."""
+    if memo is None:
+        return _digest(path)
+    st = os.stat(path)
+    stamp = f"{Path(path).resolve()}\0{st.st_dev}\0{st.st_ino}\0{st.st_size}\0{st.st_mtime_ns}\0{st.st_ctime_ns}"
+    note = memo / hashlib.sha256(stamp.encode()).hexdigest()[:32]
+    try:
+        known = note.read_text(encoding="ascii")
+        if len(known) == 64 and all(c in "0123456789abcdef" for c in known):
+            return known
+    except (OSError, ValueError):
+        pass
+    digest = _digest(path)
+    if max(st.st_mtime_ns, st.st_ctime_ns) < time.time_ns() - SETTLED_NS:
+        try:
+            memo.mkdir(parents=True, exist_ok=True)
+            fd, tmp = tempfile.mkstemp(prefix=f".{note.name}-", dir=memo)
+            with os.fdopen(fd, "w", encoding="ascii") as fh:
+                fh.write(digest)
+            os.replace(tmp, note)  # atomic: a reader sees the whole digest or no note
+        except OSError as exc:
+            log.debug("digest of %s not remembered (%s)", path, exc)
+    return digest
+
+
+def entry_key(kind: str, fields: dict[str, Any], files: list[Path], memo: Path | None = None) -> str:
+    """The entry's name: a hash of the data section, the files' content and the loader's code (``memo``: the folder
+    of remembered digests, see the module docstring; None hashes every file)."""
     doc = {"format": FORMAT, "kind": kind, "fields": fields,
-           "files": [[p.name, _digest(p)] for p in files],
-           "code": [_digest(p) for p in _CODE]}
+           "files": [[p.name, _remembered_digest(p, memo)] for p in files],
+           "code": [_remembered_digest(p, memo) for p in _CODE]}
     return hashlib.sha256(json.dumps(doc, sort_keys=True, default=str).encode()).hexdigest()[:32]
 
 
@@ -90,7 +125,7 @@ def load(kind: str, fields: dict[str, Any], make: Callable[[], FederatedDataset]
     if files is None:
         return make(), False
     try:
-        entry = root / entry_key(kind, fields, files)
+        entry = root / entry_key(kind, fields, files, memo=root.parent / "digests")
     except OSError:  # a file unreadable: the loader says which
         return make(), False
     if entry.is_dir():
