@@ -23,15 +23,16 @@ ALLOWED: dict[str, set[str]] = {
     "radio": {"errors"},
     "geo": {"errors"},  # buildings and LOS geometry (numpy, shapely)
     "mobility": {"errors"},
-    "fl": {"errors"},
-    "net": {"errors"},
+    "fl": {"errors", "compiled"},
+    "net": {"errors", "compiled"},
     "recording": {"errors"},
     "sim": {"errors", "scenario", "radio", "geo", "mobility", "fl", "net", "recording"},
     "analysis": {"errors", "recording", "scenario", "fl"},
     "sweeps": {"errors", "scenario", "recording", "sim", "run", "cli", "threads"},
     "cli": {"errors", "twin"},
     "threads": {"errors"},  # the thread policy (docs/performance.md), read by run, sweep and the sweep workers
-    "startup": set(),  # the heavy imports with the garbage collector paused (docs/performance.md)
+    "startup": set(),
+    "compiled": set(),  # numba and its cache folder, keyed by the kernels' sources (docs/performance.md)  # the heavy imports with the garbage collector paused (docs/performance.md)
     "logs": set(),
     "run": {"errors", "cli", "logs", "scenario", "recording", "sim", "analysis", "threads", "startup"},
     "sweep": {"errors", "cli", "sweeps", "scenario", "threads"},

@@ -28,15 +28,7 @@ from __future__ import annotations
 
 import numpy as np
 
-try:  # pragma: no cover - exercised when numba is installed
-    from numba import njit
-
-    AVAILABLE = True
-except ImportError:  # pragma: no cover - exercised without numba
-    AVAILABLE = False
-
-    def njit(*_args, **_kwargs):
-        return lambda f: f
+from twin.compiled import AVAILABLE, njit  # numba, with a cache keyed by the kernels' sources
 
 __all__ = ["AVAILABLE", "evaluate_linear", "train_dual"]
 

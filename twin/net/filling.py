@@ -9,18 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 
-try:  # pragma: no cover - exercised when numba is installed
-    from numba import njit
-
-    AVAILABLE = True
-except ImportError:  # pragma: no cover - the numpy path is used
-    AVAILABLE = False
-
-    def njit(*_args, **_kwargs):
-        def wrap(fn):
-            return fn
-
-        return wrap
+from twin.compiled import AVAILABLE, njit  # noqa: F401 - AVAILABLE is read from here by the engine
 
 
 @njit(cache=True, nogil=True, inline="always")
