@@ -132,6 +132,45 @@ def close_component(links, coef, saturated, head, nxt, in_r, in_f, stack_r, n_st
     return n_f, done, n_rl
 
 
+@njit(cache=True, nogil=True, inline="always")
+def component_order(in_f, seq, slots, n_f):  # pragma: no cover - compiled
+    """The component's ``n_f`` flows (``in_f``) listed in ``slots`` in slot order, which is usually admission order
+    too; sorted by admission (``seq``) when it is not. Returns the list (a view of ``slots``, or a sorted copy)."""
+    i = 0
+    for s in range(in_f.size):
+        if in_f[s]:
+            slots[i] = s
+            i += 1
+    order = slots[:n_f]
+    for i in range(1, n_f):
+        if seq[order[i]] < seq[order[i - 1]]:
+            return order[np.argsort(seq[order])]
+    return order
+
+
+@njit(cache=True, nogil=True, inline="always")
+def release_component(order, n_f, links, coef, use, load, head, nxt, in_f, in_r, r_list, n_rl
+                      ):  # pragma: no cover - compiled
+    """Take the component's old use off the loads, so what is left is the outside flows'; a resource crossed by
+    component flows only joins the component (``in_r``, ``r_list``). Returns the resources listed."""
+    k = links.shape[1]
+    for i in range(n_f):
+        s = order[i]
+        for j in range(k):
+            li = links[s, j]
+            load[li] -= use[s, j]
+            use[s, j] = 0.0
+            if coef[s, j] != 0 and not in_r[li]:
+                x = head[li]
+                while x >= 0 and in_f[x // k]:
+                    x = nxt[x]
+                if x < 0:
+                    in_r[li] = True
+                    r_list[n_rl] = li
+                    n_rl += 1
+    return n_rl
+
+
 @njit(cache=True, nogil=True)
 def lazy_recompute(links, coef, weight, active, seed, seq, rate, capacity, saturated, dirty, load, use, head, nxt,
                    remaining, ints, floats, flags, R, C, CK, n_known=-1, seeded=False):  # pragma: no cover - compiled
@@ -217,30 +256,8 @@ def lazy_recompute(links, coef, weight, active, seed, seq, rate, capacity, satur
         if n_f == 0:
             break
         n_solved = n_f
-        i = 0  # the component in slot order, usually admission order too
-        for s in range(cap):
-            if in_f[s]:
-                slots[i] = s
-                i += 1
-        order = slots[:n_f]
-        for i in range(1, n_f):
-            if seq[order[i]] < seq[order[i - 1]]:
-                order = order[np.argsort(seq[order])]
-                break
-        for i in range(n_f):  # take the component's old use off the loads: what is left is the outside's
-            s = order[i]
-            for j in range(k):
-                li = links[s, j]
-                load[li] -= use[s, j]
-                use[s, j] = 0.0
-                if coef[s, j] != 0 and not in_r[li]:  # a resource crossed by component flows only is in it
-                    x = head[li]
-                    while x >= 0 and in_f[x // k]:
-                        x = nxt[x]
-                    if x < 0:
-                        in_r[li] = True
-                        r_list[n_rl] = li
-                        n_rl += 1
+        order = component_order(in_f, seq, slots, n_f)
+        n_rl = release_component(order, n_f, links, coef, use, load, head, nxt, in_f, in_r, r_list, n_rl)
         n_trip = 0
         for i in range(n_f):  # the triplets; a boundary resource keeps what the outside flows leave
             s = order[i]

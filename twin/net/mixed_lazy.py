@@ -21,7 +21,7 @@ import numpy as np
 
 from twin.net.cells import coefficients as cell_coefficients
 from twin.net.filling import njit
-from twin.net.kernels import SAT_TOL, close_component, component_seeds
+from twin.net.kernels import SAT_TOL, close_component, component_order, component_seeds, release_component
 from twin.net.mixed_kernels import TWO_CELLS, mixed_triplets
 
 __all__ = ["crossings", "lazy_recompute_mixed", "refresh_coefficients"]
@@ -59,7 +59,7 @@ def lazy_recompute_mixed(links, coef, weight, active, seed, seq, rate, capacity,
     in_r = np.zeros(n_res, dtype=np.bool_)
     in_f = np.zeros(cap, dtype=np.bool_)
     stack_r = np.empty(n_res, dtype=np.int64)
-    r_list = np.empty(n_res, dtype=np.int64)  # the resources the closure marks (this caller needs in_r only)
+    r_list = np.empty(n_res, dtype=np.int64)  # the resources the component marks (this caller needs in_r only)
     members = np.empty(cap, dtype=np.int64)
     n_stack, n_rl, n_f = component_seeds(dirty, seed, active, in_r, in_f, stack_r, r_list, members)
     done = 0
@@ -75,27 +75,8 @@ def lazy_recompute_mixed(links, coef, weight, active, seed, seq, rate, capacity,
                     load[li] = 0.0
                     saturated[li] = False
             return 0
-        slots = np.empty(n_f, dtype=np.int64)
-        i = 0
-        for s in range(cap):
-            if in_f[s]:
-                slots[i] = s
-                i += 1
-        for i in range(1, n_f):
-            if seq[slots[i]] < seq[slots[i - 1]]:
-                slots = slots[np.argsort(seq[slots])]
-                break
-        for i in range(n_f):  # take the component's old use off the loads: what is left is the outside's
-            s = slots[i]
-            for j in range(k):
-                li = links[s, j]
-                load[li] -= use[s, j]
-                use[s, j] = 0.0
-                if coef[s, j] != 0 and not in_r[li]:  # a resource crossed by component flows only is in it
-                    x = head[li]
-                    while x >= 0 and in_f[x // k]:
-                        x = nxt[x]
-                    in_r[li] = x < 0
+        slots = component_order(in_f, seq, np.empty(n_f, dtype=np.int64), n_f)
+        n_rl = release_component(slots, n_f, links, coef, use, load, head, nxt, in_f, in_r, r_list, n_rl)
         t_link = np.empty(n_f * k, dtype=np.int64)
         t_flow = np.empty(n_f * k, dtype=np.int64)
         t_coef = np.empty(n_f * k)
