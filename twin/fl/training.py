@@ -220,8 +220,7 @@ class LocalTrainer:
         if engine == "sequential":
             groups = [np.array([k]) for k in range(k_total)]
         elif engine == "dual":  # one client at a time inside the kernel: the grouping changes nothing but memory
-            per_client = 4 * sum(p.numel() for p in global_params.values())
-            group = self.chunk_clients or max(1, int(chunk_budget_bytes(self.device) // per_client))
+            group = max(1, self._chunk_clients(global_params))
             groups = [np.arange(s, min(s + group, k_total)) for s in range(0, k_total, group)]
         else:
             order = np.argsort(-self.steps(sizes), kind="stable")
@@ -279,13 +278,17 @@ class LocalTrainer:
             group = max(1, min(GPU_GROUP_BYTES, chunk_budget_bytes(self.device) // 2) // per_client)
         return max(1, min(group, self.chunk_clients or group))
 
-    def _chunk_groups(self, global_params: Mapping[str, torch.Tensor], groups: list[np.ndarray]) -> int:
-        """Whole groups per chunk: ``chunk_clients`` clients, else as many as the device's chunk budget holds."""
-        largest = max((len(g) for g in groups), default=1)
+    def _chunk_clients(self, global_params: Mapping[str, torch.Tensor]) -> int:
+        """Clients whose parameters a chunk holds: ``chunk_clients``, else as many as the device's chunk budget
+        holds."""
         if self.chunk_clients:
-            return self.chunk_clients // largest
+            return self.chunk_clients
         per_client = 4 * sum(p.numel() for p in global_params.values())
-        return int(chunk_budget_bytes(self.device) // max(per_client * largest, 1))
+        return int(chunk_budget_bytes(self.device) // max(per_client, 1))
+
+    def _chunk_groups(self, global_params: Mapping[str, torch.Tensor], groups: list[np.ndarray]) -> int:
+        """Whole groups per chunk (:meth:`_chunk_clients` clients)."""
+        return self._chunk_clients(global_params) // max((len(g) for g in groups), default=1)
 
 
 def _train_dual(layer, params: Mapping[str, torch.Tensor], x2d: torch.Tensor, y: torch.Tensor, plan,
