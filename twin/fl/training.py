@@ -279,12 +279,9 @@ class LocalTrainer:
         return max(1, min(group, self.chunk_clients or group))
 
     def _chunk_clients(self, global_params: Mapping[str, torch.Tensor]) -> int:
-        """Clients whose parameters a chunk holds: ``chunk_clients``, else as many as the device's chunk budget
-        holds."""
-        if self.chunk_clients:
-            return self.chunk_clients
+        """Clients whose parameters a chunk holds: ``chunk_clients``, else what the device's chunk budget holds."""
         per_client = 4 * sum(p.numel() for p in global_params.values())
-        return int(chunk_budget_bytes(self.device) // max(per_client, 1))
+        return self.chunk_clients or int(chunk_budget_bytes(self.device) // max(per_client, 1))
 
     def _chunk_groups(self, global_params: Mapping[str, torch.Tensor], groups: list[np.ndarray]) -> int:
         """Whole groups per chunk (:meth:`_chunk_clients` clients)."""
