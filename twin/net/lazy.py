@@ -38,7 +38,7 @@ if TYPE_CHECKING:
     from twin.net.flow import Flow, Resource
 
 _RES_FILL = (0.0, False, False, False, 0.0, -1, 0)  # the per-resource arrays' buffers: capacity ... head, n_on
-_EPS_S = 1e-12  # flows whose finish time is this close (relative) are finished together
+FINISH_EPS_S = 1e-12  # flows whose finish time is this close (relative) are finished together
 
 
 class FlowRates:
@@ -321,12 +321,12 @@ class FlowRates:
         if generation != self._generation:
             return  # rates changed since; a newer completion is scheduled
         if self._lazy and not self._young and not self._any_time_fair:  # wired only: the fused completion
-            on_complete(self, _EPS_S)
+            on_complete(self, FINISH_EPS_S)
             return
         self._advance()
         if kernels.AVAILABLE:
             finished = kernels.finished_slots(self._remaining, self._rate, self._active, self._seq,
-                                              _EPS_S * max(1.0, self.env.now))
+                                              FINISH_EPS_S * max(1.0, self.env.now))
             for slot in finished.tolist():
                 self._finish_tx(slot)
             self._recompute()
@@ -335,7 +335,7 @@ class FlowRates:
         rates = self._rate[slots]
         with np.errstate(divide="ignore", invalid="ignore"):
             left_s = np.where(rates > 0, self._remaining[slots] * 8.0 / rates, np.inf)
-        finished = slots[left_s <= _EPS_S * max(1.0, self.env.now)]
+        finished = slots[left_s <= FINISH_EPS_S * max(1.0, self.env.now)]
         if finished.size == 0:  # rounding left a sliver: finish the earliest anyway
             finished = slots[[int(np.argmin(left_s))]]
         for slot in finished.tolist():

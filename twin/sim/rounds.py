@@ -14,6 +14,7 @@ from typing import Any
 
 import simpy
 
+from twin.sim import fast_round
 from twin.sim.env import TwinEnv
 from twin.sim.runlog import log_round
 from twin.sim.selecting import Selector
@@ -144,6 +145,7 @@ def run_server(env: TwinEnv, on_round: Callable[[int, dict], None] | None = None
     avail = env.parts.availability
     selector = Selector(env, avail)
     tiers = env.network.observer if hier is not None else None
+    fast = fast_round.FastRounds(env) if fast_round.usable(env) else None
     rec.emit("run_start", env.now, "fl.server", n_clients=len(env.clients))
     reason = "max_rounds"
     for round_ in range(1, len(env.cohort_sizes) + 1):
@@ -162,22 +164,10 @@ def run_server(env: TwinEnv, on_round: Callable[[int, dict], None] | None = None
         env.workload.begin_round(round_, selected)
         oversample = cfg.selection.kind == "oversample"
         stats = RoundStats(keep, env.event()) if oversample else RoundStats()
-        procs = [env.process(run_client(env, round_, p, stats)) for p in selected]
-        if avail is not None:
-            for p, proc in zip(selected, procs, strict=True):
-                _watch_offline(env, avail, p, proc)
-        waits = [env.all_of(procs)]
-        if oversample:
-            waits.append(stats.enough)
-        if cfg.deadline_s is not None:
-            waits.append(env.timeout(cfg.deadline_s))
-        yield waits[0] if len(waits) == 1 else env.any_of(waits)
-        late = [(p, proc) for p, proc in zip(selected, procs, strict=True) if proc.is_alive]
-        cause = "oversample" if oversample and stats.enough.triggered else "deadline"
-        for _, proc in late:
-            proc.interrupt(cause)
-        if late:
-            yield env.timeout(0)  # let the interrupted clients record their drop at this instant
+        if fast is not None and fast.ready(round_, selected):  # the same round in one compiled call (twin.sim.fast_round)
+            yield env.timeout(fast_round.delay_to(env.now, fast.run(round_, selected, stats)))
+        else:
+            yield from _run_clients(env, round_, selected, stats, oversample)
         dropped = sorted(stats.dropped, key=lambda p: p.slot)
         completed = sorted(stats.completed, key=lambda p: p.slot)
         if hier is not None:
@@ -210,6 +200,30 @@ def run_server(env: TwinEnv, on_round: Callable[[int, dict], None] | None = None
             break
     env.finished_reason = reason
     rec.emit("run_end", env.now, "fl.server", reason=reason)
+
+
+def _run_clients(env: TwinEnv, round_: int, selected: list[Participation], stats: RoundStats, oversample: bool
+                 ) -> Generator[simpy.Event, Any, None]:
+    """The round's participations as SimPy processes, until all are done or the deadline (or, oversampling, enough
+    updates); the late ones are interrupted and record their drop."""
+    cfg = env.config.fl
+    avail = env.parts.availability
+    procs = [env.process(run_client(env, round_, p, stats)) for p in selected]
+    if avail is not None:
+        for p, proc in zip(selected, procs, strict=True):
+            _watch_offline(env, avail, p, proc)
+    waits = [env.all_of(procs)]
+    if oversample:
+        waits.append(stats.enough)
+    if cfg.deadline_s is not None:
+        waits.append(env.timeout(cfg.deadline_s))
+    yield waits[0] if len(waits) == 1 else env.any_of(waits)
+    late = [(p, proc) for p, proc in zip(selected, procs, strict=True) if proc.is_alive]
+    cause = "oversample" if oversample and stats.enough.triggered else "deadline"
+    for _, proc in late:
+        proc.interrupt(cause)
+    if late:
+        yield env.timeout(0)  # let the interrupted clients record their drop at this instant
 
 
 def _watch_offline(env: TwinEnv, avail, p: Participation, proc: simpy.Process) -> None:
