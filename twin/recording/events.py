@@ -167,12 +167,12 @@ class EventLog:
         for g in self._group_list:
             if not g.rows:
                 continue
-            cols = list(zip(*g.rows))
+            cols = list(zip(*g.rows, strict=True))
             idx = np.array(cols[0], dtype=np.int64)
             firsts.append((int(idx[0]), g.keys))
             pieces["t"].append((idx, np.array(cols[1], dtype=np.float64)))
             pieces["kind"].append((idx, np.full(len(idx), g.code, dtype=np.int8)))
-            for name, values in zip(("entity", "round", *g.keys), cols[2:]):
+            for name, values in zip(("entity", "round", *g.keys), cols[2:], strict=True):
                 pieces.setdefault(name, []).append((idx, values))
         for b in self.blocks:
             n = len(b.t)
