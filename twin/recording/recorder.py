@@ -7,10 +7,13 @@ reach the run folder.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
 import pandas as pd
+
+from twin.recording.events import EventLog
 
 # kind -> columns that must be present (besides t, kind, entity, round). Other known columns are optional.
 EVENT_SCHEMA: dict[str, tuple[str, ...]] = {
@@ -53,29 +56,54 @@ _INT_COLUMNS = ("round", "slot", "n_selected", "n_completed", "n_dropped", "n_cl
 
 
 class Recorder:
-    """Collects timeline events, per-round rows and periodic samples as plain Python rows."""
+    """Collects timeline events (by column, twin.recording.events), per-round rows and periodic samples."""
 
     def __init__(self) -> None:
-        self._events: list[dict[str, Any]] = []
+        self._log = EventLog(EVENT_SCHEMA, _STRING_COLUMNS, _INT_COLUMNS)
         self._rounds: list[dict[str, Any]] = []
         self._samples: list[tuple[float, str, str, float, str | None]] = []
-        self._last_t = -np.inf
 
     # -------------------------------------------------------------------------------------------------- appending
 
     def emit(self, kind: str, t: float, entity: str, round: int | None = None, **fields: Any) -> None:
-        """Append one timeline event. Raises ValueError if the kind is unknown or a required column is missing."""
-        required = EVENT_SCHEMA.get(kind)
-        if required is None:
-            raise ValueError(f"event kind {kind!r} has no schema; known: {', '.join(EVENT_SCHEMA)}")
-        for c in required:
-            if fields.get(c) is None:
-                missing = [c for c in required if fields.get(c) is None]
+        """Append one timeline event. Raises ValueError if the kind is unknown, a required column is missing or None,
+        or ``t`` is earlier than the previous event's."""
+        log = self._log
+        key = (kind, *fields)
+        rows = log.groups.get(key)
+        values = (*fields.values(),)
+        try:
+            has_none = None in values
+        except (TypeError, ValueError):  # a value whose == None is not a bool (an array, pd.NA)
+            has_none = True
+        if rows is None or has_none:
+            required = EVENT_SCHEMA.get(kind)
+            if required is None:
+                raise ValueError(f"event kind {kind!r} has no schema; known: {', '.join(EVENT_SCHEMA)}")
+            missing = [c for c in required if fields.get(c) is None]
+            if missing:
                 raise ValueError(f"{kind} event for {entity} lacks {', '.join(missing)}")
-        if t < self._last_t:
-            raise ValueError(f"{kind} event at t={t} is earlier than the previous event at t={self._last_t}")
-        self._last_t = t
-        self._events.append({"t": float(t), "kind": kind, "entity": entity, "round": round, **fields})
+        if t < log.last_t:
+            raise ValueError(f"{kind} event at t={t} is earlier than the previous event at t={log.last_t}")
+        log.last_t = t
+        if rows is None:
+            rows = log.new_group(key)
+        rows.append((log.n, t, entity, round, *values))
+        log.n += 1
+
+    def emit_many(self, kinds: Sequence[str] | np.ndarray, t: np.ndarray, entity: Sequence[str] | np.ndarray,
+                  round: int | np.ndarray | None, columns: dict[str, Any], layout: dict[str, tuple[str, ...]]
+                  ) -> None:
+        """Append a block of n events at once, exactly as the loop ``for i: emit(kinds[i], t[i], entity[i], round_i,
+        **{c: columns[c][i] for c in layout[kinds[i]]})`` would (``round_i``: ``round`` itself when it is an int or
+        None, else ``round[i]``): the same timeline, ``n_events`` and ValueErrors (the first failing row's), except
+        that a rejected block appends nothing.
+
+        ``t``: float64 [n]; ``kinds``, ``entity``: n str; ``columns``: name -> array or sequence [n]; ``layout``: kind
+        -> the columns (keyword order) a row of that kind carries; the other columns' values at that row are ignored.
+        A layout column absent from ``columns``, or arrays of the wrong length, raise ValueError. Arrays are copied.
+        """
+        self._log.add_block(kinds, t, entity, round, columns, layout)
 
     def round_row(self, **row: Any) -> None:
         self._rounds.append(row)
@@ -95,25 +123,13 @@ class Recorder:
 
     @property
     def n_events(self) -> int:
-        return len(self._events)
+        return self._log.n
 
     # ------------------------------------------------------------------------------------------------ DataFrames
 
     def timeline(self) -> pd.DataFrame:
-        df = pd.DataFrame.from_records(self._events)
-        if df.empty:
-            df = pd.DataFrame({"t": pd.Series(dtype="float64"), "kind": pd.Series(dtype="object"),
-                               "entity": pd.Series(dtype="object"), "round": pd.Series(dtype="Int64")})
-        for col in df.columns:
-            if col == "kind":
-                df[col] = pd.Categorical(df[col], categories=list(EVENT_SCHEMA))
-            elif col in _STRING_COLUMNS:
-                df[col] = df[col].astype("string")
-            elif col in _INT_COLUMNS:
-                df[col] = df[col].astype("Int64")
-            elif col != "t":
-                df[col] = pd.to_numeric(df[col], errors="raise").astype("float64")
-        return df
+        """One row per event in emission order (twin.recording.events: column order and dtypes)."""
+        return self._log.frame()
 
     def rounds(self) -> pd.DataFrame:
         """One row per FL round; a run without FL gets the table's columns and no rows."""

@@ -1,0 +1,290 @@
+"""The recorder's timeline store: events kept by column, the DataFrame assembled once at the end.
+
+Single events (:meth:`EventLog.add`) go to a *group* per kind and keyword order, one row tuple each; blocks
+(:meth:`EventLog.add_block`) keep their arrays. :meth:`EventLog.frame` builds every column once, in the row order of
+emission, with exactly what ``pd.DataFrame.from_records`` of one dict per event gave followed by the timeline's
+conversions (kept as the reference in ``tests/recording``): columns in order of first appearance (``t``, ``kind``,
+``entity``, ``round`` first), a missing key or None becomes NaN / <NA>, ``kind`` a categorical over the schema's
+kinds, string columns ``string``, integer columns ``Int64``, every other column float64. Values of an unusual type
+(a bool, a number in a string column, a string in a numeric one, ...) take the reference path for their column.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+_BASE = ("t", "kind", "entity", "round")
+_INT_TYPES = frozenset({int, np.int8, np.int16, np.int32, np.int64, type(None)})
+_FLOAT_TYPES = _INT_TYPES | {float, np.float16, np.float32, np.float64}
+_STR_TYPES = frozenset({str, np.str_, type(None)})
+_NONE = frozenset({type(None)})
+
+
+class _Group:
+    """Single events of one kind and keyword order: rows (index, t, entity, round, field values...)."""
+
+    __slots__ = ("code", "keys", "rows")
+
+    def __init__(self, code: int, keys: tuple[str, ...]) -> None:
+        self.code, self.keys, self.rows = code, keys, []
+
+
+class _Block:
+    """A validated block (:meth:`EventLog.add_block`): its first row's index and its arrays."""
+
+    __slots__ = ("start", "codes", "t", "entity", "round", "columns", "layout")
+
+    def __init__(self, start, codes, t, entity, round_, columns, layout) -> None:
+        self.start, self.codes, self.t, self.entity, self.round = start, codes, t, entity, round_
+        self.columns, self.layout = columns, layout  # layout: kind code -> its columns, in keyword order
+
+
+def _array(values: Any, n: int, name: str) -> np.ndarray:
+    """A block's column as an array of n: an array is copied, another sequence kept as its objects (the values that
+    ``emit`` would get; the frame classifies them)."""
+    arr = values.copy() if isinstance(values, np.ndarray) else _objects(values)
+    if arr.shape != (n,):
+        raise ValueError(f"emit_many: {name} has shape {arr.shape}, expected ({n},)")
+    return arr
+
+
+def _none_mask(arr: np.ndarray) -> np.ndarray | None:
+    """Where an array holds None (only object arrays can)."""
+    return np.equal(arr, None) if arr.dtype == object else None
+
+
+def _objects(values) -> np.ndarray:
+    return np.fromiter(values, dtype=object, count=len(values))
+
+
+def _classify(values) -> str:
+    """'none', 'str', 'int', 'float' (ints and floats) or 'other' for a piece of a column (array or tuple)."""
+    if isinstance(values, np.ndarray) and values.dtype != object:
+        kind = values.dtype.kind
+        return {"f": "float", "i": "int", "U": "str"}.get(kind, "other")
+    types = set(map(type, values))
+    if types <= _NONE:
+        return "none"
+    if types <= _STR_TYPES:
+        return "str"
+    if types <= _INT_TYPES:
+        return "int"
+    return "float" if types <= _FLOAT_TYPES else "other"
+
+
+class EventLog:
+    """Timeline events by column. ``schema``: kind -> required columns (its key order gives the kind's code)."""
+
+    def __init__(self, schema: dict[str, tuple[str, ...]], string_columns, int_columns) -> None:
+        self.schema = schema
+        self.kinds = list(schema)
+        self.code = {k: i for i, k in enumerate(self.kinds)}
+        self.string_columns, self.int_columns = frozenset(string_columns), frozenset(int_columns)
+        self.groups: dict[tuple[str, ...], list] = {}  # (kind, *keys) -> the group's rows
+        self._group_list: list[_Group] = []
+        self.blocks: list[_Block] = []
+        self.n = 0
+        self.last_t: Any = -np.inf
+
+    # ---------------------------------------------------------------------------------------------------- adding
+
+    def new_group(self, key: tuple[str, ...]) -> list:
+        group = _Group(self.code[key[0]], key[1:])
+        self._group_list.append(group)
+        self.groups[key] = group.rows
+        return group.rows
+
+    def add_block(self, kinds, t, entity, round_, columns: dict[str, Any], layout: dict[str, tuple[str, ...]]) -> None:
+        """Validate a block (every check vectorised; nothing is kept when one fails) and keep it."""
+        t = np.array(t, dtype=np.float64).reshape(-1)
+        n = len(t)
+        if n == 0:
+            return
+        kind_arr = np.asarray(kinds) if not isinstance(kinds, np.ndarray) else kinds
+        if kind_arr.shape != (n,):
+            raise ValueError(f"emit_many: kinds has shape {kind_arr.shape}, expected ({n},)")
+        names, inverse = np.unique(kind_arr, return_inverse=True)
+        names = [str(k) for k in names]
+        lut = np.array([self.code.get(k, -1) for k in names], dtype=np.int16)
+        codes = lut[inverse.reshape(-1)]
+        entity = _array(entity, n, "entity")
+        if round_ is not None and not isinstance(round_, (int, np.integer)):
+            round_ = _array(round_, n, "round")
+        present = [(k, self.code[k]) for k in names if k in self.code]
+        used = {c: None for k, _ in present for c in layout.get(k, ())}
+        for c in used:
+            if c in _BASE:
+                raise ValueError(f"emit_many: layout names {c!r}, which is an argument of its own")
+            if c not in columns:
+                raise ValueError(f"emit_many: layout names column {c!r}, which is not in columns")
+        cols = {c: _array(columns[c], n, c) for c in used}
+        bad = lut[inverse.reshape(-1)] < 0  # unknown kind
+        for k, code in present:
+            carried = layout.get(k, ())
+            of_kind = None
+            for c in self.schema[k]:
+                if c not in carried:
+                    of_kind = codes == code if of_kind is None else of_kind
+                    bad |= of_kind
+                    break
+                none = _none_mask(cols[c])
+                if none is not None and none.any():
+                    of_kind = codes == code if of_kind is None else of_kind
+                    bad |= of_kind & none
+        prev = np.empty(n)
+        prev[0] = self.last_t
+        prev[1:] = t[:-1]
+        bad |= t < prev
+        if bad.any():
+            self._block_error(int(np.argmax(bad)), names, inverse.reshape(-1), t, prev, entity, cols, layout)
+        self.blocks.append(_Block(self.n, codes.astype(np.int8), t, entity, round_, cols,
+                                  {code: tuple(dict.fromkeys(layout.get(k, ()))) for k, code in present}))
+        self.n += n
+        self.last_t = t[-1]
+
+    def _block_error(self, i, names, inverse, t, prev, entity, cols, layout) -> None:
+        """Raise the error that ``emit`` would raise for row i of a block (the first row that fails)."""
+        kind = names[inverse[i]]
+        if kind not in self.schema:
+            raise ValueError(f"event kind {kind!r} has no schema; known: {', '.join(self.schema)}")
+        carried = layout.get(kind, ())
+        missing = [c for c in self.schema[kind] if c not in carried or cols[c][i] is None]
+        if missing:
+            raise ValueError(f"{kind} event for {entity[i]} lacks {', '.join(missing)}")
+        before = prev[i] if i else self.last_t
+        raise ValueError(f"{kind} event at t={t[i]} is earlier than the previous event at t={before}")
+
+    # --------------------------------------------------------------------------------------------------- the frame
+
+    def _pieces(self):
+        """Per column, its pieces (global row indices, values) in emission order of their first rows; and the
+        signatures (first row, kind code, keys) that fix the column order."""
+        pieces: dict[str, list] = {c: [] for c in _BASE}
+        firsts = []
+        for g in self._group_list:
+            if not g.rows:
+                continue
+            cols = list(zip(*g.rows, strict=True))
+            idx = np.array(cols[0], dtype=np.int64)
+            firsts.append((int(idx[0]), g.keys))
+            pieces["t"].append((idx, np.array(cols[1], dtype=np.float64)))
+            pieces["kind"].append((idx, np.full(len(idx), g.code, dtype=np.int8)))
+            for name, values in zip(("entity", "round", *g.keys), cols[2:], strict=True):
+                pieces.setdefault(name, []).append((idx, values))
+        for b in self.blocks:
+            n = len(b.t)
+            idx = np.arange(b.start, b.start + n)
+            pieces["t"].append((idx, b.t))
+            pieces["kind"].append((idx, b.codes))
+            pieces["entity"].append((idx, b.entity))
+            pieces["round"].append((idx, np.full(n, b.round) if isinstance(b.round, (int, np.integer))
+                                    else (None,) * n if b.round is None else b.round))
+            carriers: dict[str, list[int]] = {}
+            for code, keys in b.layout.items():
+                firsts.append((b.start + int(np.argmax(b.codes == code)), keys))
+                for c in keys:
+                    carriers.setdefault(c, []).append(code)
+            for c, codes in carriers.items():
+                if len(codes) == len(b.layout):
+                    pieces.setdefault(c, []).append((idx, b.columns[c]))
+                else:
+                    rows = np.flatnonzero(np.isin(b.codes, codes))
+                    pieces.setdefault(c, []).append((rows + b.start, b.columns[c][rows]))
+        order = list(_BASE)
+        seen = set(order)
+        for _, keys in sorted(firsts, key=lambda f: f[0]):
+            for c in keys:
+                if c not in seen:
+                    seen.add(c)
+                    order.append(c)
+        return order, pieces
+
+    def frame(self) -> pd.DataFrame:
+        if self.n == 0:
+            return pd.DataFrame({"t": pd.Series(dtype="float64"),
+                                 "kind": pd.Categorical(pd.Series(dtype="object"), categories=self.kinds),
+                                 "entity": pd.Series(dtype="string"), "round": pd.Series(dtype="Int64")})
+        order, pieces = self._pieces()
+        out = {}
+        for c in order:
+            if c == "t":
+                out[c] = _scatter_float(self.n, pieces[c])
+            elif c == "kind":
+                codes = np.empty(self.n, dtype=np.int8)
+                for idx, values in pieces[c]:
+                    codes[idx] = values
+                out[c] = pd.Categorical.from_codes(codes, categories=self.kinds)
+            else:
+                out[c] = self._column(c, pieces[c])
+        return pd.DataFrame(out, copy=False)
+
+    def _column(self, c: str, pieces: list) -> Any:
+        classes = {_classify(values) for _, values in pieces} - {"none"}
+        n = self.n
+        if c in self.string_columns:
+            if classes <= {"str"}:
+                return _string_array(_scatter_objects(n, pieces, None))
+        elif c in self.int_columns:
+            if classes <= {"int"}:
+                try:
+                    return _scatter_int(n, pieces)
+                except OverflowError:  # an int beyond int64: the reference path says what it does
+                    pass
+        elif classes <= {"int", "float"}:
+            return _scatter_float(n, pieces)
+        return self.convert(c, pd.DataFrame.from_records(list(zip(_scatter_objects(n, pieces, np.nan))),
+                                                         columns=[c])[c]).array
+
+    def convert(self, col: str, s: pd.Series) -> Any:
+        """The timeline's conversion of one column built by ``from_records`` (the reference path)."""
+        if col in self.string_columns:
+            return s.astype("string")
+        if col in self.int_columns:
+            return s.astype("Int64")
+        return pd.to_numeric(s, errors="raise").astype("float64")
+
+
+def _scatter_float(n: int, pieces: list) -> np.ndarray:
+    out = np.full(n, np.nan)
+    for idx, values in pieces:
+        out[idx] = values if isinstance(values, np.ndarray) else np.array(values, dtype=np.float64)
+    return out
+
+
+def _scatter_objects(n: int, pieces: list, missing: Any) -> np.ndarray:
+    out = np.full(n, missing, dtype=object)
+    for idx, values in pieces:
+        out[idx] = values if isinstance(values, np.ndarray) else _objects(values)
+    return out
+
+
+def _scatter_int(n: int, pieces: list) -> pd.arrays.IntegerArray:
+    data = np.zeros(n, dtype=np.int64)
+    mask = np.ones(n, dtype=bool)
+    for idx, values in pieces:
+        if not isinstance(values, np.ndarray) or values.dtype == object:
+            values = _objects(values)
+            none = np.equal(values, None)
+            if none.any():
+                values[none] = 0
+                mask[idx[~none]] = False
+            else:
+                mask[idx] = False
+            data[idx] = values.astype(np.int64)
+        else:
+            data[idx] = values
+            mask[idx] = False
+    return pd.arrays.IntegerArray(data, mask)
+
+
+def _string_array(values: np.ndarray) -> Any:
+    """What ``astype("string")`` gives for an object array of str and None (None -> <NA>)."""
+    dtype = pd.StringDtype()
+    if dtype.storage == "pyarrow":
+        import pyarrow as pa
+
+        return pd.arrays.ArrowStringArray(pa.array(values, type=pa.large_string(), from_pandas=True))
+    return pd.array(values, dtype=dtype)
