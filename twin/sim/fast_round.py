@@ -169,7 +169,7 @@ class FastRounds:
                    "direction": np.where(up, "up", "down").astype(object), "duration_s": duration, "rate_bps": rate,
                    "client": client, "slot": slot[i], "flops": np.asarray(flops, dtype=np.float64)[i],
                    "compute_s": delay[i]}
-        emit_block(env.recorder, kinds[log_kind], log_t, entity, round_, columns, LAYOUT)
+        env.recorder.emit_many(kinds[log_kind], log_t, entity, round_, columns, LAYOUT)
         sizes = size.tolist()  # the workload's floats, as the processes add them
         for kind, x in zip(log_kind.tolist(), log_i.tolist(), strict=True):
             if kind == END:  # a flow's bytes count on its route's tiers when it arrives (FlowTimeline._count)
@@ -180,16 +180,6 @@ class FastRounds:
             elif kind == DONE:
                 stats.bytes_up += sizes[n + x]
                 stats.completed.append(selected[x])
-
-
-def emit_block(rec, kinds, t, entity, round_, columns, layout) -> None:
-    for r in range(len(t)):
-        kind = kinds[r]
-        rec.emit(kind, float(t[r]), entity[r], round_, **{c: _py(columns[c][r]) for c in layout[kind]})
-
-
-def _py(v):
-    return v.item() if isinstance(v, np.generic) else v
 
 
 def delay_to(now: float, t: float) -> float:
