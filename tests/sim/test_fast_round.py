@@ -6,6 +6,7 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -33,8 +34,9 @@ def _run(scenario: str, sets: list[str], enabled: bool, monkeypatch) -> tuple[di
     run = fast_round.FastRounds.run
 
     def counted(self, *args, **kwargs):
-        calls.append(1)
-        return run(self, *args, **kwargs)
+        t_end = run(self, *args, **kwargs)
+        calls.append(t_end is not None)
+        return t_end
 
     monkeypatch.setattr(fast_round, "ENABLED", enabled)
     monkeypatch.setattr(fast_round.FastRounds, "run", counted)
@@ -43,7 +45,7 @@ def _run(scenario: str, sets: list[str], enabled: bool, monkeypatch) -> tuple[di
     s = result.summary
     figures = {key: s[key] for key in ("rounds", "sim_time_s", "bytes_down", "bytes_up", "participations",
                                        "final_accuracy", "engine", "bytes_by_tier")}
-    return {name: table_hash(df) for name, df in result.tables.items()}, figures, len(calls)
+    return {name: table_hash(df) for name, df in result.tables.items()}, figures, sum(calls)
 
 
 def assert_same(scenario: str, sets: list[str], monkeypatch, *, min_fast: int = 1) -> None:
@@ -113,6 +115,23 @@ def test_first_round_grows_the_slots_with_the_processes(monkeypatch):
     assert figures["rounds"] == 3 and n_fast == 2
 
 
-def test_delay_to_reaches_the_time_exactly():
-    for now, t in [(0.1, 0.30000000000000004), (3.0000000001, 1e6 + 0.1), (1e-300, 1.0), (7.0, 7.0)]:
-        assert now + fast_round.delay_to(now, t) == t
+
+def test_timeout_at_fires_at_the_exact_time():
+    """A time that no delay added to the clock reaches (the sum falls between two floats and rounds to even)."""
+    from twin.sim.env import TwinEnv
+
+    now, t = 10.97603314917127, 29.201421731123386
+    assert all(now + d != t for d in (t - now, *np.nextafter(t - now, [0.0, np.inf])))
+    env = TwinEnv(load_scenario("wired_star"))
+    fired = []
+    env.process(_at(env, now, t, fired))
+    env.run()
+    assert fired == [t]
+    with pytest.raises(ValueError, match="before now"):
+        env.timeout_at(t - 1)
+
+
+def _at(env, now, t, fired):
+    yield env.timeout(now)
+    yield env.timeout_at(t)
+    fired.append(env.now)

@@ -10,6 +10,7 @@ transfer starts; clients themselves carry no route.
 
 from __future__ import annotations
 
+import heapq
 import zlib
 from collections.abc import Mapping, Sequence
 from contextlib import ExitStack
@@ -111,6 +112,18 @@ class TwinEnv(simpy.Environment):
         self.round_in_progress: int | None = None  # the FL round under way (set by the server process)
         self._selection_rng = self.rng("selection")
         self._parts: TwinParts | None = None
+
+    def timeout_at(self, t: float) -> simpy.Event:
+        """An event that fires at the absolute time ``t`` (>= now), as a timeout would. ``env.timeout(t - now)`` can
+        miss ``t`` by a rounding step: SimPy adds the delay to the clock, and ``now + (t - now)`` need not be ``t``
+        (nor need any delay reach it: the sum can fall exactly between two floats and round away from ``t``). Put in
+        SimPy's queue as ``Environment.schedule`` puts a timeout (time, priority, order, event)."""
+        if not t >= self._now:
+            raise ValueError(f"timeout_at({t!r}) is before now ({self._now!r})")
+        event = simpy.Event(self)
+        event._ok, event._value = True, None
+        heapq.heappush(self._queue, (t, simpy.core.NORMAL, next(self._eid), event))
+        return event
 
     def rng(self, component: str) -> np.random.Generator:
         """An independent random stream per named component: adding a component never shifts another's stream."""

@@ -59,61 +59,65 @@ def usable(env: TwinEnv) -> bool:
             and (traffic is None or (not traffic.scripted and not traffic.background and traffic.duration_s is None)))
 
 
+class _Routes:
+    """Every client's route in one direction as arrays (wired routes never change): resource indices and coefficients
+    [client, hop] (0 past the last hop), hops, latency (summed as ``Flow.latency_s`` sums it) and the tiers crossed
+    (a mask [client, tier] over ``names``)."""
+
+    def __init__(self, env: TwinEnv, direction: str) -> None:
+        net, observer = env.network, env.network.observer
+        routes = [env.access.route_of(c.index, direction) for c in env.clients]
+        width = max(len(r) for r in routes)
+        self.links = np.zeros((len(routes), width), dtype=np.int64)
+        self.coef = np.zeros((len(routes), width))
+        self.hops = np.array([len(r) for r in routes], dtype=np.int64)
+        self.latency = np.empty(len(routes))
+        tiers = [observer._tiers_of(r) if observer.tier_of else () for r in routes]
+        self.names = list(dict.fromkeys(t for ts in tiers for t in ts))
+        self.tiers = np.array([[t in ts for t in self.names] for ts in tiers], dtype=bool).reshape(len(routes), -1)
+        for c, route in enumerate(routes):
+            latency = 0
+            for j, r in enumerate(route):
+                self.links[c, j] = net._res_index[id(r)]
+                self.coef[c, j] = r.coefficient(None)
+                latency += r.latency_s
+            self.latency[c] = latency
+
+
 class FastRounds:
-    """The compiled round path of one run: the routes' arrays, kept per client and direction."""
+    """The compiled round path of one run (:func:`usable`): the clients' routes, names and speeds as arrays."""
 
     def __init__(self, env: TwinEnv) -> None:
         self.env = env
-        self._routes: dict[tuple[int, str], tuple[list[int], list[float], float, tuple[str, ...]]] = {}
+        self.down, self.up = _Routes(env, "down"), _Routes(env, "up")
+        self.names = np.array([c.name for c in env.clients], dtype=object)
+        self.speed = np.array([c.flops_per_s for c in env.clients], dtype=np.float64)
 
-    def _route(self, client: int, direction: str) -> tuple[list[int], list[float], float, tuple[str, ...]]:
-        """(resource indices, coefficients, latency as ``Flow.latency_s`` sums it, tiers) of a client's route."""
-        key = (client, direction)
-        got = self._routes.get(key)
-        if got is None:
-            net = self.env.network
-            route = self.env.access.route_of(client, direction)
-            latency = 0
-            for r in route:
-                latency += r.latency_s
-            got = ([net._res_index[id(r)] for r in route], [r.coefficient(None) for r in route], latency,
-                   net.observer._tiers_of(route) if net.observer.tier_of else ())
-            self._routes[key] = got
-        return got
-
-    def ready(self, round_: int, selected: list[Participation]) -> bool:
-        """Whether this round can run compiled: participants, a network at rest, slots and hops enough for them (the
-        engine grows its arrays as flows come: left to the processes), bytes in every transfer."""
-        net, wl = self.env.network, self.env.workload
-        n = len(selected)
-        if n == 0 or net._flows or net._pending or net._young or net._recompute_pending or net._carried is not None:
-            return False
-        if len(net._free) < n or not wl.download_bytes(round_) > 0:
-            return False
-        return all(len(self._route(p.client, d)[0]) <= net._k for p in selected for d in ("down", "up")) and \
-            all(wl.upload_bytes(round_, p) > 0 for p in selected)
-
-    def run(self, round_: int, selected: list[Participation], stats) -> float:
-        """Run the round's participations (after :meth:`ready`); returns when the last one ended."""
+    def run(self, round_: int, selected: list[Participation], stats) -> float | None:
+        """Run the round's participations at once; returns when the last one ended, or None (nothing done) when the
+        round needs the processes: no participants, a network not at rest, too few slots or hops for them (the engine
+        grows its arrays as flows come), a transfer of no bytes."""
         env = self.env
         net, wl = env.network, env.workload
         n, k = len(selected), net._k
+        if n == 0 or net._flows or net._pending or net._young or net._recompute_pending or net._carried is not None:
+            return None
+        clients = np.fromiter((p.client for p in selected), dtype=np.int64, count=n)
+        down = wl.download_bytes(round_)
+        up = [wl.upload_bytes(round_, p) for p in selected]
+        if (len(net._free) < n or not down > 0 or not min(up) > 0 or self.down.hops[clients].max() > k
+                or self.up.hops[clients].max() > k):
+            return None
         route = np.zeros((2 * n, k), dtype=np.int64)
         coef = np.zeros((2 * n, k))
-        size = np.empty(2 * n)
-        latency = np.empty(2 * n)
-        tiers: list[tuple[str, ...]] = [()] * (2 * n)
-        names = [env.clients[p.client].name for p in selected]
-        flops = [wl.train_flops(round_, p) for p in selected]
-        speed = np.array([env.clients[p.client].flops_per_s for p in selected], dtype=np.float64)
-        down = wl.download_bytes(round_)
-        for i, p in enumerate(selected):
-            for f, direction, nbytes in ((i, "down", down), (n + i, "up", wl.upload_bytes(round_, p))):
-                links, cs, lat, tier = self._route(p.client, direction)
-                route[f, :len(links)] = links
-                coef[f, :len(cs)] = cs
-                size[f], latency[f], tiers[f] = nbytes, lat, tier
-        delay = np.asarray(flops, dtype=np.float64) / speed  # compute_s = flops / client.flops_per_s
+        for part, table in ((slice(0, n), self.down), (slice(n, 2 * n), self.up)):
+            width = min(k, table.links.shape[1])
+            route[part, :width] = table.links[clients, :width]
+            coef[part, :width] = table.coef[clients, :width]
+        size = np.array([down] * n + up, dtype=np.float64)
+        latency = np.concatenate([self.down.latency[clients], self.up.latency[clients]])
+        flops = np.array([wl.train_flops(round_, p) for p in selected], dtype=np.float64)
+        delay = flops / self.speed[clients]  # compute_s = flops / client.flops_per_s
         scratch = net._scratch
         scratch.fit(len(net._resources), net._cap, k)
         if net._done.size < net._cap:
@@ -123,13 +127,12 @@ class FastRounds:
         log_kind = np.empty(7 * n, dtype=np.int64)
         log_t = np.empty(7 * n)
         log_i = np.empty(7 * n, dtype=np.int64)
-        t0 = float(env.now)
         m, t_end, net._last_update, net._n_admitted, n_free, n_rec, n_flows_rec, n_events, pending = \
-            run_chains(t0, float(net._last_update), FINISH_EPS_S, net._n_admitted, free, free.size, route, coef, size,
-                        latency, delay, net._remaining, net._rate, net._active, net._seq, net._links, net._coef,
-                        net._weight, net._use, net._head, net._nxt, net._prv, net._load, net._saturated, net._dirty,
-                        net._seed, net._capacity, net._n_on, scratch.ints, scratch.floats, scratch.flags, scratch.r,
-                        scratch.c, scratch.ck, net._done, start_t, log_kind, log_t, log_i)
+            run_chains(float(env.now), float(net._last_update), FINISH_EPS_S, net._n_admitted, free, free.size, route,
+                       coef, size, latency, delay, net._remaining, net._rate, net._active, net._seq, net._links,
+                       net._coef, net._weight, net._use, net._head, net._nxt, net._prv, net._load, net._saturated,
+                       net._dirty, net._seed, net._capacity, net._n_on, scratch.ints, scratch.floats, scratch.flags,
+                       scratch.r, scratch.c, scratch.ck, net._done, start_t, log_kind, log_t, log_i)
         if m != 7 * n or pending:
             raise RuntimeError(f"round {round_}: the compiled round ended early ({m} of {7 * n} events)")
         net._free[:] = free[:n_free].tolist()
@@ -137,59 +140,58 @@ class FastRounds:
         net._generation += n_rec
         net.n_flows_recomputed += n_flows_rec
         net.n_flow_events += n_events
-        self._record(round_, selected, names, flops, delay, size, start_t, tiers, log_kind, log_t, log_i, stats)
+        self._rows(round_, selected, clients, flops, delay, size, start_t, log_kind, log_t, log_i)
+        self._counts(selected, clients, size, log_kind, log_i, stats)
         return float(t_end)
 
-    def _record(self, round_, selected, names, flops, delay, size, start_t, tiers, log_kind, log_t, log_i,
-                stats) -> None:
-        """The timeline rows, byte counts, completed participations and bytes per tier, in the processes' order."""
-        env = self.env
+    def _rows(self, round_, selected, clients, flops, delay, size, start_t, log_kind, log_t, log_i) -> None:
+        """The timeline rows run_client and FlowTimeline would have recorded, in their order."""
         n = len(selected)
-        server = env.server
-        observer = env.network.observer
-        tier_bytes = observer.tier_bytes
-        kinds = np.array(["flow_start", "flow_end", "train_start", "train_end", "upload_done"], dtype=object)
-        is_flow = log_kind <= 1
+        server = self.env.server
+        is_flow = log_kind <= END
+        f = log_i % (2 * n)
         i = np.where(is_flow, log_i % n, log_i)  # the participation of each row
         up = is_flow & (log_i >= n)
-        slot = np.array([p.slot for p in selected], dtype=np.int64)
-        names_a = np.array(names, dtype=object)
-        client = names_a[i]
-        flow_names = np.array([f"down.{round_}.{p.slot}" for p in selected] + [f"up.{round_}.{p.slot}" for p in selected],
-                              dtype=object)
-        flow = flow_names[log_i % (2 * n)]
-        entity = np.where(is_flow, flow, client)
-        src = np.where(up, client, server)
-        dst = np.where(up, server, client)
-        nbytes = np.where(is_flow, size[log_i % (2 * n)], size[n + i])
+        slot = np.fromiter((p.slot for p in selected), dtype=np.int64, count=n)
+        client = self.names[clients][i]
+        flow_names = np.array([f"down.{round_}.{s}" for s in slot.tolist()] + [f"up.{round_}.{s}" for s in slot.tolist()],
+                              dtype=object)[f]
+        nbytes = np.where(is_flow, size[f], size[n + i])
         with np.errstate(divide="ignore"):
-            duration = log_t - start_t[log_i % (2 * n)]
+            duration = log_t - start_t[f]
             rate = np.where(duration > 0, 8 * nbytes / duration, math.inf)
-        columns = {"flow": flow, "src": src, "dst": dst, "bytes": nbytes,
-                   "direction": np.where(up, "up", "down").astype(object), "duration_s": duration, "rate_bps": rate,
-                   "client": client, "slot": slot[i], "flops": np.asarray(flops, dtype=np.float64)[i],
-                   "compute_s": delay[i]}
-        env.recorder.emit_many(kinds[log_kind], log_t, entity, round_, columns, LAYOUT)
-        sizes = size.tolist()  # the workload's floats, as the processes add them
-        for kind, x in zip(log_kind.tolist(), log_i.tolist(), strict=True):
-            if kind == END:  # a flow's bytes count on its route's tiers when it arrives (FlowTimeline._count)
-                for tier in tiers[x]:
-                    tier_bytes[tier] = tier_bytes.get(tier, 0.0) + sizes[x]
-            elif kind == DELAY_START:  # the download is in: run_client counts it and starts training
-                stats.bytes_down += sizes[x]
-            elif kind == DONE:
-                stats.bytes_up += sizes[n + x]
-                stats.completed.append(selected[x])
+        columns = {"flow": flow_names, "src": np.where(up, client, server), "dst": np.where(up, server, client),
+                   "bytes": nbytes, "direction": np.where(up, "up", "down").astype(object), "duration_s": duration,
+                   "rate_bps": rate, "client": client, "slot": slot[i], "flops": flops[i], "compute_s": delay[i]}
+        self.env.recorder.emit_many(_KINDS[log_kind], log_t, np.where(is_flow, flow_names, client), round_, columns,
+                                    LAYOUT)
+
+    def _counts(self, selected, clients, size, log_kind, log_i, stats) -> None:
+        """The round's bytes down and up and completed participations, and the bytes per tier, added in the order
+        the processes add them (sequential sums: ``np.add.accumulate``)."""
+        n = len(selected)
+        got = log_i[log_kind == DELAY_START]  # downloads in, in the order run_client counted them
+        stats.bytes_down = _sum_in_order(stats.bytes_down, size[got])
+        done = log_i[log_kind == DONE]
+        stats.bytes_up = _sum_in_order(stats.bytes_up, size[n + done])
+        stats.completed.extend(selected[x] for x in done.tolist())
+        arrived = log_i[log_kind == END]  # flows in arrival order: their bytes count on their routes' tiers
+        tier_bytes = self.env.network.observer.tier_bytes
+        for name in dict.fromkeys([*self.down.names, *self.up.names]):
+            hits = np.zeros(arrived.size, dtype=bool)
+            for table, mine in ((self.down, arrived < n), (self.up, arrived >= n)):
+                if name in table.names:
+                    hits |= mine & table.tiers[clients[arrived % n], table.names.index(name)]
+            if hits.any():
+                tier_bytes[name] = _sum_in_order(tier_bytes.get(name, 0.0), size[arrived[hits]])
 
 
-def delay_to(now: float, t: float) -> float:
-    """A delay ``d`` with ``now + d == t`` exactly (SimPy adds delays to the clock): ``t - now`` rounded, nudged by
-    an ulp where the sum would miss ``t`` (``t`` is reachable: ``d <= t``, so a step of ``d`` moves the sum by at most
-    one step of ``t``)."""
-    d = t - now
-    for _ in range(4):
-        got = now + d
-        if got == t:
-            return d
-        d = float(np.nextafter(d, np.inf if got < t else -np.inf))
-    raise RuntimeError(f"no delay from {now!r} reaches {t!r}")
+_KINDS = np.array(["flow_start", "flow_end", "train_start", "train_end", "upload_done"], dtype=object)  # by log kind
+
+
+def _sum_in_order(start: float, values: np.ndarray) -> float:
+    """``start + values[0] + values[1] + ...`` added one after the other, as a loop of ``+=`` adds them."""
+    if values.size == 0:
+        return start
+    return float(np.add.accumulate(np.concatenate([[start], values]))[-1])
+

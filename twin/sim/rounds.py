@@ -164,8 +164,9 @@ def run_server(env: TwinEnv, on_round: Callable[[int, dict], None] | None = None
         env.workload.begin_round(round_, selected)
         oversample = cfg.selection.kind == "oversample"
         stats = RoundStats(keep, env.event()) if oversample else RoundStats()
-        if fast is not None and fast.ready(round_, selected):  # the same round in one compiled call (twin.sim.fast_round)
-            yield env.timeout(fast_round.delay_to(env.now, fast.run(round_, selected, stats)))
+        t_end = fast.run(round_, selected, stats) if fast is not None else None  # one compiled call, if it can
+        if t_end is not None:
+            yield env.timeout_at(t_end)
         else:
             yield from _run_clients(env, round_, selected, stats, oversample)
         dropped = sorted(stats.dropped, key=lambda p: p.slot)
