@@ -12,6 +12,7 @@ from collections import Counter
 from collections.abc import Callable, Generator
 from typing import Any
 
+import numpy as np
 import simpy
 
 from twin.sim import fast_round
@@ -43,6 +44,7 @@ class Lost(Exception):
 
 # Interrupt causes that name their own drop cause (the others: what held the client, see drop_causes)
 OWN_CAUSES = ("offline", "oversample", "edge_handover")
+SELECT_LAYOUT = {"select": ("client", "slot")}  # the columns of a select row
 
 
 def run_client(env: TwinEnv, round_: int, p: Participation, stats: RoundStats) -> Generator[simpy.Event, Any, None]:
@@ -159,8 +161,9 @@ def run_server(env: TwinEnv, on_round: Callable[[int, dict], None] | None = None
         selected = [Participation(int(c), slot) for slot, c in enumerate(picked)]
         env.round_in_progress = round_
         rec.emit("round_start", t0, "fl.server", round_, n_selected=len(selected))
-        for p in selected:
-            rec.emit("select", t0, env.clients[p.client].name, round_, client=env.clients[p.client].name, slot=p.slot)
+        names = [env.clients[p.client].name for p in selected]
+        rec.emit_many(["select"] * len(selected), np.full(len(selected), t0), names, round_,
+                      {"client": names, "slot": [p.slot for p in selected]}, SELECT_LAYOUT)
         env.workload.begin_round(round_, selected)
         oversample = cfg.selection.kind == "oversample"
         stats = RoundStats(keep, env.event()) if oversample else RoundStats()
