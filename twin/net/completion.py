@@ -14,7 +14,7 @@ import numpy as np
 
 from twin.net.filling import njit
 from twin.net.kernels import active_slots, lazy_recompute, star_views, unlink
-from twin.net.star import star_fill
+from twin.net.star import leaf_level, star_fill
 
 __all__ = ["complete", "on_complete"]
 
@@ -70,7 +70,7 @@ def complete(dt, threshold, track, done, remaining, rate, active, seq, links, co
     last_seq = -1
     demand = 0.0  # a kept star's sums over the flows that go on (used when it stays one, see below)
     pmin = np.inf
-    kept_star = star_state[1] == 1  # a plain star (2: shared leaves, found again every time); slots listed if not
+    kept_star = star_state[1] >= 1  # a star kept since its shape was found (2: with shared leaves); else listed
     n = 0
     best = -1
     best_left = np.inf
@@ -105,6 +105,12 @@ def complete(dt, threshold, track, done, remaining, rate, active, seq, links, co
         if seq[done[i]] < seq[done[i - 1]]:
             done[:n] = done[:n][np.argsort(seq[done[:n]])]
             break
+    # A star with shared leaves stays one when flows leave it (two or more go on): the leaves that lose a flow and
+    # keep others get their new level (their flows' priv) below; the others' levels hold.
+    leaf_star = star_state[1] == 2 and not seeded and n_act - n >= 2
+    moved = _leaves_kept(done, n, star_state[0], links, coef, head, nxt) if leaf_star else done[:0]
+    if moved.size > 0 or (star_state[1] == 2 and not leaf_star):
+        fast = False  # the first pass's lowest level may have moved, or the shape is found again
     for i in range(n):  # free the slots
         s = done[i]
         unlink(s, links, coef, use, head, nxt, prv, load, saturated, dirty)
@@ -119,6 +125,8 @@ def complete(dt, threshold, track, done, remaining, rate, active, seq, links, co
         for j in range(k):
             links[s, j] = 0
             coef[s, j] = 0.0
+    for i in range(moved.size):
+        leaf_level(moved[i], links, coef, weight, capacity, head, nxt, seq, priv)
     if fast:  # a kept star, flows in admission order: the sums above are the star solve's first pass
         return n, n_act - n, _star_rest(cap, star_state[0], demand, pmin, active, weight, rate, capacity, remaining,
                                         listed, hub_c, priv, floats, flags, R, C)
@@ -139,8 +147,35 @@ def complete(dt, threshold, track, done, remaining, rate, active, seq, links, co
         saturated[:] = False
         return n, 0, np.inf
     n_rec, first = lazy_recompute(links, coef, weight, active, seed, seq, rate, capacity, saturated, dirty, load, use,
-                                  head, nxt, remaining, ints, floats, flags, R, C, CK, kept, seeded)
+                                  head, nxt, remaining, ints, floats, flags, R, C, CK, kept, seeded, leaf_star)
     return n, n_rec, first
+
+
+@njit(cache=True, nogil=True)
+def _leaves_kept(done, n, hub, links, coef, head, nxt):  # pragma: no cover - compiled
+    """The leaves (resources other than the hub) of the ``n`` finishing flows ``done[:n]`` (still linked) that a flow
+    going on also crosses: their levels change."""
+    k = links.shape[1]
+    out = np.empty(n * k, dtype=np.int64)
+    m = 0
+    for i in range(n):
+        s = done[i]
+        for j in range(k):
+            if coef[s, j] != 0 and links[s, j] != hub:
+                x = head[links[s, j]]
+                while x >= 0:
+                    mate = x // k
+                    finishing = False
+                    for q in range(n):
+                        if done[q] == mate:
+                            finishing = True
+                            break
+                    if not finishing:
+                        out[m] = links[s, j]
+                        m += 1
+                        break
+                    x = nxt[x]
+    return out[:m]
 
 
 @njit(cache=True, nogil=True)

@@ -10,7 +10,7 @@ from __future__ import annotations
 import numpy as np
 
 from twin.net.filling import AVAILABLE, maxmin_triplets, njit
-from twin.net.star import leaf_star_shape, star_shape, star_solve
+from twin.net.star import leaf_star_extend, leaf_star_shape, star_extend, star_shape, star_solve
 
 __all__ = ["AVAILABLE", "advance", "finished_slots", "first_finish", "lazy_recompute", "link", "unlink"]
 
@@ -132,6 +132,35 @@ def close_component(links, coef, saturated, head, nxt, in_r, in_f, stack_r, n_st
     return n_f, done, n_rl
 
 
+@njit(cache=True, nogil=True)
+def by_admission(order, seq):  # pragma: no cover - compiled
+    """The slots ``order`` sorted by admission (``seq``, unique): placed by their admission number when those span
+    few values (the flows of a round: slots are reused out of order, admission numbers are close together), in
+    time linear in their number, else sorted. A new array either way."""
+    n = order.size
+    lo = seq[order[0]]
+    hi = lo
+    for i in range(1, n):
+        v = seq[order[i]]
+        if v < lo:
+            lo = v
+        elif v > hi:
+            hi = v
+    span = hi - lo + 1
+    if span > 8 * n + 64:
+        return order[np.argsort(seq[order])]
+    at = np.full(span, -1, dtype=np.int64)
+    for i in range(n):
+        at[seq[order[i]] - lo] = order[i]
+    out = np.empty(n, dtype=np.int64)
+    m = 0
+    for v in at:
+        if v >= 0:
+            out[m] = v
+            m += 1
+    return out
+
+
 @njit(cache=True, nogil=True, inline="always")
 def component_order(in_f, seq, slots, n_f):  # pragma: no cover - compiled
     """The component's ``n_f`` flows (``in_f``) listed in ``slots`` in slot order, which is usually admission order
@@ -144,7 +173,7 @@ def component_order(in_f, seq, slots, n_f):  # pragma: no cover - compiled
     order = slots[:n_f]
     for i in range(1, n_f):
         if seq[order[i]] < seq[order[i - 1]]:
-            return order[np.argsort(seq[order])]
+            return by_admission(order, seq)
     return order
 
 
@@ -173,7 +202,8 @@ def release_component(order, n_f, links, coef, use, load, head, nxt, in_f, in_r,
 
 @njit(cache=True, nogil=True)
 def lazy_recompute(links, coef, weight, active, seed, seq, rate, capacity, saturated, dirty, load, use, head, nxt,
-                   remaining, ints, floats, flags, R, C, CK, n_known=-1, seeded=False):  # pragma: no cover - compiled
+                   remaining, ints, floats, flags, R, C, CK, n_known=-1, seeded=False,
+                   leaves_kept=False):  # pragma: no cover - compiled
     """Recompute the rates of the flows connected to the change, in place; returns (how many were recomputed, the
     earliest finish time from now over every active flow).
 
@@ -191,7 +221,8 @@ def lazy_recompute(links, coef, weight, active, seed, seq, rate, capacity, satur
     hop]) and ``saturated`` are kept up to date; ``dirty`` and ``seed`` are cleared. ``head``/``nxt``: each resource's list of crossings (see :func:`link`). ``ints``, ``floats``,
     ``flags``: the work arrays of :class:`twin.net.scratch.Scratch` (``R``, ``C``, ``CK`` its sizes), left as found.
     ``n_known`` >= 0: the caller already listed the transmitting slots in slot order (:func:`active_slots`), and
-    ``seeded`` says whether one of them is a seed.
+    ``seeded`` says whether one of them is a seed. ``leaves_kept``: flows only left a star with shared leaves, and
+    the caller gave the leaves that lost some their new levels (:func:`twin.net.completion.complete`): it stays one.
     """
     cap, k = links.shape
     stack_r, r_list, loc = ints[0:R], ints[R:2 * R], ints[2 * R:3 * R]
@@ -213,11 +244,16 @@ def lazy_recompute(links, coef, weight, active, seed, seq, rate, capacity, satur
                 n_act += 1
                 seeded = seeded or seed[s]
     order = slots[:n_act]
-    # A star stays one while flows only leave it (no new, re-routed or re-weighted flow): its shape is kept.
+    # A star stays one while flows only leave it (no new, re-routed or re-weighted flow): its shape is kept; new,
+    # re-routed or re-weighted (seeded) flows that join it as plain leaves extend it (star_extend).
     # A star with shared leaves (state 2: twin.net.star.leaf_star_shape) is found again at every change, as a leaf's
     # level moves when one of its flows leaves; it is tried first while the last shape was one.
     kind = star_state[1]
-    if kind == 1 and not seeded:
+    if kind == 1 and (not seeded or star_extend(order, n_act, star_state[0], seed, links, coef, weight, capacity, head,
+                                                nxt, hub_c, priv)):
+        hub = star_state[0]  # kept, or extended by the seeded flows alone
+    elif kind == 2 and (leaves_kept and not seeded or seeded and leaf_star_extend(
+            order, n_act, star_state[0], seed, links, coef, weight, capacity, head, nxt, seq, hub_c, priv)):
         hub = star_state[0]
     else:
         hub, shared = -1, False
@@ -237,7 +273,7 @@ def lazy_recompute(links, coef, weight, active, seed, seq, rate, capacity, satur
     if hub >= 0:  # a star (the burst): solve every flow at once, in admission order, as the full recomputation does
         for i in range(1, n_act):
             if seq[order[i]] < seq[order[i - 1]]:
-                order = order[np.argsort(seq[order])]
+                order = by_admission(order, seq)
                 break
         star_state[2] = 1  # the star solve reads capacities only: use, load, saturated and dirty go stale
         return n_act, star_solve(order, n_act, hub, weight, rate, capacity, remaining, seed, hub_c, priv, hk, hv,

@@ -19,7 +19,7 @@ import numpy as np
 
 from twin.net.filling import heap_pop, heap_sift_down, njit
 
-__all__ = ["leaf_star_shape", "star_fill", "star_rates", "star_shape", "star_solve"]
+__all__ = ["leaf_level", "leaf_star_extend", "leaf_star_shape", "star_extend", "star_fill", "star_rates", "star_shape", "star_solve"]
 
 
 @njit(cache=True, nogil=True)
@@ -159,6 +159,121 @@ def star_shape(order, n, links, coef, weight, capacity, head, nxt, hub_c, priv):
             return -1
         priv[s] = p
     return hub
+
+
+@njit(cache=True, nogil=True)
+def star_extend(order, n, hub, seed, links, coef, weight, capacity, head, nxt, hub_c, priv):  # pragma: no cover
+    """Whether the flows ``order[:n]`` still form the star kept around ``hub`` (:func:`star_shape` found it, and
+    since then flows only left it or were seeded) when only the seeded flows (new, re-routed or re-weighted) are
+    checked: each crosses the hub once and otherwise only resources no other flow crosses, every coefficient positive
+    and finite. Fills ``hub_c`` and ``priv`` of the seeded flows; the others keep theirs (a changed resource seeds
+    every flow on it, so theirs did not change). With ``n >= 2`` the hub is then the one resource every flow crosses,
+    which :func:`star_shape` would return with the same ``hub_c`` and ``priv``: the same star, found in the time of
+    the seeded flows instead of every flow (a round's uploads start one by one, each a seeded flow in a star of
+    hundreds)."""
+    if n < 2:
+        return False
+    k = links.shape[1]
+    for i in range(n):
+        s = order[i]
+        if not seed[s]:
+            continue
+        n_hub = 0
+        p = np.inf
+        for j in range(k):
+            c = coef[s, j]
+            if c != 0:
+                if not (c > 0) or np.isinf(c):
+                    return False
+                li = links[s, j]
+                if li == hub:
+                    n_hub += 1
+                    hub_c[s] = c
+                    continue
+                x = s * k + j
+                if head[li] != x or nxt[x] >= 0:
+                    return False  # shared with another flow (or crossed twice)
+                d = c * weight[s]
+                lv = (capacity[li] if capacity[li] > 0.0 else 0.0) / d if d > 0 else np.inf
+                if lv < p:
+                    p = lv
+        if n_hub != 1:
+            return False
+        priv[s] = p
+    return True
+
+
+@njit(cache=True, nogil=True)
+def leaf_star_extend(order, n, hub, seed, links, coef, weight, capacity, head, nxt, seq, hub_c,
+                     priv):  # pragma: no cover - compiled
+    """:func:`star_extend` for a star with shared leaves (kept since :func:`leaf_star_shape` found it): whether each
+    seeded flow crosses the hub once and exactly one other resource, its leaf, with coefficients positive and
+    finite. Fills ``hub_c`` of the seeded flows and ``priv`` of every flow on their leaves (a leaf's level is its
+    capacity over all its flows' terms, so a flow joining a leaf moves its mates' level too), as
+    :func:`leaf_star_shape` computes them; the other flows' leaves did not change."""
+    if n < 2:
+        return False
+    k = links.shape[1]
+    for i in range(n):
+        s = order[i]
+        if not seed[s]:
+            continue
+        n_hub = 0
+        leaf = -1
+        for j in range(k):
+            c = coef[s, j]
+            if c != 0:
+                if not (c > 0) or np.isinf(c):
+                    return False
+                if links[s, j] == hub:
+                    n_hub += 1
+                    hub_c[s] = c
+                elif leaf < 0:
+                    leaf = j
+                else:
+                    return False  # a second leaf
+        if n_hub != 1 or leaf < 0:
+            return False
+        leaf_level(links[s, leaf], links, coef, weight, capacity, head, nxt, seq, priv)
+    return True
+
+
+@njit(cache=True, nogil=True)
+def leaf_level(li, links, coef, weight, capacity, head, nxt, seq, priv):  # pragma: no cover - compiled
+    """Set ``priv`` of every flow on leaf ``li`` to the leaf's level, as :func:`leaf_star_shape` computes it: one
+    flow's own term, two terms added as the list holds them (their sum does not depend on the order), more summed
+    from 0 in admission order."""
+    k = links.shape[1]
+    m = 0
+    x = head[li]
+    while x >= 0:
+        m += 1
+        x = nxt[x]
+    x = head[li]
+    s2 = x // k
+    if m == 1:
+        d = coef[s2, x - s2 * k] * weight[s2]
+    elif m == 2:
+        d = 0.0 + coef[s2, x - s2 * k] * weight[s2]
+        x = nxt[x]
+        s2 = x // k
+        d += coef[s2, x - s2 * k] * weight[s2]
+    else:
+        keys = np.empty(m, dtype=np.int64)
+        terms = np.empty(m)
+        for q in range(m):
+            s2 = x // k
+            keys[q] = seq[s2]
+            terms[q] = coef[s2, x - s2 * k] * weight[s2]
+            x = nxt[x]
+        d = 0.0
+        for q in np.argsort(keys):
+            d += terms[q]
+    level = (capacity[li] if capacity[li] > 0.0 else 0.0) / d if d > 0 else np.inf
+    x = head[li]
+    while x >= 0:
+        priv[x // k] = level
+        x = nxt[x]
 
 
 @njit(cache=True, nogil=True)
