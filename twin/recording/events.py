@@ -15,6 +15,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+from pandas.api.types import infer_dtype
 
 _BASE = ("t", "kind", "entity", "round")
 _INT_TYPES = frozenset({int, np.int8, np.int16, np.int32, np.int64, type(None)})
@@ -24,7 +25,8 @@ _NONE = frozenset({type(None)})
 
 
 class _Group:
-    """Single events of one kind and keyword order: rows (index, t, entity, round, field values...)."""
+    """Single events of one kind and keyword order: rows (index, t, entity, round, field values...), one after
+    another in one flat list (cheap to append and to slice by column)."""
 
     __slots__ = ("code", "keys", "rows")
 
@@ -60,12 +62,29 @@ def _objects(values) -> np.ndarray:
     return np.fromiter(values, dtype=object, count=len(values))
 
 
-def _classify(values) -> str:
-    """'none', 'str', 'int', 'float' (ints and floats) or 'other' for a piece of a column (array or tuple)."""
-    if isinstance(values, np.ndarray) and values.dtype != object:
-        kind = values.dtype.kind
-        return {"f": "float", "i": "int", "U": "str"}.get(kind, "other")
-    types = set(map(type, values))
+def _from_list(values: list) -> np.ndarray:
+    """A column of single events: strings as objects, numbers as numpy infers them (a mix with None, or odd
+    values, as objects), touching each value as few times as possible."""
+    if isinstance(values[0], str):
+        return _objects(values)
+    try:
+        arr = np.array(values)
+    except (ValueError, TypeError):  # sequences among the values
+        return _objects(values)
+    return arr if arr.ndim == 1 and arr.dtype.kind in "fiO" else _objects(values)
+
+
+_INFERRED = {"string": "str", "integer": "int", "floating": "float", "mixed-integer-float": "float", "empty": "none"}
+
+
+def _classify(values: np.ndarray) -> str:
+    """'none', 'str', 'int', 'float' (ints and floats) or 'other' for a piece of a column."""
+    if values.dtype != object:
+        return {"f": "float", "i": "int", "U": "str"}.get(values.dtype.kind, "other")
+    inferred = _INFERRED.get(infer_dtype(values, skipna=False))
+    if inferred is not None:
+        return inferred
+    types = set(map(type, values))  # None among other values, or odd types
     if types <= _NONE:
         return "none"
     if types <= _STR_TYPES:
@@ -167,32 +186,18 @@ class EventLog:
         for g in self._group_list:
             if not g.rows:
                 continue
-            cols = list(zip(*g.rows, strict=True))
+            width = 4 + len(g.keys)
+            cols = [g.rows[j::width] for j in range(width)]  # the flat rows, by column
             idx = np.array(cols[0], dtype=np.int64)
             firsts.append((int(idx[0]), g.keys))
             pieces["t"].append((idx, np.array(cols[1], dtype=np.float64)))
             pieces["kind"].append((idx, np.full(len(idx), g.code, dtype=np.int8)))
             for name, values in zip(("entity", "round", *g.keys), cols[2:], strict=True):
-                pieces.setdefault(name, []).append((idx, values))
-        for b in self.blocks:
-            n = len(b.t)
-            idx = np.arange(b.start, b.start + n)
-            pieces["t"].append((idx, b.t))
-            pieces["kind"].append((idx, b.codes))
-            pieces["entity"].append((idx, b.entity))
-            pieces["round"].append((idx, np.full(n, b.round) if isinstance(b.round, (int, np.integer))
-                                    else (None,) * n if b.round is None else b.round))
-            carriers: dict[str, list[int]] = {}
-            for code, keys in b.layout.items():
-                firsts.append((b.start + int(np.argmax(b.codes == code)), keys))
-                for c in keys:
-                    carriers.setdefault(c, []).append(code)
-            for c, codes in carriers.items():
-                if len(codes) == len(b.layout):
-                    pieces.setdefault(c, []).append((idx, b.columns[c]))
-                else:
-                    rows = np.flatnonzero(np.isin(b.codes, codes))
-                    pieces.setdefault(c, []).append((rows + b.start, b.columns[c][rows]))
+                pieces.setdefault(name, []).append((idx, _from_list(values)))
+        if self.blocks:
+            self._block_pieces(pieces, firsts)
+        for c, parts in pieces.items():
+            pieces[c] = _merge(parts)
         order = list(_BASE)
         seen = set(order)
         for _, keys in sorted(firsts, key=lambda f: f[0]):
@@ -201,6 +206,35 @@ class EventLog:
                     seen.add(c)
                     order.append(c)
         return order, pieces
+
+    def _block_pieces(self, pieces: dict[str, list], firsts: list) -> None:
+        """All blocks as one piece per column: the rows of the kinds whose layout (in their block) carries it."""
+        blocks = self.blocks
+        idx = np.concatenate([np.arange(b.start, b.start + len(b.t)) for b in blocks])
+        codes = np.concatenate([b.codes for b in blocks])
+        layouts: dict[tuple, int] = {}  # a block's layout -> its number
+        lengths = [len(b.t) for b in blocks]
+        sig = np.repeat([layouts.setdefault(tuple(sorted(b.layout.items())), len(layouts)) for b in blocks], lengths)
+        pieces["t"].append((idx, np.concatenate([b.t for b in blocks])))
+        pieces["kind"].append((idx, codes))
+        pieces["entity"].append((idx, _concat([b.entity for b in blocks], lengths)))
+        rounds = [np.full(len(b.t), b.round, dtype=np.int64 if b.round is not None else object)
+                  if b.round is None or isinstance(b.round, (int, np.integer)) else b.round for b in blocks]
+        pieces["round"].append((idx, _concat(rounds, lengths)))
+        n_kinds = len(self.kinds)
+        row_class = sig * n_kinds + codes  # (the block's layout, the row's kind)
+        carried: dict[str, np.ndarray] = {}  # column -> which row classes carry it
+        for layout, k in layouts.items():
+            for code, keys in layout:
+                for c in keys:
+                    carried.setdefault(c, np.zeros(len(layouts) * n_kinds, dtype=bool))[k * n_kinds + code] = True
+        for layout, k in layouts.items():
+            for code, keys in layout:
+                firsts.append((int(idx[np.argmax(row_class == k * n_kinds + code)]), keys))
+        for c, lut in carried.items():
+            rows = lut[row_class]
+            values = _concat([b.columns.get(c) for b in blocks], lengths)
+            pieces.setdefault(c, []).append((idx, values) if rows.all() else (idx[rows], values[rows]))
 
     def frame(self) -> pd.DataFrame:
         if self.n == 0:
@@ -247,17 +281,47 @@ class EventLog:
         return pd.to_numeric(s, errors="raise").astype("float64")
 
 
+def _concat(arrays: list, lengths: list[int]) -> np.ndarray:
+    """Blocks' arrays end to end (None: a block without the column, filled, its rows are dropped); arrays of
+    different dtypes (unicode ones of any width aside) as objects, so that every value stays what the caller passed."""
+    given = {a.dtype.kind if a.dtype.kind == "U" else a.dtype for a in arrays if a is not None}
+    to_object = len(given) > 1
+    dtype = object if to_object else next(a.dtype for a in arrays if a is not None)
+    return np.concatenate([np.zeros(n, dtype) if a is None else a.astype(object) if to_object else a
+                           for a, n in zip(arrays, lengths, strict=True)])
+
+
+def _merge(pieces: list) -> list:
+    """Consecutive pieces of one dtype as one (blocks come in many small pieces)."""
+    out = []
+    run: list = []
+    for piece in pieces:
+        if run and piece[1].dtype != run[0][1].dtype:
+            out.append(_join(run))
+            run = []
+        run.append(piece)
+    if run:
+        out.append(_join(run))
+    return out
+
+
+def _join(run: list) -> tuple[np.ndarray, np.ndarray]:
+    if len(run) == 1:
+        return run[0]
+    return np.concatenate([i for i, _ in run]), np.concatenate([v for _, v in run])
+
+
 def _scatter_float(n: int, pieces: list) -> np.ndarray:
     out = np.full(n, np.nan)
     for idx, values in pieces:
-        out[idx] = values if isinstance(values, np.ndarray) else np.array(values, dtype=np.float64)
+        out[idx] = values.astype(np.float64) if values.dtype == object else values  # None -> NaN
     return out
 
 
 def _scatter_objects(n: int, pieces: list, missing: Any) -> np.ndarray:
     out = np.full(n, missing, dtype=object)
     for idx, values in pieces:
-        out[idx] = values if isinstance(values, np.ndarray) else _objects(values)
+        out[idx] = values
     return out
 
 
@@ -265,10 +329,10 @@ def _scatter_int(n: int, pieces: list) -> pd.arrays.IntegerArray:
     data = np.zeros(n, dtype=np.int64)
     mask = np.ones(n, dtype=bool)
     for idx, values in pieces:
-        if not isinstance(values, np.ndarray) or values.dtype == object:
-            values = _objects(values)
+        if values.dtype == object:
             none = np.equal(values, None)
             if none.any():
+                values = values.copy()
                 values[none] = 0
                 mask[idx[~none]] = False
             else:

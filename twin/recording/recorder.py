@@ -69,9 +69,8 @@ class Recorder:
         """Append one timeline event. Raises ValueError if the kind is unknown, a required column is missing or None,
         or ``t`` is earlier than the previous event's."""
         log = self._log
-        key = (kind, *fields)
-        rows = log.groups.get(key)
-        values = (*fields.values(),)
+        rows = log.groups.get((kind, *fields))  # the rows of this kind and keyword order, one flat list
+        values = fields.values()
         try:
             has_none = None in values
         except (TypeError, ValueError):  # a value whose == None is not a bool (an array, pd.NA)
@@ -87,8 +86,9 @@ class Recorder:
             raise ValueError(f"{kind} event at t={t} is earlier than the previous event at t={log.last_t}")
         log.last_t = t
         if rows is None:
-            rows = log.new_group(key)
-        rows.append((log.n, t, entity, round, *values))
+            rows = log.new_group((kind, *fields))
+        rows += (log.n, t, entity, round)
+        rows += values
         log.n += 1
 
     def emit_many(self, kinds: Sequence[str] | np.ndarray, t: np.ndarray, entity: Sequence[str] | np.ndarray,
