@@ -54,8 +54,10 @@ def _array(values: Any, n: int, name: str) -> np.ndarray:
 
 
 def _none_mask(arr: np.ndarray) -> np.ndarray | None:
-    """Where an array holds None (only object arrays can)."""
-    return np.equal(arr, None) if arr.dtype == object else None
+    """Where an array holds None (only object arrays can; one of str alone, the usual case, is checked in C)."""
+    if arr.dtype != object or infer_dtype(arr, skipna=False) in ("string", "floating", "integer"):
+        return None
+    return np.equal(arr, None)
 
 
 def _objects(values) -> np.ndarray:
@@ -118,7 +120,9 @@ class EventLog:
 
     def add_block(self, kinds, t, entity, round_, columns: dict[str, Any], layout: dict[str, tuple[str, ...]]) -> None:
         """Validate a block (every check vectorised; nothing is kept when one fails) and keep it."""
-        t = np.array(t, dtype=np.float64).reshape(-1)
+        t = np.array(t, dtype=np.float64)
+        if t.ndim != 1:
+            raise ValueError(f"emit_many: t has shape {t.shape}, expected one dimension")
         n = len(t)
         if n == 0:
             return
@@ -141,6 +145,7 @@ class EventLog:
                 raise ValueError(f"emit_many: layout names column {c!r}, which is not in columns")
         cols = {c: _array(columns[c], n, c) for c in used}
         bad = lut[inverse.reshape(-1)] < 0  # unknown kind
+        nones = {c: _none_mask(cols[c]) for c in {c for k, _ in present for c in self.schema[k] if c in cols}}
         for k, code in present:
             carried = layout.get(k, ())
             of_kind = None
@@ -149,7 +154,7 @@ class EventLog:
                     of_kind = codes == code if of_kind is None else of_kind
                     bad |= of_kind
                     break
-                none = _none_mask(cols[c])
+                none = nones[c]
                 if none is not None and none.any():
                     of_kind = codes == code if of_kind is None else of_kind
                     bad |= of_kind & none
