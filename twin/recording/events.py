@@ -1,7 +1,7 @@
 """The recorder's timeline store: events kept by column, the DataFrame assembled once at the end.
 
-Single events (:meth:`EventLog.add`) go to a *group* per kind and keyword order, one row tuple each; blocks
-(:meth:`EventLog.add_block`) keep their arrays. :meth:`EventLog.frame` builds every column once, in the row order of
+Single events (``Recorder.emit``, through :attr:`EventLog.groups`) go to a *group* per kind and keyword order, their
+rows one after another in one flat list; blocks (:meth:`EventLog.add_block`, checked vectorised) keep their arrays. :meth:`EventLog.frame` builds every column once, in the row order of
 emission, with exactly what ``pd.DataFrame.from_records`` of one dict per event gave followed by the timeline's
 conversions (kept as the reference in ``tests/recording``): columns in order of first appearance (``t``, ``kind``,
 ``entity``, ``round`` first), a missing key or None becomes NaN / <NA>, ``kind`` a categorical over the schema's
@@ -15,6 +15,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 from pandas.api.types import infer_dtype
 
 _BASE = ("t", "kind", "entity", "round")
@@ -265,7 +266,7 @@ class EventLog:
         n = self.n
         if c in self.string_columns:
             if classes <= {"str"}:
-                return _string_array(_scatter_objects(n, pieces, None))
+                return _string_column(n, pieces)
         elif c in self.int_columns:
             if classes <= {"int"}:
                 try:
@@ -349,11 +350,22 @@ def _scatter_int(n: int, pieces: list) -> pd.arrays.IntegerArray:
     return pd.arrays.IntegerArray(data, mask)
 
 
-def _string_array(values: np.ndarray) -> Any:
-    """What ``astype("string")`` gives for an object array of str and None (None -> <NA>)."""
+def _string_column(n: int, pieces: list) -> Any:
+    """What ``astype("string")`` gives for str and None (None and rows without the column: <NA>): the pieces as
+    Arrow arrays, end to end, then each row taken from its place."""
     dtype = pd.StringDtype()
-    if dtype.storage == "pyarrow":
-        import pyarrow as pa
-
-        return pd.arrays.ArrowStringArray(pa.array(values, type=pa.large_string(), from_pandas=True))
-    return pd.array(values, dtype=dtype)
+    if dtype.storage != "pyarrow":
+        return pd.array(_scatter_objects(n, pieces, None), dtype=dtype)
+    arrays = [pa.array(v, type=pa.large_string()) for _, v in pieces]  # None -> null
+    rows = [i for i, _ in pieces]
+    covered = sum(len(i) for i in rows)
+    if covered < n:
+        seen = np.zeros(n, dtype=bool)
+        for i in rows:
+            seen[i] = True
+        rows.append(np.flatnonzero(~seen))
+        arrays.append(pa.nulls(n - covered, pa.large_string()))
+    at = np.empty(n, dtype=np.int64)  # row -> its place in the concatenated values
+    at[np.concatenate(rows)] = np.arange(n)
+    values = pa.concat_arrays(arrays)
+    return pd.arrays.ArrowStringArray(values.take(pa.array(at)))
