@@ -100,9 +100,12 @@ class Recorder:
         that a rejected block appends nothing.
 
         ``t``: float64 [n]; ``kinds``, ``entity``: n str; ``columns``: name -> array or sequence [n]; ``layout``: kind
-        -> the columns (keyword order) a row of that kind carries; the other columns' values at that row are ignored.
-        A layout column absent from ``columns``, or arrays of the wrong length, raise ValueError. Arrays are copied.
-        """
+        -> the columns (keyword order) a row of that kind carries (a kind absent from it carries none); the other
+        columns' values at that row are ignored. As in ``emit``, a required column is missing when the row's kind does
+        not carry it or its value is None; NaN is a value (a diverged model's loss). A layout column absent from
+        ``columns``, or arrays of the wrong length, raise ValueError. Arrays are copied. Fast when string columns are
+        lists or object arrays of str, int columns int64 and the others float64; a call costs about 60 us besides its
+        rows, so blocks of hundreds of rows pay."""
         self._log.add_block(kinds, t, entity, round, columns, layout)
 
     def round_row(self, **row: Any) -> None:
