@@ -275,3 +275,50 @@ def test_rejected_block_appends_nothing():
         rec.emit_many(["train_start"], np.array([6.0]), ["c"], 1, {"client": ["c"], "slot": [1]}, LAYOUT)
     assert rec.n_events == 1 and len(rec.timeline()) == 1
     rec.emit("round_end", 5.0, "fl.server", 1, n_completed=0, n_dropped=0)  # the last accepted t is still 5.0
+
+
+def test_a_real_run_replayed_as_blocks_gives_its_timeline(monkeypatch):
+    """The events of a simulated run (wired_star, 2 rounds), replayed by emit and with every stretch of flow, train
+    and upload events of one round as a block of arrays, give the run's timeline bit for bit."""
+    from twin.scenario.loading import load_scenario
+    from twin.sim.runner import simulate
+
+    calls = []
+    emit = Recorder.emit
+
+    def spy(self, kind, t, entity, round=None, **fields):
+        calls.append((kind, t, entity, round, fields))
+        emit(self, kind, t, entity, round, **fields)
+
+    monkeypatch.setattr(Recorder, "emit", spy)
+    want = simulate(load_scenario("wired_star", ["fl.rounds=2"])).tables["timeline"]
+    monkeypatch.setattr(Recorder, "emit", emit)
+    assert len(calls) > 50
+    single = Recorder()
+    for kind, t, entity, rnd, fields in calls:
+        single.emit(kind, t, entity, rnd, **fields)
+    assert table_hash(single.timeline()) == table_hash(want)
+    rec, i, n_blocks = Recorder(), 0, 0
+    while i < len(calls):
+        kind, t, entity, rnd, fields = calls[i]
+        j = i
+        while (j < len(calls) and calls[j][0] in LAYOUT and rnd is not None and calls[j][3] == rnd
+               and list(calls[j][4]) == list(LAYOUT[calls[j][0]])):
+            j += 1
+        if j == i:
+            rec.emit(kind, t, entity, rnd, **fields)
+            i += 1
+            continue
+        rows = calls[i:j]
+        cols = {c: np.array([r[4].get(c, "") for r in rows], dtype=object)
+                for c in ("flow", "src", "dst", "direction", "client")}
+        cols |= {c: np.array([r[4].get(c, np.nan) for r in rows]) for c in ("bytes", "duration_s", "rate_bps",
+                                                                            "flops", "compute_s")}
+        cols["slot"] = np.array([r[4].get("slot", -1) for r in rows], dtype=np.int64)
+        rec.emit_many(np.array([r[0] for r in rows]), np.array([r[1] for r in rows]), [r[2] for r in rows], rnd,
+                      cols, LAYOUT)
+        n_blocks += 1
+        i = j
+    assert n_blocks >= 2 and rec.n_events == len(want)
+    pd.testing.assert_frame_equal(rec.timeline(), want, check_exact=True)
+    assert table_hash(rec.timeline()) == table_hash(want)

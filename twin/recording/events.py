@@ -1,7 +1,7 @@
 """The recorder's timeline store: events kept by column, the DataFrame assembled once at the end.
 
-Single events (:meth:`EventLog.add`) go to a *group* per kind and keyword order, one row tuple each; blocks
-(:meth:`EventLog.add_block`) keep their arrays. :meth:`EventLog.frame` builds every column once, in the row order of
+Single events (``Recorder.emit``, through :attr:`EventLog.groups`) go to a *group* per kind and keyword order, their
+rows one after another in one flat list; blocks (:meth:`EventLog.add_block`, checked vectorised) keep their arrays. :meth:`EventLog.frame` builds every column once, in the row order of
 emission, with exactly what ``pd.DataFrame.from_records`` of one dict per event gave followed by the timeline's
 conversions (kept as the reference in ``tests/recording``): columns in order of first appearance (``t``, ``kind``,
 ``entity``, ``round`` first), a missing key or None becomes NaN / <NA>, ``kind`` a categorical over the schema's
@@ -15,6 +15,8 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+from pandas.api.types import infer_dtype
 
 _BASE = ("t", "kind", "entity", "round")
 _INT_TYPES = frozenset({int, np.int8, np.int16, np.int32, np.int64, type(None)})
@@ -24,7 +26,8 @@ _NONE = frozenset({type(None)})
 
 
 class _Group:
-    """Single events of one kind and keyword order: rows (index, t, entity, round, field values...)."""
+    """Single events of one kind and keyword order: rows (index, t, entity, round, field values...), one after
+    another in one flat list (cheap to append and to slice by column)."""
 
     __slots__ = ("code", "keys", "rows")
 
@@ -52,20 +55,39 @@ def _array(values: Any, n: int, name: str) -> np.ndarray:
 
 
 def _none_mask(arr: np.ndarray) -> np.ndarray | None:
-    """Where an array holds None (only object arrays can)."""
-    return np.equal(arr, None) if arr.dtype == object else None
+    """Where an array holds None (only object arrays can; one of str alone, the usual case, is checked in C)."""
+    if arr.dtype != object or infer_dtype(arr, skipna=False) in ("string", "floating", "integer"):
+        return None
+    return np.equal(arr, None)
 
 
 def _objects(values) -> np.ndarray:
     return np.fromiter(values, dtype=object, count=len(values))
 
 
-def _classify(values) -> str:
-    """'none', 'str', 'int', 'float' (ints and floats) or 'other' for a piece of a column (array or tuple)."""
-    if isinstance(values, np.ndarray) and values.dtype != object:
-        kind = values.dtype.kind
-        return {"f": "float", "i": "int", "U": "str"}.get(kind, "other")
-    types = set(map(type, values))
+def _from_list(values: list) -> np.ndarray:
+    """A column of single events: strings as objects, numbers as numpy infers them (a mix with None, or odd
+    values, as objects), touching each value as few times as possible."""
+    if isinstance(values[0], str):
+        return _objects(values)
+    try:
+        arr = np.array(values)
+    except (ValueError, TypeError):  # sequences among the values
+        return _objects(values)
+    return arr if arr.ndim == 1 and arr.dtype.kind in "fiO" else _objects(values)
+
+
+_INFERRED = {"string": "str", "integer": "int", "floating": "float", "mixed-integer-float": "float", "empty": "none"}
+
+
+def _classify(values: np.ndarray) -> str:
+    """'none', 'str', 'int', 'float' (ints and floats) or 'other' for a piece of a column."""
+    if values.dtype != object:
+        return {"f": "float", "i": "int", "U": "str"}.get(values.dtype.kind, "other")
+    inferred = _INFERRED.get(infer_dtype(values, skipna=False))
+    if inferred is not None:
+        return inferred
+    types = set(map(type, values))  # None among other values, or odd types
     if types <= _NONE:
         return "none"
     if types <= _STR_TYPES:
@@ -99,7 +121,9 @@ class EventLog:
 
     def add_block(self, kinds, t, entity, round_, columns: dict[str, Any], layout: dict[str, tuple[str, ...]]) -> None:
         """Validate a block (every check vectorised; nothing is kept when one fails) and keep it."""
-        t = np.array(t, dtype=np.float64).reshape(-1)
+        t = np.array(t, dtype=np.float64)
+        if t.ndim != 1:
+            raise ValueError(f"emit_many: t has shape {t.shape}, expected one dimension")
         n = len(t)
         if n == 0:
             return
@@ -122,6 +146,7 @@ class EventLog:
                 raise ValueError(f"emit_many: layout names column {c!r}, which is not in columns")
         cols = {c: _array(columns[c], n, c) for c in used}
         bad = lut[inverse.reshape(-1)] < 0  # unknown kind
+        nones = {c: _none_mask(cols[c]) for c in {c for k, _ in present for c in self.schema[k] if c in cols}}
         for k, code in present:
             carried = layout.get(k, ())
             of_kind = None
@@ -130,7 +155,7 @@ class EventLog:
                     of_kind = codes == code if of_kind is None else of_kind
                     bad |= of_kind
                     break
-                none = _none_mask(cols[c])
+                none = nones[c]
                 if none is not None and none.any():
                     of_kind = codes == code if of_kind is None else of_kind
                     bad |= of_kind & none
@@ -167,32 +192,18 @@ class EventLog:
         for g in self._group_list:
             if not g.rows:
                 continue
-            cols = list(zip(*g.rows, strict=True))
+            width = 4 + len(g.keys)
+            cols = [g.rows[j::width] for j in range(width)]  # the flat rows, by column
             idx = np.array(cols[0], dtype=np.int64)
             firsts.append((int(idx[0]), g.keys))
             pieces["t"].append((idx, np.array(cols[1], dtype=np.float64)))
             pieces["kind"].append((idx, np.full(len(idx), g.code, dtype=np.int8)))
             for name, values in zip(("entity", "round", *g.keys), cols[2:], strict=True):
-                pieces.setdefault(name, []).append((idx, values))
-        for b in self.blocks:
-            n = len(b.t)
-            idx = np.arange(b.start, b.start + n)
-            pieces["t"].append((idx, b.t))
-            pieces["kind"].append((idx, b.codes))
-            pieces["entity"].append((idx, b.entity))
-            pieces["round"].append((idx, np.full(n, b.round) if isinstance(b.round, (int, np.integer))
-                                    else (None,) * n if b.round is None else b.round))
-            carriers: dict[str, list[int]] = {}
-            for code, keys in b.layout.items():
-                firsts.append((b.start + int(np.argmax(b.codes == code)), keys))
-                for c in keys:
-                    carriers.setdefault(c, []).append(code)
-            for c, codes in carriers.items():
-                if len(codes) == len(b.layout):
-                    pieces.setdefault(c, []).append((idx, b.columns[c]))
-                else:
-                    rows = np.flatnonzero(np.isin(b.codes, codes))
-                    pieces.setdefault(c, []).append((rows + b.start, b.columns[c][rows]))
+                pieces.setdefault(name, []).append((idx, _from_list(values)))
+        if self.blocks:
+            self._block_pieces(pieces, firsts)
+        for c, parts in pieces.items():
+            pieces[c] = _merge(parts)
         order = list(_BASE)
         seen = set(order)
         for _, keys in sorted(firsts, key=lambda f: f[0]):
@@ -201,6 +212,35 @@ class EventLog:
                     seen.add(c)
                     order.append(c)
         return order, pieces
+
+    def _block_pieces(self, pieces: dict[str, list], firsts: list) -> None:
+        """All blocks as one piece per column: the rows of the kinds whose layout (in their block) carries it."""
+        blocks = self.blocks
+        idx = np.concatenate([np.arange(b.start, b.start + len(b.t)) for b in blocks])
+        codes = np.concatenate([b.codes for b in blocks])
+        layouts: dict[tuple, int] = {}  # a block's layout -> its number
+        lengths = [len(b.t) for b in blocks]
+        sig = np.repeat([layouts.setdefault(tuple(sorted(b.layout.items())), len(layouts)) for b in blocks], lengths)
+        pieces["t"].append((idx, np.concatenate([b.t for b in blocks])))
+        pieces["kind"].append((idx, codes))
+        pieces["entity"].append((idx, _concat([b.entity for b in blocks], lengths)))
+        rounds = [np.full(len(b.t), b.round, dtype=np.int64 if b.round is not None else object)
+                  if b.round is None or isinstance(b.round, (int, np.integer)) else b.round for b in blocks]
+        pieces["round"].append((idx, _concat(rounds, lengths)))
+        n_kinds = len(self.kinds)
+        row_class = sig * n_kinds + codes  # (the block's layout, the row's kind)
+        carried: dict[str, np.ndarray] = {}  # column -> which row classes carry it
+        for layout, k in layouts.items():
+            for code, keys in layout:
+                for c in keys:
+                    carried.setdefault(c, np.zeros(len(layouts) * n_kinds, dtype=bool))[k * n_kinds + code] = True
+        for layout, k in layouts.items():
+            for code, keys in layout:
+                firsts.append((int(idx[np.argmax(row_class == k * n_kinds + code)]), keys))
+        for c, lut in carried.items():
+            rows = lut[row_class]
+            values = _concat([b.columns.get(c) for b in blocks], lengths)
+            pieces.setdefault(c, []).append((idx, values) if rows.all() else (idx[rows], values[rows]))
 
     def frame(self) -> pd.DataFrame:
         if self.n == 0:
@@ -226,7 +266,7 @@ class EventLog:
         n = self.n
         if c in self.string_columns:
             if classes <= {"str"}:
-                return _string_array(_scatter_objects(n, pieces, None))
+                return _string_column(n, pieces)
         elif c in self.int_columns:
             if classes <= {"int"}:
                 try:
@@ -247,17 +287,47 @@ class EventLog:
         return pd.to_numeric(s, errors="raise").astype("float64")
 
 
+def _concat(arrays: list, lengths: list[int]) -> np.ndarray:
+    """Blocks' arrays end to end (None: a block without the column, filled, its rows are dropped); arrays of
+    different dtypes (unicode ones of any width aside) as objects, so that every value stays what the caller passed."""
+    given = {a.dtype.kind if a.dtype.kind == "U" else a.dtype for a in arrays if a is not None}
+    to_object = len(given) > 1
+    dtype = object if to_object else next(a.dtype for a in arrays if a is not None)
+    return np.concatenate([np.zeros(n, dtype) if a is None else a.astype(object) if to_object else a
+                           for a, n in zip(arrays, lengths, strict=True)])
+
+
+def _merge(pieces: list) -> list:
+    """Consecutive pieces of one dtype as one (blocks come in many small pieces)."""
+    out = []
+    run: list = []
+    for piece in pieces:
+        if run and piece[1].dtype != run[0][1].dtype:
+            out.append(_join(run))
+            run = []
+        run.append(piece)
+    if run:
+        out.append(_join(run))
+    return out
+
+
+def _join(run: list) -> tuple[np.ndarray, np.ndarray]:
+    if len(run) == 1:
+        return run[0]
+    return np.concatenate([i for i, _ in run]), np.concatenate([v for _, v in run])
+
+
 def _scatter_float(n: int, pieces: list) -> np.ndarray:
     out = np.full(n, np.nan)
     for idx, values in pieces:
-        out[idx] = values if isinstance(values, np.ndarray) else np.array(values, dtype=np.float64)
+        out[idx] = values.astype(np.float64) if values.dtype == object else values  # None -> NaN
     return out
 
 
 def _scatter_objects(n: int, pieces: list, missing: Any) -> np.ndarray:
     out = np.full(n, missing, dtype=object)
     for idx, values in pieces:
-        out[idx] = values if isinstance(values, np.ndarray) else _objects(values)
+        out[idx] = values
     return out
 
 
@@ -265,10 +335,10 @@ def _scatter_int(n: int, pieces: list) -> pd.arrays.IntegerArray:
     data = np.zeros(n, dtype=np.int64)
     mask = np.ones(n, dtype=bool)
     for idx, values in pieces:
-        if not isinstance(values, np.ndarray) or values.dtype == object:
-            values = _objects(values)
+        if values.dtype == object:
             none = np.equal(values, None)
             if none.any():
+                values = values.copy()
                 values[none] = 0
                 mask[idx[~none]] = False
             else:
@@ -280,11 +350,22 @@ def _scatter_int(n: int, pieces: list) -> pd.arrays.IntegerArray:
     return pd.arrays.IntegerArray(data, mask)
 
 
-def _string_array(values: np.ndarray) -> Any:
-    """What ``astype("string")`` gives for an object array of str and None (None -> <NA>)."""
+def _string_column(n: int, pieces: list) -> Any:
+    """What ``astype("string")`` gives for str and None (None and rows without the column: <NA>): the pieces as
+    Arrow arrays, end to end, then each row taken from its place."""
     dtype = pd.StringDtype()
-    if dtype.storage == "pyarrow":
-        import pyarrow as pa
-
-        return pd.arrays.ArrowStringArray(pa.array(values, type=pa.large_string(), from_pandas=True))
-    return pd.array(values, dtype=dtype)
+    if dtype.storage != "pyarrow":
+        return pd.array(_scatter_objects(n, pieces, None), dtype=dtype)
+    arrays = [pa.array(v, type=pa.large_string()) for _, v in pieces]  # None -> null
+    rows = [i for i, _ in pieces]
+    covered = sum(len(i) for i in rows)
+    if covered < n:
+        seen = np.zeros(n, dtype=bool)
+        for i in rows:
+            seen[i] = True
+        rows.append(np.flatnonzero(~seen))
+        arrays.append(pa.nulls(n - covered, pa.large_string()))
+    at = np.empty(n, dtype=np.int64)  # row -> its place in the concatenated values
+    at[np.concatenate(rows)] = np.arange(n)
+    values = pa.concat_arrays(arrays)
+    return pd.arrays.ArrowStringArray(values.take(pa.array(at)))

@@ -69,9 +69,8 @@ class Recorder:
         """Append one timeline event. Raises ValueError if the kind is unknown, a required column is missing or None,
         or ``t`` is earlier than the previous event's."""
         log = self._log
-        key = (kind, *fields)
-        rows = log.groups.get(key)
-        values = (*fields.values(),)
+        rows = log.groups.get((kind, *fields))  # the rows of this kind and keyword order, one flat list
+        values = fields.values()
         try:
             has_none = None in values
         except (TypeError, ValueError):  # a value whose == None is not a bool (an array, pd.NA)
@@ -87,8 +86,9 @@ class Recorder:
             raise ValueError(f"{kind} event at t={t} is earlier than the previous event at t={log.last_t}")
         log.last_t = t
         if rows is None:
-            rows = log.new_group(key)
-        rows.append((log.n, t, entity, round, *values))
+            rows = log.new_group((kind, *fields))
+        rows += (log.n, t, entity, round)
+        rows += values
         log.n += 1
 
     def emit_many(self, kinds: Sequence[str] | np.ndarray, t: np.ndarray, entity: Sequence[str] | np.ndarray,
@@ -100,9 +100,12 @@ class Recorder:
         that a rejected block appends nothing.
 
         ``t``: float64 [n]; ``kinds``, ``entity``: n str; ``columns``: name -> array or sequence [n]; ``layout``: kind
-        -> the columns (keyword order) a row of that kind carries; the other columns' values at that row are ignored.
-        A layout column absent from ``columns``, or arrays of the wrong length, raise ValueError. Arrays are copied.
-        """
+        -> the columns (keyword order) a row of that kind carries (a kind absent from it carries none); the other
+        columns' values at that row are ignored. As in ``emit``, a required column is missing when the row's kind does
+        not carry it or its value is None; NaN is a value (a diverged model's loss). A layout column absent from
+        ``columns``, or arrays of the wrong length, raise ValueError. Arrays are copied. Fast when string columns are
+        lists or object arrays of str, int columns int64 and the others float64; a call costs about 60 us besides its
+        rows, so blocks of hundreds of rows pay."""
         self._log.add_block(kinds, t, entity, round, columns, layout)
 
     def round_row(self, **row: Any) -> None:
