@@ -233,8 +233,8 @@ class FederatedWorkload:
         plain_bytes = self.up_codec.nbytes(self.numel)
         for positions, part in self.trainer.train_chunks(self.model, start, self._x_train, self._y_train,
                                                          [self.data.client_indices[c] for c in clients],
-                                                         rng=self._train_rng):
-            deltas = part.flat_params() - start_flat  # the chunk's deltas at once (row j: flat[j] - start_flat)
+                                                         rng=self._train_rng, deltas_from=start_flat):
+            deltas = part.deltas  # the chunk's flat updates (row j: its trained parameters - start_flat)
             for j, (k, loss) in enumerate(zip(positions.tolist(), part.mean_loss.tolist(), strict=True)):
                 pending[k] = (deltas[j], loss)
             del deltas
