@@ -92,3 +92,25 @@ def test_strategies_give_the_same_bits_on_rows_and_on_copies(kind, kw):
         a, b = fast.aggregate(g, views), slow.aggregate(g, copies)
         assert torch.equal(a, b)
     assert not torch.equal(a, g)
+
+
+@pytest.mark.parametrize("kind", ["fedavg", "fedavgm", "fedadam"])
+def test_aggregate_flat_equals_aggregate(kind):
+    """Strategy.aggregate_flat (no ClientResult per client) gives aggregate's bits, server state and record; bad
+    input takes aggregate's path and its errors; nobody with examples leaves the model unchanged."""
+    rng = np.random.default_rng(9)
+    g = torch.from_numpy(rng.standard_normal(300).astype(np.float32))
+    deltas = torch.from_numpy(rng.standard_normal((20, 300)).astype(np.float32) * 1e-2)
+    n = rng.integers(0, 40, size=20)
+    views = [deltas[i] for i in range(20)]
+    fast, slow = make_strategy(kind), make_strategy(kind)
+    for _ in range(2):
+        a = fast.aggregate_flat(g, views, n)
+        b = slow.aggregate(g, [ClientResult(num_examples=int(k), delta=d) for k, d in zip(n, views, strict=True)])
+        assert torch.equal(a, b) and fast.last == slow.last
+    same = fast.aggregate_flat(g, views[:2], np.zeros(2, dtype=np.int64))
+    assert torch.equal(same, g) and same is not g and not fast.last.changed
+    with pytest.raises(ValueError, match="shape"):
+        fast.aggregate_flat(g, [torch.zeros(5)], [3])
+    with pytest.raises(ValueError, match="num_examples"):
+        fast.aggregate_flat(g, views[:1], [-1])

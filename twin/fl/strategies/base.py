@@ -209,6 +209,25 @@ class Strategy:
         self.last = AggregateInfo(len(updates), len(kept), len(updates) - len(kept), total, changed=True)
         return unflatten(new, global_params)
 
+    def aggregate_flat(self, global_flat: torch.Tensor, deltas: Sequence[torch.Tensor],
+                       num_examples: Sequence[int] | np.ndarray) -> torch.Tensor:
+        """:meth:`aggregate` of a flat global model with flat deltas of its shape, nobody dropped, without building a
+        :class:`ClientResult` per client (a round's hundreds): the same weights, sums and server step. A subclass that
+        overrides :meth:`aggregate` gets its own method."""
+        n = np.asarray(num_examples, dtype=np.int64)
+        if (type(self).aggregate is not Strategy.aggregate or n.shape != (len(deltas),) or (n < 0).any()
+                or any(not isinstance(d, torch.Tensor) or d.shape != global_flat.shape for d in deltas)):
+            return self.aggregate(global_flat, [ClientResult(num_examples=int(k), delta=d)
+                                                for k, d in zip(n.tolist(), deltas, strict=True)])
+        total = int(n.sum())
+        weights = client_weights(n, self.weighting)
+        if not len(deltas) or not weights.any():
+            self.last = AggregateInfo(len(deltas), 0, 0, total, changed=False)
+            return _copy(global_flat)
+        new = self._server_step(flatten(global_flat, global_flat), _weighted_deltas(list(deltas), weights))
+        self.last = AggregateInfo(len(deltas), len(deltas), 0, total, changed=True)
+        return unflatten(new, global_flat)
+
     def reset(self) -> None:
         """Forget server state (momentum, Adam moments)."""
 
