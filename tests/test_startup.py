@@ -60,6 +60,35 @@ def test_the_command_line_modules_load_frozen():
     assert int(count) > 10_000 and enabled == "True"
 
 
+ROUND = r"""
+import gc, sys
+import twin.run as R, twin.startup as S
+from twin.scenario.loading import load_scenario
+if sys.argv[1] == "one":
+    S.one_run_process()
+seen = []
+def on_round(round_, row):  # after round_done: the count right after the first round
+    seen.append(gc.get_freeze_count())
+c = load_scenario("quickstart", ["fl.rounds=3", "fl.train=false"])
+settle, at_settle = S.settle, []
+S.settle = lambda: (at_settle.append(gc.get_freeze_count()), settle())  # the count as the simulation starts
+R.simulate_with_threads(c, base_dir=sys.argv[2], on_round=on_round)
+junk = [[i] for i in range(5000)]
+S.round_done()
+print(len(seen), seen[0] > at_settle[0] + 1000, max(seen) == seen[0], gc.get_freeze_count() < seen[0] + len(junk))
+"""
+
+
+def test_a_one_run_process_freezes_once_after_its_first_round(tmp_path):
+    """twin.startup.round_done: a one-run process freezes what exists after its first round, once; a sweep worker
+    (no one_run_process) never freezes there. The caller's on_round still sees every round. (Frozen objects can
+    still be freed by reference counting, so the count may only shrink after the freeze.)"""
+    for kind, froze in (("one", "True"), ("sweep", "False")):
+        out = subprocess.run([sys.executable, "-c", ROUND, kind, str(tmp_path)], capture_output=True, text=True)
+        assert out.returncode == 0, out.stderr
+        assert out.stdout.split() == ["3", froze, "True", "True"], kind
+
+
 EXIT = r"""
 import atexit, sys
 from twin.cli import exit_now

@@ -22,8 +22,9 @@ import sys
 from pathlib import Path
 
 PACKAGE = Path(__file__).resolve().parent
-KERNEL_MODULES = ("fl/linear_kernels.py", "net/chains.py", "net/completion.py", "net/counting.py", "net/filling.py", "net/kernels.py",
-                  "net/mixed_exact.py", "net/mixed_kernels.py", "net/mixed_lazy.py", "net/star.py")
+KERNEL_MODULES = ("fl/linear_kernels.py", "fl/round_kernels.py", "net/chains.py", "net/completion.py",
+                  "net/counting.py", "net/filling.py", "net/kernels.py", "net/mixed_exact.py", "net/mixed_kernels.py",
+                  "net/mixed_lazy.py", "net/star.py")
 """The modules under twin/ that define compiled kernels (tests/test_compiled.py checks the list is complete)."""
 
 

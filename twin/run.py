@@ -237,14 +237,19 @@ def simulate_with_threads(config, *, base_dir: Path, on_round: Callable[[int, di
 
     count, source = resolve_threads(config) if threads is None else \
         (threads if isinstance(threads, tuple) else (threads, "--threads"))
-    from twin.startup import settle
+    from twin.startup import round_done, settle
 
     with imports_paused():  # heavy imports only once the input is known to be good, without the collector
         apply_threads(count, load_torch=needs_torch(config))
         from twin.sim.runner import simulate
     settle()  # later imports_paused blocks of this process (a sweep worker's next runs) only pause
 
-    result = simulate(config, base_dir=base_dir, on_round=on_round, log_level=log_level)
+    def each_round(round_: int, row: dict) -> None:
+        round_done()  # the collector's freeze after a one-run process's first round (twin.startup)
+        if on_round is not None:
+            on_round(round_, row)
+
+    result = simulate(config, base_dir=base_dir, on_round=each_round, log_level=log_level)
     result.summary["threads"] = {"count": count, "source": source, "torch": torch_threads()}
     return result
 

@@ -68,6 +68,25 @@ def test_a_clients_result_does_not_depend_on_its_cohort(digits):
         assert torch.equal(alone[0], whole[k]), k
 
 
+@pytest.mark.parametrize("engine,kw", [("dual", {}), ("dual", {"chunk_clients": 3}), ("dual", {"momentum": 0.9}),
+                                       ("bmm", {})])
+def test_flat_updates_equal_the_parameters_minus_the_start(digits, engine, kw):
+    """train_chunks(deltas_from=start): the dual kernel writes each client's flat update itself (weights, then bias);
+    the same float32 bits as its trained parameters flattened minus the start, chunk by chunk (bmm subtracts)."""
+    data, clients, model, g = digits
+    start = torch.cat([p.reshape(-1) for p in g.values()])
+    trainer = LocalTrainer(engine=engine, local_epochs=4, batch_size=6, lr=0.05, **kw)
+    args = (model, g, data.x_train, data.y_train, clients)
+    ref = [(pos, part.flat_params() - start) for pos, part in trainer.train_chunks(*args, rng=np.random.default_rng(7))]
+    got = list(trainer.train_chunks(*args, rng=np.random.default_rng(7), deltas_from=start))
+    assert len(got) == len(ref) == (3 if kw.get("chunk_clients") else 1)
+    for (pos, delta), (pos2, part) in zip(ref, got, strict=True):
+        np.testing.assert_array_equal(pos, pos2)
+        assert part.params == {} and part.deltas.dtype == torch.float32
+        assert torch.equal(part.deltas, delta)
+    assert float(got[0][1].deltas.abs().max()) > 1e-2  # training moved the weights
+
+
 class _SeedReplay:
     """A generator stand-in whose ``integers`` hands out one given client seed (the cohort's seed for that client)."""
 

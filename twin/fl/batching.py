@@ -17,7 +17,8 @@ from collections.abc import Sequence
 import numpy as np
 import torch
 
-from twin.fl.seeding import SeededStreams
+from twin.fl import round_kernels
+from twin.fl.seeding import SeededStreams, seed_words, seeds_match_numpy
 
 
 @dataclasses.dataclass(frozen=True)
@@ -66,9 +67,10 @@ def make_plan(client_indices: Sequence[np.ndarray], seeds: Sequence[int], *, loc
               shuffle: bool) -> BatchPlan:
     """Build the batch plan of a group of clients (see the module docstring).
 
-    Client ``c`` shuffles with ``np.random.default_rng(seeds[c])`` (its streams from :class:`SeededStreams`, the same
-    draws without building a generator each), one ``permutation`` of its n rows per epoch; everything else is filled
-    for the whole group at once."""
+    Client ``c`` shuffles with ``np.random.default_rng(seeds[c])``, one ``permutation`` of its n rows per epoch: every
+    client in one compiled call (:func:`twin.fl.round_kernels.shuffle_plan`, the same draws), or, where that does not
+    apply (no numba, a numpy that draws differently), with :class:`SeededStreams` (the same draws without building a
+    generator each); everything else is filled for the whole group at once."""
     sizes = np.array([len(ix) for ix in client_indices], dtype=np.int64)
     steps = steps_per_client(sizes, local_epochs=local_epochs, batch_size=batch_size)
     k, max_steps = len(sizes), int(steps.max(initial=0))
@@ -97,8 +99,12 @@ def make_plan(client_indices: Sequence[np.ndarray], seeds: Sequence[int], *, loc
     slot = np.arange(max_steps * batch_size)
     within = slot % epoch_len
     flat = np.where((slot < local_epochs * epoch_len) & (within < sizes[:, None]), within, 0)
-    if shuffle:
-        streams = SeededStreams(np.asarray(seeds, dtype=np.int64))
+    seeds = np.asarray(seeds, dtype=np.int64)
+    if shuffle and seeds.min() >= 0 and seeds_match_numpy() and round_kernels.shuffles_match_numpy():
+        # every client's epochs in one compiled call (twin.fl.round_kernels), the same draws
+        round_kernels.shuffle_plan(seed_words(seeds), sizes, flat, epoch_len[:, 0], local_epochs)
+    elif shuffle:
+        streams = SeededStreams(seeds)
         for c in np.flatnonzero(sizes > 1).tolist():
             gen, n, length, row = streams.stream(c), int(sizes[c]), int(epoch_len[c, 0]), flat[c]
             for e in range(local_epochs):

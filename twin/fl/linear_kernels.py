@@ -43,7 +43,7 @@ def _dot(a, b):  # pragma: no cover - compiled
 
 
 @njit(cache=True, nogil=True)
-def _train(x, y, w0, b0, members, sizes, positions, counts, steps, lr, momentum, w_out, b_out, loss_out
+def _train(x, y, w0, b0, members, sizes, positions, counts, steps, lr, momentum, w_out, b_out, delta_out, loss_out
            ):  # pragma: no cover - compiled
     k_total = members.shape[0]
     n_out, d = w0.shape
@@ -58,6 +58,8 @@ def _train(x, y, w0, b0, members, sizes, positions, counts, steps, lr, momentum,
     b_buf = np.empty(n_out, np.float32)
     g_bias = np.empty(n_out, np.float32)
     g = np.empty((batch, n_out), np.float32)  # logits, then the output gradients of a batch
+    w_row = np.empty(d, np.float32)  # one output's weights
+    deltas = delta_out.shape[0] > 0  # write W - W0 and b - b0 (one flat row per client) instead of W and b
     lr32, mu = np.float32(lr), np.float32(momentum)
     one = np.float32(1.0)
     for c in range(k_total):
@@ -133,27 +135,47 @@ def _train(x, y, w0, b0, members, sizes, positions, counts, steps, lr, momentum,
                     b_buf[k] = mu * b_buf[k] + g_bias[k]
                     b[k] -= lr32 * b_buf[k]
         for k in range(n_out):  # W = W0 - C^T X, summed over the rows in order (vectorised over the features)
-            b_out[c, k] = b[k]
             for f in range(d):
-                w_out[c, k, f] = w0[k, f]
+                w_row[f] = w0[k, f]
             for i in range(n):
                 cv = coef[i, k]
                 for f in range(d):
-                    w_out[c, k, f] -= cv * xc[i, f]
+                    w_row[f] -= cv * xc[i, f]
+            if deltas:  # the flat update: weights (row-major), then the bias
+                for f in range(d):
+                    delta_out[c, k * d + f] = w_row[f] - w0[k, f]
+                delta_out[c, n_out * d + k] = b[k] - b0[k]
+            else:
+                for f in range(d):
+                    w_out[c, k, f] = w_row[f]
+                b_out[c, k] = b[k]
         loss_out[c] = loss
 
 
 def train_dual(x2d: np.ndarray, y: np.ndarray, w0: np.ndarray, b0: np.ndarray, plan, *, lr: float, momentum: float,
-               w_out: np.ndarray, b_out: np.ndarray) -> np.ndarray:
+               w_out: np.ndarray | None = None, b_out: np.ndarray | None = None,
+               delta_out: np.ndarray | None = None) -> np.ndarray:
     """Train the plan's clients from (``w0`` (out, d), ``b0``) on rows of ``x2d`` (float32, (N, d)) and labels ``y``
-    (int64); client ``j``'s weights go to ``w_out[j]`` ((K, out, d), float32) and bias to ``b_out[j]``. Returns each
-    client's loss sum over the samples it processed (float64)."""
+    (int64); client ``j``'s weights go to ``w_out[j]`` ((K, out, d), float32) and bias to ``b_out[j]``, or, with
+    ``delta_out`` ((K, out * d + out), float32), its update as one flat row: ``W - W0`` row-major, then ``b - b0`` (the
+    same float32 differences as subtracting the flattened start from the flattened result). Returns each client's
+    loss sum over the samples it processed (float64)."""
     if not AVAILABLE:
         raise RuntimeError("the dual training engine needs numba")
-    loss = np.zeros(len(plan.sizes), dtype=np.float64)
+    if (delta_out is None) == (w_out is None or b_out is None):
+        raise ValueError("train_dual: give either w_out and b_out or delta_out")
+    k = len(plan.sizes)
+    if delta_out is None:
+        delta_out = np.empty((0, 0), dtype=np.float32)
+    else:
+        w_out, b_out = np.empty((0, 0, 0), dtype=np.float32), np.empty((0, 0), dtype=np.float32)
+        if delta_out.shape != (k, w0.size + b0.size):
+            raise ValueError(f"train_dual: delta_out must have shape {(k, w0.size + b0.size)}")
+    loss = np.zeros(k, dtype=np.float64)
     _train(np.ascontiguousarray(x2d, dtype=np.float32), np.ascontiguousarray(y, dtype=np.int64),
            np.ascontiguousarray(w0, dtype=np.float32), np.ascontiguousarray(b0, dtype=np.float32), plan.members,
-           plan.sizes, plan.positions, plan.counts, plan.steps, float(lr), float(momentum), w_out, b_out, loss)
+           plan.sizes, plan.positions, plan.counts, plan.steps, float(lr), float(momentum), w_out, b_out, delta_out,
+           loss)
     return loss
 
 

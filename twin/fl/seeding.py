@@ -16,7 +16,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
-__all__ = ["SeededStreams", "pcg64_states"]
+__all__ = ["SeededStreams", "pcg64_states", "seed_words", "seeds_match_numpy"]
 
 _INIT_A, _MULT_A = 0x43B0D7E5, 0x931E8875  # numpy.random.bit_generator's hash constants
 _INIT_B, _MULT_B = 0x8B51F9DD, 0x58F38DED
@@ -43,7 +43,7 @@ def _mix(x: np.ndarray, y: np.ndarray) -> np.ndarray:
     return result ^ (result >> np.uint32(16))
 
 
-def _seed_words(seeds: np.ndarray) -> np.ndarray:
+def seed_words(seeds: np.ndarray) -> np.ndarray:
     """uint32 (4, K): each seed's state words (``SeedSequence(seed).generate_state(4, np.uint64)`` as 8 uint32)."""
     s = seeds.astype(np.uint64)
     entropy = [_u32(s & np.uint64(0xFFFFFFFF)), _u32(s >> np.uint64(32))]  # its 32-bit words; missing ones hash as 0
@@ -70,7 +70,7 @@ def pcg64_states(seeds: Sequence[int] | np.ndarray) -> list[tuple[int, int]]:
     seeds = np.asarray(seeds, dtype=np.int64)
     if seeds.size and seeds.min() < 0:
         raise ValueError("seeds must be non-negative")
-    words = _seed_words(seeds).tolist()
+    words = seed_words(seeds).tolist()
     states = []
     for i in range(seeds.size):
         w = [words[2 * j][i] | (words[2 * j + 1][i] << 32) for j in range(4)]
@@ -94,6 +94,11 @@ def _same_as_numpy() -> bool:
         except Exception:  # noqa: BLE001 - any surprise: fall back to default_rng
             _CHECKED = False
     return _CHECKED
+
+
+def seeds_match_numpy() -> bool:
+    """Whether :func:`pcg64_states` gives ``default_rng``'s states on this numpy (checked once)."""
+    return _same_as_numpy()
 
 
 class SeededStreams:

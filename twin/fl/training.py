@@ -38,7 +38,6 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
-from torch.func import functional_call
 
 from twin.fl import linear_kernels
 from twin.fl.batching import client_seeds, make_plan, steps_per_client
@@ -53,6 +52,13 @@ from twin.fl.cohort import (
 )
 from twin.fl.device import chunk_budget_bytes
 from twin.fl.errors import FLConfigError, check_positive_int
+from twin.fl.evaluation import (  # noqa: F401 - evaluation's names, also importable from here
+    Evaluation,
+    _predict_losses,
+    as_tensors,
+    evaluate,
+    evaluate_clients,
+)
 from twin.fl.models import flatten_stacked
 
 OPTIMIZERS = ("sgd", "adam")
@@ -64,12 +70,14 @@ class CohortResult:
     """What local training returns for K clients, in the order they were given.
 
     Attributes:
-        params: new parameters by name, each stacked (K, *shape), float32.
+        params: new parameters by name, each stacked (K, *shape), float32 (empty when trained for ``deltas``).
         n_examples: int64 (K,): train rows of each client (the NUM_EXAMPLES aggregation weight).
         mean_loss: float64 (K,): mean training loss over all samples processed (nan for a client without data).
         n_steps: int64 (K,): optimiser steps taken.
         n_samples_processed: int64 (K,): samples through forward and backward (local_epochs x n_examples); times the
             model's ``train_flops`` per sample this is the local work in FLOPs.
+        deltas: float32 (K, P): each client's flat update (new parameters minus the start), when asked for
+            (:meth:`LocalTrainer.train_chunks` with ``deltas_from``), else None.
     """
 
     params: dict[str, torch.Tensor]
@@ -77,6 +85,7 @@ class CohortResult:
     mean_loss: np.ndarray
     n_steps: np.ndarray
     n_samples_processed: np.ndarray
+    deltas: torch.Tensor | None = None
 
     def __len__(self) -> int:
         return int(self.n_examples.shape[0])
@@ -165,7 +174,7 @@ class LocalTrainer:
     def resident(self, x: np.ndarray | torch.Tensor, y: np.ndarray | torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """``x``, ``y`` as float32 / int64 tensors on the training device; the last pair stays there, so a data set
         given again (the same host tensors) is not copied again."""
-        xt, yt = _as_tensors(x, y)
+        xt, yt = as_tensors(x, y)
         if self.device.type == "cpu":
             return xt, yt
         if self._resident is None or self._resident[0] is not xt or self._resident[1] is not yt:
@@ -199,10 +208,15 @@ class LocalTrainer:
 
     def train_chunks(self, model: nn.Module, global_params: Mapping[str, torch.Tensor], x: np.ndarray | torch.Tensor,
                      y: np.ndarray | torch.Tensor, client_indices: Sequence[np.ndarray], *,
-                     rng: np.random.Generator) -> Iterator[tuple[np.ndarray, CohortResult]]:
+                     rng: np.random.Generator, deltas_from: torch.Tensor | None = None
+                     ) -> Iterator[tuple[np.ndarray, CohortResult]]:
         """:meth:`train`, a chunk at a time: yields ``(positions, result)``, ``positions`` the (sorted) places in
         ``client_indices`` of the chunk's clients and ``result`` their :class:`CohortResult` (parameters on the
-        host). The seeds are drawn for the whole cohort first, so the results do not depend on the chunking."""
+        host). The seeds are drawn for the whole cohort first, so the results do not depend on the chunking.
+
+        ``deltas_from`` (the flat ``global_params``, float32): the results carry each client's flat update
+        (``deltas``: the flat parameters minus ``deltas_from``, the same float32 differences) instead of its
+        parameters; the ``dual`` engine writes them straight from its kernel."""
         if any(True for _ in model.buffers()):
             raise FLConfigError("model: models with buffers (batch norm) are not supported by cohort training")
         names = [n for n, _ in model.named_parameters()]
@@ -230,12 +244,16 @@ class LocalTrainer:
         work = copy.deepcopy(model).to(self.device) if engine == "sequential" else None
         layers = linear_chain(model) if engine in ("bmm", "dual") else None
         x2d = xt.reshape(xt.shape[0], -1) if engine in ("bmm", "dual") else xt
+        dual_deltas = engine == "dual" and deltas_from is not None and list(global_params) == [
+            layers[0].weight, layers[0].bias]  # the kernel's flat order: the weights, then the bias
         for c in range(0, len(groups), per_chunk):
             members = np.concatenate(groups[c:c + per_chunk])
             positions = np.sort(members)
             local = np.searchsorted(positions, members)  # row of each member in the chunk's tensors
-            out = {n: torch.empty((len(positions), *p.shape), dtype=torch.float32, device=self.device)
-                   for n, p in global_params.items()}
+            direct = dual_deltas  # the kernel writes the flat updates itself
+            flat = torch.empty((len(positions), deltas_from.numel()), dtype=torch.float32) if direct else None
+            out = {} if direct else {n: torch.empty((len(positions), *p.shape), dtype=torch.float32,
+                                                    device=self.device) for n, p in global_params.items()}
             loss_sum = np.zeros(len(positions), dtype=np.float64)
             at = 0
             for g in groups[c:c + per_chunk]:
@@ -249,7 +267,8 @@ class LocalTrainer:
                     continue
                 plan = make_plan([indices[k] for k in g], seeds[g], **plan_args)
                 if engine == "dual":
-                    loss_sum[rows] = _train_dual(layers[0], params_dev, x2d, yt, plan, self.spec, out, rows)
+                    loss_sum[rows] = _train_dual(layers[0], params_dev, x2d, yt, plan, self.spec, flat if direct
+                                                 else out, rows)
                 elif engine == "bmm":
                     loss_sum[rows] = train_group_bmm(layers, params_dev, x2d, yt, plan, self.spec, out, rows)
                 else:
@@ -258,9 +277,12 @@ class LocalTrainer:
             processed = self.samples_processed(part_sizes)
             with np.errstate(invalid="ignore", divide="ignore"):
                 mean_loss = np.where(processed > 0, loss_sum / np.maximum(processed, 1), np.nan)
-            yield positions, CohortResult(params={n: t.cpu() for n, t in out.items()}, n_examples=part_sizes,
-                                          mean_loss=mean_loss, n_steps=self.steps(part_sizes),
-                                          n_samples_processed=processed)
+            params = {n: t.cpu() for n, t in out.items()}
+            if deltas_from is not None and not direct:
+                flat = flatten_stacked(params) - deltas_from  # row j: flat[j] - deltas_from
+                params = {}
+            yield positions, CohortResult(params=params, n_examples=part_sizes, mean_loss=mean_loss,
+                                          n_steps=self.steps(part_sizes), n_samples_processed=processed, deltas=flat)
 
     def _group_size(self, model: nn.Module, global_params: Mapping[str, torch.Tensor], engine: str,
                     sizes: np.ndarray, xt: torch.Tensor) -> int:
@@ -289,31 +311,22 @@ class LocalTrainer:
 
 
 def _train_dual(layer, params: Mapping[str, torch.Tensor], x2d: torch.Tensor, y: torch.Tensor, plan,
-                spec: OptimiserSpec, out: dict[str, torch.Tensor], rows: np.ndarray) -> np.ndarray:
-    """The ``dual`` engine on one group: the kernel writes straight into the chunk's tensors when the group fills
-    them in order, else into its own arrays that are then copied to ``rows``."""
+                spec: OptimiserSpec, out: dict[str, torch.Tensor] | torch.Tensor, rows: np.ndarray) -> np.ndarray:
+    """The ``dual`` engine on one group, into the chunk's parameter tensors (``out`` a dict) or its flat updates
+    (``out`` a (K, P) tensor, :func:`twin.fl.linear_kernels.train_dual`'s ``delta_out``): the kernel writes straight
+    into them when the group fills them in order, else into its own arrays that are then copied to ``rows``."""
     k = len(rows)
-    w_dest, b_dest = out[layer.weight], out[layer.bias]
-    direct = np.array_equal(rows, np.arange(k)) and w_dest.shape[0] == k
-    w_out = w_dest.numpy() if direct else np.empty((k, *w_dest.shape[1:]), dtype=np.float32)
-    b_out = b_dest.numpy() if direct else np.empty((k, *b_dest.shape[1:]), dtype=np.float32)
+    dests = [out] if isinstance(out, torch.Tensor) else [out[layer.weight], out[layer.bias]]
+    direct = np.array_equal(rows, np.arange(k)) and dests[0].shape[0] == k
+    arrays = [d.numpy() if direct else np.empty((k, *d.shape[1:]), dtype=np.float32) for d in dests]
+    given = {"delta_out": arrays[0]} if len(arrays) == 1 else {"w_out": arrays[0], "b_out": arrays[1]}
     loss = linear_kernels.train_dual(x2d.numpy(), y.numpy(), params[layer.weight].numpy(), params[layer.bias].numpy(),
-                                  plan, lr=spec.lr, momentum=spec.momentum, w_out=w_out, b_out=b_out)
+                                     plan, lr=spec.lr, momentum=spec.momentum, **given)
     if not direct:
         index = torch.from_numpy(np.asarray(rows, dtype=np.int64))
-        w_dest.index_copy_(0, index, torch.from_numpy(w_out))
-        b_dest.index_copy_(0, index, torch.from_numpy(b_out))
+        for dest, array in zip(dests, arrays, strict=True):
+            dest.index_copy_(0, index, torch.from_numpy(array))
     return loss
-
-
-def _as_tensors(x: np.ndarray | torch.Tensor, y: np.ndarray | torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-    xt = x if isinstance(x, torch.Tensor) else torch.from_numpy(np.ascontiguousarray(x, dtype=np.float32))
-    yt = y if isinstance(y, torch.Tensor) else torch.from_numpy(np.ascontiguousarray(y, dtype=np.int64))
-    xt = xt.to(torch.float32).contiguous()
-    yt = yt.to(torch.int64).contiguous()
-    if xt.shape[0] != yt.shape[0]:
-        raise FLConfigError(f"x has {xt.shape[0]} rows but y has {yt.shape[0]}")
-    return xt, yt
 
 
 def _train_one(model: nn.Module, global_params: Mapping[str, torch.Tensor], x: torch.Tensor, y: torch.Tensor,
@@ -336,64 +349,3 @@ def _train_one(model: nn.Module, global_params: Mapping[str, torch.Tensor], x: t
         opt.step()
         loss_sum += float(loss.detach()) * int(counts[s])
     return {n: p.detach().clone() for n, p in model.named_parameters()}, loss_sum
-
-
-# ------------------------------------------------------------------------------------------------------- evaluation
-
-
-@dataclasses.dataclass(frozen=True)
-class Evaluation:
-    accuracy: float
-    loss: float
-    n: int
-
-
-def _predict_losses(model: nn.Module, params: Mapping[str, torch.Tensor], x: torch.Tensor, y: torch.Tensor,
-                    batch_size: int) -> tuple[torch.Tensor, torch.Tensor]:
-    losses, correct = [], []
-    with torch.no_grad():
-        for start in range(0, x.shape[0], batch_size):
-            logits = functional_call(model, dict(params), (x[start:start + batch_size],))
-            yb = y[start:start + batch_size]
-            losses.append(F.cross_entropy(logits, yb, reduction="none").to(torch.float64))
-            correct.append(logits.argmax(dim=1) == yb)
-    if not losses:
-        return torch.zeros(0, dtype=torch.float64), torch.zeros(0, dtype=torch.bool)
-    return torch.cat(losses), torch.cat(correct)
-
-
-def evaluate(model: nn.Module, params: Mapping[str, torch.Tensor], x: np.ndarray | torch.Tensor,
-             y: np.ndarray | torch.Tensor, *, batch_size: int = 4096) -> Evaluation:
-    """Accuracy and mean cross-entropy of ``params`` (the model's parameter names) on ``x``, ``y`` (nan if empty);
-    runs where ``x`` and ``params`` are (give both on one device)."""
-    batch_size = check_positive_int("batch_size", batch_size)
-    xt, yt = _as_tensors(x, y)
-    layers = linear_chain(model)
-    if linear_kernels.AVAILABLE and xt.device.type == "cpu" and layers is not None and len(layers) == 1 and len(yt):
-        # softmax regression: one compiled pass over the rows (twin.fl.linear_kernels)
-        w, b = (params[name].detach().to(torch.float32).numpy() for name in (layers[0].weight, layers[0].bias))
-        hits, loss_sum = linear_kernels.evaluate_linear(xt.reshape(xt.shape[0], -1).numpy(), yt.numpy(), w, b)
-        n = int(yt.shape[0])
-        return Evaluation(accuracy=hits / n, loss=loss_sum / n, n=n)
-    losses, correct = _predict_losses(model, params, xt, yt, batch_size)
-    n = int(losses.shape[0])
-    if n == 0:
-        return Evaluation(accuracy=float("nan"), loss=float("nan"), n=0)
-    return Evaluation(accuracy=float(correct.double().mean()), loss=float(losses.mean()), n=n)
-
-
-def evaluate_clients(model: nn.Module, params: Mapping[str, torch.Tensor], x: np.ndarray | torch.Tensor,
-                     y: np.ndarray | torch.Tensor, client_indices: Sequence[np.ndarray], *,
-                     batch_size: int = 4096) -> dict[str, np.ndarray]:
-    """Per-client accuracy, loss and n of one parameter set (e.g. the global model on each validation split)."""
-    xt, yt = _as_tensors(x, y)
-    sizes = np.array([len(ix) for ix in client_indices], dtype=np.int64)
-    rows = torch.from_numpy(np.concatenate([np.asarray(ix, np.int64) for ix in client_indices])
-                            if len(sizes) else np.zeros(0, np.int64)).to(xt.device)
-    losses, correct = _predict_losses(model, params, xt[rows], yt[rows], check_positive_int("batch_size", batch_size))
-    owner = np.repeat(np.arange(len(sizes)), sizes)
-    loss_sum = np.bincount(owner, weights=losses.cpu().numpy(), minlength=len(sizes))
-    hits = np.bincount(owner, weights=correct.cpu().numpy().astype(np.float64), minlength=len(sizes))
-    with np.errstate(invalid="ignore", divide="ignore"):
-        return {"accuracy": np.where(sizes > 0, hits / np.maximum(sizes, 1), np.nan),
-                "loss": np.where(sizes > 0, loss_sum / np.maximum(sizes, 1), np.nan), "n": sizes}

@@ -88,6 +88,39 @@ def weighted_average(vectors: Iterable[torch.Tensor], weights: Sequence[float]) 
     return acc
 
 
+def stacked_rows(vectors: Sequence[torch.Tensor]) -> tuple[torch.Tensor, np.ndarray] | None:
+    """``(matrix, rows)`` when the vectors are whole rows of one C-contiguous float32 (R, P) matrix on the CPU (how
+    training hands out a cohort's flat updates: views into one tensor), ``vectors[i]`` being ``matrix[rows[i]]``;
+    else None."""
+    if not vectors or vectors[0].dim() != 1:
+        return None
+    base, width = vectors[0]._base, vectors[0].shape[0]
+    if (base is None or base.dtype != torch.float32 or base.device.type != "cpu" or base.requires_grad
+            or not base.is_contiguous() or width == 0 or base.numel() % width):
+        return None
+    origin = base.storage_offset()
+    rows = np.empty(len(vectors), dtype=np.int64)
+    for i, v in enumerate(vectors):
+        if v._base is not base or v.shape != (width,) or v.stride() != (1,):
+            return None
+        row, rest = divmod(v.storage_offset() - origin, width)
+        if rest or row < 0:
+            return None
+        rows[i] = row
+    return base.view(-1, width), rows
+
+
+def _weighted_deltas(deltas: Sequence[torch.Tensor], weights: np.ndarray) -> torch.Tensor:
+    """:func:`weighted_average` of flat float deltas; rows of one matrix in one compiled pass
+    (:func:`twin.fl.round_kernels.weighted_rows`: the same products and sums in the same order)."""
+    from twin.fl import round_kernels
+
+    stacked = stacked_rows(deltas) if round_kernels.AVAILABLE else None
+    if stacked is not None:
+        return torch.from_numpy(round_kernels.weighted_rows(stacked[0].numpy(), stacked[1], weights))
+    return weighted_average((d.detach().reshape(-1) for d in deltas), weights)
+
+
 # --- flat <-> dict ----------------------------------------------------------------------------------------------------
 
 
@@ -165,16 +198,35 @@ class Strategy:
         g = flatten(global_params, global_params)
         if isinstance(global_params, torch.Tensor) and all(
                 isinstance(u.delta, torch.Tensor) and u.delta.shape == global_params.shape for u in kept):
-            deltas = (u.delta.detach().reshape(-1) for u in kept)  # flat already: weighted_average converts them
+            avg_delta = _weighted_deltas([u.delta for u in kept], weights)  # flat already
         else:
             deltas = (
                 flatten(u.delta, global_params) if u.delta is not None else flatten(u.params, global_params) - g
                 for u in kept
             )
-        avg_delta = weighted_average(deltas, weights)
+            avg_delta = weighted_average(deltas, weights)
         new = self._server_step(g, avg_delta)
         self.last = AggregateInfo(len(updates), len(kept), len(updates) - len(kept), total, changed=True)
         return unflatten(new, global_params)
+
+    def aggregate_flat(self, global_flat: torch.Tensor, deltas: Sequence[torch.Tensor],
+                       num_examples: Sequence[int] | np.ndarray) -> torch.Tensor:
+        """:meth:`aggregate` of a flat global model with flat deltas of its shape, nobody dropped, without building a
+        :class:`ClientResult` per client (a round's hundreds): the same weights, sums and server step. A subclass that
+        overrides :meth:`aggregate` gets its own method."""
+        n = np.asarray(num_examples, dtype=np.int64)
+        if (type(self).aggregate is not Strategy.aggregate or n.shape != (len(deltas),) or (n < 0).any()
+                or any(not isinstance(d, torch.Tensor) or d.shape != global_flat.shape for d in deltas)):
+            return self.aggregate(global_flat, [ClientResult(num_examples=int(k), delta=d)
+                                                for k, d in zip(n.tolist(), deltas, strict=True)])
+        total = int(n.sum())
+        weights = client_weights(n, self.weighting)
+        if not len(deltas) or not weights.any():
+            self.last = AggregateInfo(len(deltas), 0, 0, total, changed=False)
+            return _copy(global_flat)
+        new = self._server_step(flatten(global_flat, global_flat), _weighted_deltas(list(deltas), weights))
+        self.last = AggregateInfo(len(deltas), len(deltas), 0, total, changed=True)
+        return unflatten(new, global_flat)
 
     def reset(self) -> None:
         """Forget server state (momentum, Adam moments)."""
