@@ -246,3 +246,32 @@ def maxmin_triplets(t_link, t_flow, t_coef, n_trip, capacity, w, n_flows, rate, 
             size = heap_push(hk, hv, size, level[rr], rr)
     for r in range(n_res):
         loc[res[r]] = -1
+
+
+@njit(cache=True, nogil=True)
+def by_admission(order, seq):  # pragma: no cover - compiled
+    """The slots ``order`` sorted by admission (``seq``, unique): placed by their admission number when those span
+    few values (the flows of a round: slots are reused out of order, admission numbers are close together), in
+    time linear in their number, else sorted. A new array either way."""
+    n = order.size
+    lo = seq[order[0]]
+    hi = lo
+    for i in range(1, n):
+        v = seq[order[i]]
+        if v < lo:
+            lo = v
+        elif v > hi:
+            hi = v
+    span = hi - lo + 1
+    if span > 8 * n + 64:
+        return order[np.argsort(seq[order])]
+    at = np.full(span, -1, dtype=np.int64)
+    for i in range(n):
+        at[seq[order[i]] - lo] = order[i]
+    out = np.empty(n, dtype=np.int64)
+    m = 0
+    for v in at:
+        if v >= 0:
+            out[m] = v
+            m += 1
+    return out

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from twin.net.filling import AVAILABLE, maxmin_triplets, njit
+from twin.net.filling import AVAILABLE, by_admission, maxmin_triplets, njit
 from twin.net.star import leaf_star_extend, leaf_star_shape, star_extend, star_shape, star_solve
 
 __all__ = ["AVAILABLE", "advance", "finished_slots", "first_finish", "lazy_recompute", "link", "unlink"]
@@ -130,35 +130,6 @@ def close_component(links, coef, saturated, head, nxt, in_r, in_f, stack_r, n_st
                     stack_r[n_stack] = li
                     n_stack += 1
     return n_f, done, n_rl
-
-
-@njit(cache=True, nogil=True)
-def by_admission(order, seq):  # pragma: no cover - compiled
-    """The slots ``order`` sorted by admission (``seq``, unique): placed by their admission number when those span
-    few values (the flows of a round: slots are reused out of order, admission numbers are close together), in
-    time linear in their number, else sorted. A new array either way."""
-    n = order.size
-    lo = seq[order[0]]
-    hi = lo
-    for i in range(1, n):
-        v = seq[order[i]]
-        if v < lo:
-            lo = v
-        elif v > hi:
-            hi = v
-    span = hi - lo + 1
-    if span > 8 * n + 64:
-        return order[np.argsort(seq[order])]
-    at = np.full(span, -1, dtype=np.int64)
-    for i in range(n):
-        at[seq[order[i]] - lo] = order[i]
-    out = np.empty(n, dtype=np.int64)
-    m = 0
-    for v in at:
-        if v >= 0:
-            out[m] = v
-            m += 1
-    return out
 
 
 @njit(cache=True, nogil=True, inline="always")
