@@ -284,15 +284,22 @@ def test_a_real_run_replayed_as_blocks_gives_its_timeline(monkeypatch):
     from twin.sim.runner import simulate
 
     calls = []
-    emit = Recorder.emit
+    emit, emit_many = Recorder.emit, Recorder.emit_many
 
     def spy(self, kind, t, entity, round=None, **fields):
         calls.append((kind, t, entity, round, fields))
         emit(self, kind, t, entity, round, **fields)
 
+    def spy_many(self, kinds, t, entity, round, columns, layout):  # the run's own blocks (select rows), row by row
+        for i, kind in enumerate(kinds):
+            calls.append((kind, float(t[i]), entity[i], round, {c: columns[c][i] for c in layout[kind]}))
+        emit_many(self, kinds, t, entity, round, columns, layout)
+
     monkeypatch.setattr(Recorder, "emit", spy)
+    monkeypatch.setattr(Recorder, "emit_many", spy_many)
     want = simulate(load_scenario("wired_star", ["fl.rounds=2"])).tables["timeline"]
     monkeypatch.setattr(Recorder, "emit", emit)
+    monkeypatch.setattr(Recorder, "emit_many", emit_many)
     assert len(calls) > 50
     single = Recorder()
     for kind, t, entity, rnd, fields in calls:
