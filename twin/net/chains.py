@@ -17,10 +17,13 @@ same to the bit:
 
 What happened is written to an event log (``log_kind``, ``log_t``, ``log_i``) in the order the SimPy processes would
 have recorded it (:data:`START`, :data:`END`, :data:`DELAY_START`, :data:`DELAY_END`, :data:`DONE`), so the caller
-records the same timeline rows. :mod:`twin.sim.fast_round` is the caller and says when a round may run this way.
+records the same timeline rows. :func:`run_on` runs the chains on a :class:`~twin.net.engine.FlowNetwork` (when it
+is at rest, :func:`at_rest`); :mod:`twin.sim.fast_round` is the caller and says when a round may run this way.
 """
 
 from __future__ import annotations
+
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -28,13 +31,68 @@ from twin.net.completion import complete
 from twin.net.filling import njit
 from twin.net.kernels import advance, lazy_recompute, link
 
-__all__ = ["DELAY_END", "DELAY_START", "DONE", "END", "START", "run_chains"]
+if TYPE_CHECKING:
+    from twin.net.engine import FlowNetwork
+
+__all__ = ["DELAY_END", "DELAY_START", "DONE", "END", "START", "Log", "at_rest", "run_chains", "run_on"]
 
 # event log kinds: a transfer starts / its last byte arrives (``log_i``: the flow, chain i's a is i, its b is n + i);
 # a chain's delay starts / ends, its last transfer is done (``log_i``: the chain)
 START, END, DELAY_START, DELAY_END, DONE = 0, 1, 2, 3, 4
 # heap event kinds
 _RECOMPUTE, _COMPLETE, _ARRIVE, _RESUME, _DELAY = 0, 1, 2, 3, 4
+
+
+class Log:
+    """What :func:`run_on` did: the event log (``kind``, ``t``, ``i`` [7n]: see :data:`START` ...), when each flow
+    started (``start_t`` [2n]) and when the last chain ended (``t_end``)."""
+
+    def __init__(self, kind: np.ndarray, t: np.ndarray, i: np.ndarray, start_t: np.ndarray, t_end: float) -> None:
+        self.kind, self.t, self.i, self.start_t, self.t_end = kind, t, i, start_t, t_end
+
+
+def at_rest(net: FlowNetwork, n: int, hops: int) -> bool:
+    """Whether ``net`` can run ``n`` chains of transfers of at most ``hops`` resources now: nothing transmits or
+    waits to (no flow, no slow-start delay, no pending recomputation), nobody counts carried bytes, and its arrays
+    hold ``n`` more flows of that many hops without growing (growing is left to the engine, as flows come)."""
+    return bool(n > 0 and not net._flows and not net._pending and not net._young and not net._recompute_pending
+                and net._carried is None and len(net._free) >= n and hops <= net._k and not net._any_time_fair
+                and net._lazy and net.slow_start is None and net.sharing is None)
+
+
+def run_on(net: FlowNetwork, route: np.ndarray, coef: np.ndarray, size: np.ndarray, latency: np.ndarray,
+           delay: np.ndarray, eps_s: float) -> Log:
+    """Run ``n`` chains (``delay`` [n]; ``route``, ``coef`` [2n, hops], ``size``, ``latency`` [2n]: see
+    :func:`run_chains`) that start now on ``net`` (:func:`at_rest`), to their end, and leave the engine as its own
+    events would have: its arrays, free slots, admission count, progress time and counters. Flows finish within
+    ``eps_s`` (relative) of their end together, as the engine's completions."""
+    n, k = delay.size, net._k
+    if route.shape[1] < k:  # the engine's width
+        route = np.pad(route, ((0, 0), (0, k - route.shape[1])))
+        coef = np.pad(coef, ((0, 0), (0, k - coef.shape[1])))
+    scratch = net._scratch
+    scratch.fit(len(net._resources), net._cap, k)
+    if net._done.size < net._cap:
+        net._done = np.empty(net._cap, dtype=np.int64)
+    free = np.asarray(net._free, dtype=np.int64)
+    start_t = np.empty(2 * n)
+    log_kind = np.empty(7 * n, dtype=np.int64)
+    log_t = np.empty(7 * n)
+    log_i = np.empty(7 * n, dtype=np.int64)
+    m, t_end, net._last_update, net._n_admitted, n_free, n_rec, n_flows_rec, n_events, pending = run_chains(
+        float(net.env.now), float(net._last_update), eps_s, net._n_admitted, free, free.size, route, coef, size,
+        latency, delay, net._remaining, net._rate, net._active, net._seq, net._links, net._coef, net._weight, net._use,
+        net._head, net._nxt, net._prv, net._load, net._saturated, net._dirty, net._seed, net._capacity, net._n_on,
+        scratch.ints, scratch.floats, scratch.flags, scratch.r, scratch.c, scratch.ck, net._done, start_t, log_kind,
+        log_t, log_i)
+    if m != 7 * n or pending:
+        raise RuntimeError(f"the chains ended early ({m} of {7 * n} events)")
+    net._free[:] = free[:n_free].tolist()
+    net.n_recomputes += n_rec
+    net._generation += n_rec
+    net.n_flows_recomputed += n_flows_rec
+    net.n_flow_events += n_events
+    return Log(log_kind, log_t, log_i, start_t, float(t_end))
 
 
 @njit(cache=True, nogil=True, inline="always")

@@ -108,6 +108,10 @@ class FlowRates:
         self._any_time_fair = self._any_time_fair or bool(resource.time_fair)
         return resource
 
+    def index_of(self, resource: Resource) -> int:
+        """The resource's index in the engine's per-resource arrays (its order of :meth:`add_resource`)."""
+        return self._res_index[id(resource)]
+
     def resources_changed(self, resources: Sequence[Resource]) -> None:
         """Like :meth:`resource_changed` for several resources at once (one pass over the flows)."""
         self._count()  # the coefficients change now: count the interval so far with the old ones

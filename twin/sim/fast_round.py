@@ -3,11 +3,12 @@
 :func:`twin.sim.rounds.run_server` times a round with one SimPy process per participation (download, train,
 upload: :func:`twin.sim.rounds.run_client`) and one :class:`~twin.net.flow.Flow` per transfer. On a wired network
 where the round is alone (no other traffic, no deadline, no availability, no hierarchy, no periodic probe, max-min
-sharing without slow start) the participations cannot be interrupted and nothing else reads or moves the network
-while they run, so :func:`twin.net.chains.run_chains` runs the whole round at once: the same flow-engine kernels on
-the engine's own arrays, events in SimPy's order. This module prepares its inputs, records the timeline rows the
-processes would have recorded (same rows, same order, same values), updates the round's byte counts and completed
-participations, the engine's counters and the bytes per tier, and returns the time the round's last upload arrived.
+sharing without slow start: :func:`usable`, :func:`twin.net.chains.at_rest`) the participations cannot be
+interrupted and nothing else reads or moves the network while they run, so :func:`twin.net.chains.run_on` runs the
+whole round at once: the same flow-engine kernels on the engine's own arrays, events in SimPy's order. This module
+prepares its inputs, records the timeline rows the processes would have recorded (same rows, same order, same
+values), updates the round's byte counts, completed participations and the bytes per tier, and returns the time the
+round's last upload arrived.
 
 Results are the same to the bit either way (``tests/sim/test_fast_round.py`` compares every table and the
 summary); only the wall time differs. ``ENABLED = False`` (or ``TWIN_FAST_ROUNDS=0``) always uses the processes.
@@ -22,7 +23,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from twin.net import kernels
-from twin.net.chains import DELAY_START, DONE, END, run_chains
+from twin.net.chains import DELAY_START, DONE, END, at_rest, run_on
 from twin.net.flow import LinkDirection
 from twin.net.lazy import FINISH_EPS_S
 from twin.sim.timeline import FlowTimeline
@@ -50,8 +51,7 @@ def usable(env: TwinEnv) -> bool:
         return False
     cfg, parts, net = env.config, env.parts, env.network
     traffic = parts.traffic
-    return (net.incremental and net.slow_start is None and net.sharing is None
-            and isinstance(net.observer, FlowTimeline) and isinstance(parts.access, WiredAccess)
+    return (isinstance(net.observer, FlowTimeline) and isinstance(parts.access, WiredAccess)
             and all(type(r) is LinkDirection for r in net.resources)
             and parts.hierarchy is None and parts.availability is None
             and cfg.fl.deadline_s is None and cfg.fl.selection.kind != "oversample"
@@ -72,13 +72,13 @@ class _Routes:
         self.coef = np.zeros((len(routes), width))
         self.hops = np.array([len(r) for r in routes], dtype=np.int64)
         self.latency = np.empty(len(routes))
-        tiers = [observer._tiers_of(r) if observer.tier_of else () for r in routes]
+        tiers = [observer.tiers_of(r) if observer.tier_of else () for r in routes]
         self.names = list(dict.fromkeys(t for ts in tiers for t in ts))
         self.tiers = np.array([[t in ts for t in self.names] for ts in tiers], dtype=bool).reshape(len(routes), -1)
         for c, route in enumerate(routes):
             latency = 0
             for j, r in enumerate(route):
-                self.links[c, j] = net._res_index[id(r)]
+                self.links[c, j] = net.index_of(r)
                 self.coef[c, j] = r.coefficient(None)
                 latency += r.latency_s
             self.latency[c] = latency
@@ -95,59 +95,35 @@ class FastRounds:
 
     def run(self, round_: int, selected: list[Participation], stats) -> float | None:
         """Run the round's participations at once; returns when the last one ended, or None (nothing done) when the
-        round needs the processes: no participants, a network not at rest, too few slots or hops for them (the engine
-        grows its arrays as flows come), a transfer of no bytes."""
+        round needs the processes: no participants, a network not at rest (:func:`twin.net.chains.at_rest`: flows
+        under way, or too few slots or hops for these), a transfer of no bytes."""
         env = self.env
         net, wl = env.network, env.workload
-        n, k = len(selected), net._k
-        if n == 0 or net._flows or net._pending or net._young or net._recompute_pending or net._carried is not None:
-            return None
+        n = len(selected)
         clients = np.fromiter((p.client for p in selected), dtype=np.int64, count=n)
+        hops = max(int(self.down.hops[clients].max()), int(self.up.hops[clients].max())) if n else 0
+        if not at_rest(net, n, hops):
+            return None
         down = wl.download_bytes(round_)
         up = [wl.upload_bytes(round_, p) for p in selected]
-        if (len(net._free) < n or not down > 0 or not min(up) > 0 or self.down.hops[clients].max() > k
-                or self.up.hops[clients].max() > k):
+        if not (down > 0 and min(up) > 0):
             return None
-        route = np.zeros((2 * n, k), dtype=np.int64)
-        coef = np.zeros((2 * n, k))
-        for part, table in ((slice(0, n), self.down), (slice(n, 2 * n), self.up)):
-            width = min(k, table.links.shape[1])
-            route[part, :width] = table.links[clients, :width]
-            coef[part, :width] = table.coef[clients, :width]
+        route = np.concatenate([self.down.links[clients, :hops], self.up.links[clients, :hops]])
+        coef = np.concatenate([self.down.coef[clients, :hops], self.up.coef[clients, :hops]])
         size = np.array([down] * n + up, dtype=np.float64)
         latency = np.concatenate([self.down.latency[clients], self.up.latency[clients]])
         flops = np.array([wl.train_flops(round_, p) for p in selected], dtype=np.float64)
         delay = flops / self.speed[clients]  # compute_s = flops / client.flops_per_s
-        scratch = net._scratch
-        scratch.fit(len(net._resources), net._cap, k)
-        if net._done.size < net._cap:
-            net._done = np.empty(net._cap, dtype=np.int64)
-        free = np.asarray(net._free, dtype=np.int64)
-        start_t = np.empty(2 * n)
-        log_kind = np.empty(7 * n, dtype=np.int64)
-        log_t = np.empty(7 * n)
-        log_i = np.empty(7 * n, dtype=np.int64)
-        m, t_end, net._last_update, net._n_admitted, n_free, n_rec, n_flows_rec, n_events, pending = \
-            run_chains(float(env.now), float(net._last_update), FINISH_EPS_S, net._n_admitted, free, free.size, route,
-                       coef, size, latency, delay, net._remaining, net._rate, net._active, net._seq, net._links,
-                       net._coef, net._weight, net._use, net._head, net._nxt, net._prv, net._load, net._saturated,
-                       net._dirty, net._seed, net._capacity, net._n_on, scratch.ints, scratch.floats, scratch.flags,
-                       scratch.r, scratch.c, scratch.ck, net._done, start_t, log_kind, log_t, log_i)
-        if m != 7 * n or pending:
-            raise RuntimeError(f"round {round_}: the compiled round ended early ({m} of {7 * n} events)")
-        net._free[:] = free[:n_free].tolist()
-        net.n_recomputes += n_rec
-        net._generation += n_rec
-        net.n_flows_recomputed += n_flows_rec
-        net.n_flow_events += n_events
-        self._rows(round_, selected, clients, flops, delay, size, start_t, log_kind, log_t, log_i)
-        self._counts(selected, clients, size, log_kind, log_i, stats)
-        return float(t_end)
+        log = run_on(net, route, coef, size, latency, delay, FINISH_EPS_S)
+        self._rows(round_, selected, clients, flops, delay, size, log)
+        self._counts(selected, clients, size, log, stats)
+        return log.t_end
 
-    def _rows(self, round_, selected, clients, flops, delay, size, start_t, log_kind, log_t, log_i) -> None:
+    def _rows(self, round_, selected, clients, flops, delay, size, log) -> None:
         """The timeline rows run_client and FlowTimeline would have recorded, in their order."""
         n = len(selected)
         server = self.env.server
+        log_kind, log_t, log_i, start_t = log.kind, log.t, log.i, log.start_t
         is_flow = log_kind <= END
         f = log_i % (2 * n)
         i = np.where(is_flow, log_i % n, log_i)  # the participation of each row
@@ -166,10 +142,11 @@ class FastRounds:
         self.env.recorder.emit_many(_KINDS[log_kind], log_t, np.where(is_flow, flow_names, client), round_, columns,
                                     LAYOUT)
 
-    def _counts(self, selected, clients, size, log_kind, log_i, stats) -> None:
+    def _counts(self, selected, clients, size, log, stats) -> None:
         """The round's bytes down and up and completed participations, and the bytes per tier, added in the order
         the processes add them (sequential sums: ``np.add.accumulate``)."""
         n = len(selected)
+        log_kind, log_i = log.kind, log.i
         got = log_i[log_kind == DELAY_START]  # downloads in, in the order run_client counted them
         stats.bytes_down = _sum_in_order(stats.bytes_down, size[got])
         done = log_i[log_kind == DONE]

@@ -22,7 +22,7 @@ class FlowTimeline:
         self._tiers: dict[int, tuple[list, tuple[str, ...]]] = {}  # id(flow) -> (its route, tiers) at start
         self._route_tiers: dict[tuple[int, ...], tuple[str, ...]] = {}  # a route's resources (ids) -> its tiers
 
-    def _tiers_of(self, route) -> tuple[str, ...]:
+    def tiers_of(self, route) -> tuple[str, ...]:
         """The tiers a route crosses, in route order without repeats (remembered per route: a run has few routes)."""
         key = tuple(map(id, route))
         tiers = self._route_tiers.get(key)
@@ -36,13 +36,13 @@ class FlowTimeline:
         if not self.tier_of:
             return
         route, start = self._tiers.pop(id(flow), (None, ()))
-        now = start if flow.route is route else self._tiers_of(flow.route)  # a re-routed flow has a new route list
+        now = start if flow.route is route else self.tiers_of(flow.route)  # a re-routed flow has a new route list
         for tier in now if start == now else dict.fromkeys((*start, *now)):
             self.tier_bytes[tier] = self.tier_bytes.get(tier, 0.0) + nbytes
 
     def flow_started(self, flow: Flow, t: float) -> None:
         if self.tier_of:
-            self._tiers[id(flow)] = (flow.route, self._tiers_of(flow.route))
+            self._tiers[id(flow)] = (flow.route, self.tiers_of(flow.route))
         tag = flow.tag
         if isinstance(tag, FlowTag):
             cols = tag.columns()
