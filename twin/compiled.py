@@ -1,5 +1,5 @@
-"""numba for twin's compiled kernels (``twin.net``'s flow engine, ``twin.fl.linear_kernels``), with a cache that
-cannot go stale.
+"""numba for twin's compiled kernels (``twin.net``'s flow engine, ``twin.fl.linear_kernels``,
+``twin.fl.round_kernels``), with a cache that cannot go stale.
 
 The kernels are compiled once and kept on disk (``cache=True``). numba checks a cached kernel only against the file
 it is defined in (its modification time and size), not against the kernels it calls from other files, which it

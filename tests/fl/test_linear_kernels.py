@@ -114,13 +114,13 @@ def test_auto_picks_dual_only_where_it_applies():
 def test_compiled_evaluation_equals_torchs(digits):
     """evaluate() on softmax regression runs the compiled pass; it agrees with the torch batches (argmax: the first
     of equal maxima, as torch), and a model it does not apply to still takes the torch path."""
-    from twin.fl.training import _predict_losses, evaluate
+    from twin.fl.evaluation import evaluate, predict_losses
 
     data, _, model, g = digits
     params = {n: p + 0.05 * torch.randn(p.shape, generator=torch.Generator().manual_seed(1)) for n, p in g.items()}
     x, y = torch.from_numpy(data.x_test), torch.from_numpy(data.y_test)
     got = evaluate(model, params, x, y)
-    losses, correct = _predict_losses(model, params, x, y, 4096)
+    losses, correct = predict_losses(model, params, x, y, 4096)
     assert got.n == len(y) and got.accuracy == float(correct.double().mean())
     assert abs(got.loss - float(losses.mean())) < 1e-6
     assert 0.0 < got.accuracy < 1.0
@@ -129,5 +129,5 @@ def test_compiled_evaluation_equals_torchs(digits):
     assert tied.accuracy == float((y == 0).double().mean()) and abs(tied.loss - np.log(10)) < 1e-6
     mlp = build_model("mlp", input_shape=data.input_shape, n_classes=10, hidden=[8], seed=1)
     mp = model_params(mlp)
-    ref_l, ref_c = _predict_losses(mlp, mp, x, y, 4096)
+    ref_l, ref_c = predict_losses(mlp, mp, x, y, 4096)
     assert evaluate(mlp, mp, x, y).loss == float(ref_l.mean())

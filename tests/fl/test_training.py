@@ -206,7 +206,7 @@ def test_without_numba_auto_trains_with_bmm_and_evaluates_with_torch(toy, monkey
     """On a platform without numba the compiled softmax-regression kernels are off: ``auto`` picks ``bmm``, ``dual``
     is refused in one line, and evaluation runs through torch."""
     from twin.fl import linear_kernels
-    from twin.fl.training import _predict_losses
+    from twin.fl.evaluation import predict_losses
 
     monkeypatch.setattr(linear_kernels, "AVAILABLE", False)
     x, y, clients = toy
@@ -216,5 +216,5 @@ def test_without_numba_auto_trains_with_bmm_and_evaluates_with_torch(toy, monkey
     with pytest.raises(FLConfigError, match="'dual' needs numba"):
         LocalTrainer(engine="dual").resolve_engine(model)
     xt, yt = torch.from_numpy(x), torch.from_numpy(y)
-    losses, _ = _predict_losses(model, g, xt, yt, 4096)
+    losses, _ = predict_losses(model, g, xt, yt, 4096)
     assert evaluate(model, g, xt, yt).loss == float(losses.mean())

@@ -16,7 +16,7 @@ from twin.fl import linear_kernels
 from twin.fl.cohort import linear_chain
 from twin.fl.errors import FLConfigError, check_positive_int
 
-__all__ = ["Evaluation", "as_tensors", "evaluate", "evaluate_clients"]
+__all__ = ["Evaluation", "as_tensors", "evaluate", "evaluate_clients", "predict_losses"]
 
 
 def as_tensors(x: np.ndarray | torch.Tensor, y: np.ndarray | torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
@@ -37,7 +37,7 @@ class Evaluation:
     n: int
 
 
-def _predict_losses(model: nn.Module, params: Mapping[str, torch.Tensor], x: torch.Tensor, y: torch.Tensor,
+def predict_losses(model: nn.Module, params: Mapping[str, torch.Tensor], x: torch.Tensor, y: torch.Tensor,
                     batch_size: int) -> tuple[torch.Tensor, torch.Tensor]:
     losses, correct = [], []
     with torch.no_grad():
@@ -64,7 +64,7 @@ def evaluate(model: nn.Module, params: Mapping[str, torch.Tensor], x: np.ndarray
         hits, loss_sum = linear_kernels.evaluate_linear(xt.reshape(xt.shape[0], -1).numpy(), yt.numpy(), w, b)
         n = int(yt.shape[0])
         return Evaluation(accuracy=hits / n, loss=loss_sum / n, n=n)
-    losses, correct = _predict_losses(model, params, xt, yt, batch_size)
+    losses, correct = predict_losses(model, params, xt, yt, batch_size)
     n = int(losses.shape[0])
     if n == 0:
         return Evaluation(accuracy=float("nan"), loss=float("nan"), n=0)
@@ -79,7 +79,7 @@ def evaluate_clients(model: nn.Module, params: Mapping[str, torch.Tensor], x: np
     sizes = np.array([len(ix) for ix in client_indices], dtype=np.int64)
     rows = torch.from_numpy(np.concatenate([np.asarray(ix, np.int64) for ix in client_indices])
                             if len(sizes) else np.zeros(0, np.int64)).to(xt.device)
-    losses, correct = _predict_losses(model, params, xt[rows], yt[rows], check_positive_int("batch_size", batch_size))
+    losses, correct = predict_losses(model, params, xt[rows], yt[rows], check_positive_int("batch_size", batch_size))
     owner = np.repeat(np.arange(len(sizes)), sizes)
     loss_sum = np.bincount(owner, weights=losses.cpu().numpy(), minlength=len(sizes))
     hits = np.bincount(owner, weights=correct.cpu().numpy().astype(np.float64), minlength=len(sizes))

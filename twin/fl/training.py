@@ -54,7 +54,6 @@ from twin.fl.device import chunk_budget_bytes
 from twin.fl.errors import FLConfigError, check_positive_int
 from twin.fl.evaluation import (  # noqa: F401 - evaluation's names, also importable from here
     Evaluation,
-    _predict_losses,
     as_tensors,
     evaluate,
     evaluate_clients,
