@@ -151,6 +151,20 @@ def _admit(f, s, number, size, route, route_coef, remaining, weight, seq, active
     link(s, links, coef, head, nxt, prv)
 
 
+@njit(cache=True, nogil=True, inline="always")
+def _started(f, now, start_t, log_kind, log_t, log_i, n_log, n_admitted, n_act, n_events, ht, he, hk, ha, h, eid,
+             pending):  # pragma: no cover - compiled
+    """Flow ``f`` started now (admitted: :func:`_admit`): logged, counted, and a recomputation at the end of the
+    instant unless one is pending (``FlowNetwork._schedule_recompute``). Returns the updated counters, heap size,
+    event number and pending flag."""
+    start_t[f] = now
+    log_kind[n_log], log_t[n_log], log_i[n_log] = START, now, f
+    if not pending:
+        h = _push(ht, he, hk, ha, h, now + 0.0, eid, _RECOMPUTE, 0)
+        eid += 1
+    return n_log + 1, n_admitted + 1, n_act + 1, n_events + 1, h, eid, True
+
+
 @njit(cache=True, nogil=True)
 def run_chains(t0, last_update, eps_s, n_admitted, free, n_free, route, route_coef, size, latency, delay,
                remaining, rate, active, seq, links, coef, weight, use, head, nxt, prv, load, saturated, dirty, seed,
@@ -196,19 +210,12 @@ def run_chains(t0, last_update, eps_s, n_admitted, free, n_free, route, route_co
     t_last = t0
     now = t0
     for f in range(n):  # every chain's a starts now: admitted in chain order, solved at the end of the instant
-        start_t[f] = now
-        log_kind[n_log], log_t[n_log], log_i[n_log] = START, now, f
-        n_log += 1
-        n_events += 1
         n_free -= 1
         _admit(f, free[n_free], n_admitted, size, route, route_coef, remaining, weight, seq, active, seed, links, coef,
                head, nxt, prv, flow_of)
-        n_admitted += 1
-        n_act += 1
-        if not pending:
-            pending = True
-            h = _push(ht, he, hk, ha, h, now + 0.0, eid, _RECOMPUTE, 0)
-            eid += 1
+        n_log, n_admitted, n_act, n_events, h, eid, pending = _started(
+            f, now, start_t, log_kind, log_t, log_i, n_log, n_admitted, n_act, n_events, ht, he, hk, ha, h, eid,
+            pending)
     while h > 0 and n_ended < n:
         now, kind, arg = ht[0], hk[0], ha[0]
         h = _pop(ht, he, hk, ha, h)
@@ -296,19 +303,12 @@ def run_chains(t0, last_update, eps_s, n_admitted, free, n_free, route, route_co
             f = n + i
             log_kind[n_log], log_t[n_log], log_i[n_log] = DELAY_END, now, i
             n_log += 1
-            start_t[f] = now
-            log_kind[n_log], log_t[n_log], log_i[n_log] = START, now, f
-            n_log += 1
-            n_events += 1
             n_free -= 1
             _admit(f, free[n_free], n_admitted, size, route, route_coef, remaining, weight, seq, active, seed, links,
                    coef, head, nxt, prv, flow_of)
-            n_admitted += 1
-            n_act += 1
-            if not pending:
-                pending = True
-                h = _push(ht, he, hk, ha, h, now + 0.0, eid, _RECOMPUTE, 0)
-                eid += 1
+            n_log, n_admitted, n_act, n_events, h, eid, pending = _started(
+                f, now, start_t, log_kind, log_t, log_i, n_log, n_admitted, n_act, n_events, ht, he, hk, ha, h, eid,
+                pending)
     # scheduled at most: 2n arrival timers, 2n resumptions, n delays, one recomputation per instant a flow started
     # (<= 2n) and one completion timer per recomputation or completion (<= 4n): 11n, the heap's size
     return n_log, t_last, last_update, n_admitted, n_free, n_rec_total, n_flows_rec, n_events, pending

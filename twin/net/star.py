@@ -136,29 +136,38 @@ def star_shape(order, n, links, coef, weight, capacity, head, nxt, hub_c, priv):
         return -1
     for i in range(n):
         s = order[i]
-        n_hub = 0
-        p = np.inf
-        for j in range(k):
-            c = coef[s, j]
-            if c != 0:
-                if not (c > 0) or np.isinf(c):
-                    return -1
-                li = links[s, j]
-                if li == hub:
-                    n_hub += 1
-                    hub_c[s] = c
-                    continue
-                x = s * k + j
-                if head[li] != x or nxt[x] >= 0:
-                    return -1  # shared with another flow (or crossed twice)
-                d = c * weight[s]
-                lv = (capacity[li] if capacity[li] > 0.0 else 0.0) / d if d > 0 else np.inf
-                if lv < p:
-                    p = lv
-        if n_hub != 1:
+        p = _private_level(s, hub, links, coef, weight, capacity, head, nxt, hub_c)
+        if p < 0:
             return -1
         priv[s] = p
     return hub
+
+
+@njit(cache=True, nogil=True, inline="always")
+def _private_level(s, hub, links, coef, weight, capacity, head, nxt, hub_c):  # pragma: no cover - compiled
+    """Flow ``s``'s lowest private level (``inf``: none) if it crosses ``hub`` once and otherwise only resources
+    no other flow crosses, with coefficients positive and finite (``hub_c[s]`` set); else -1."""
+    k = links.shape[1]
+    n_hub = 0
+    p = np.inf
+    for j in range(k):
+        c = coef[s, j]
+        if c != 0:
+            if not (c > 0) or np.isinf(c):
+                return -1.0
+            li = links[s, j]
+            if li == hub:
+                n_hub += 1
+                hub_c[s] = c
+                continue
+            x = s * k + j
+            if head[li] != x or nxt[x] >= 0:
+                return -1.0  # shared with another flow (or crossed twice)
+            d = c * weight[s]
+            lv = (capacity[li] if capacity[li] > 0.0 else 0.0) / d if d > 0 else np.inf
+            if lv < p:
+                p = lv
+    return p if n_hub == 1 else -1.0
 
 
 @njit(cache=True, nogil=True)
@@ -173,33 +182,13 @@ def star_extend(order, n, hub, seed, links, coef, weight, capacity, head, nxt, h
     hundreds)."""
     if n < 2:
         return False
-    k = links.shape[1]
     for i in range(n):
         s = order[i]
-        if not seed[s]:
-            continue
-        n_hub = 0
-        p = np.inf
-        for j in range(k):
-            c = coef[s, j]
-            if c != 0:
-                if not (c > 0) or np.isinf(c):
-                    return False
-                li = links[s, j]
-                if li == hub:
-                    n_hub += 1
-                    hub_c[s] = c
-                    continue
-                x = s * k + j
-                if head[li] != x or nxt[x] >= 0:
-                    return False  # shared with another flow (or crossed twice)
-                d = c * weight[s]
-                lv = (capacity[li] if capacity[li] > 0.0 else 0.0) / d if d > 0 else np.inf
-                if lv < p:
-                    p = lv
-        if n_hub != 1:
-            return False
-        priv[s] = p
+        if seed[s]:
+            p = _private_level(s, hub, links, coef, weight, capacity, head, nxt, hub_c)
+            if p < 0:
+                return False
+            priv[s] = p
     return True
 
 
@@ -213,36 +202,43 @@ def leaf_star_extend(order, n, hub, seed, links, coef, weight, capacity, head, n
     :func:`leaf_star_shape` computes them; the other flows' leaves did not change."""
     if n < 2:
         return False
-    k = links.shape[1]
     for i in range(n):
         s = order[i]
-        if not seed[s]:
-            continue
-        n_hub = 0
-        leaf = -1
-        for j in range(k):
-            c = coef[s, j]
-            if c != 0:
-                if not (c > 0) or np.isinf(c):
-                    return False
-                if links[s, j] == hub:
-                    n_hub += 1
-                    hub_c[s] = c
-                elif leaf < 0:
-                    leaf = j
-                else:
-                    return False  # a second leaf
-        if n_hub != 1 or leaf < 0:
-            return False
-        leaf_level(links[s, leaf], links, coef, weight, capacity, head, nxt, seq, priv)
+        if seed[s]:
+            leaf = _leaf_of(s, hub, links, coef, hub_c)
+            if leaf < 0:
+                return False
+            leaf_level(links[s, leaf], links, coef, weight, capacity, head, nxt, seq, priv)
     return True
 
 
-@njit(cache=True, nogil=True)
-def leaf_level(li, links, coef, weight, capacity, head, nxt, seq, priv):  # pragma: no cover - compiled
-    """Set ``priv`` of every flow on leaf ``li`` to the leaf's level, as :func:`leaf_star_shape` computes it: one
-    flow's own term, two terms added as the list holds them (their sum does not depend on the order), more summed
-    from 0 in admission order."""
+@njit(cache=True, nogil=True, inline="always")
+def _leaf_of(s, hub, links, coef, hub_c):  # pragma: no cover - compiled
+    """The hop of flow ``s``'s leaf if it crosses ``hub`` once and exactly one other resource, with coefficients
+    positive and finite (``hub_c[s]`` set); else -1."""
+    k = links.shape[1]
+    n_hub = 0
+    leaf = -1
+    for j in range(k):
+        c = coef[s, j]
+        if c != 0:
+            if not (c > 0) or np.isinf(c):
+                return -1
+            if links[s, j] == hub:
+                n_hub += 1
+                hub_c[s] = c
+            elif leaf < 0:
+                leaf = j
+            else:
+                return -1  # a second leaf
+    return leaf if n_hub == 1 else -1
+
+
+@njit(cache=True, nogil=True, inline="always")
+def _leaf_demand(li, links, coef, weight, head, nxt, seq):  # pragma: no cover - compiled
+    """(the terms (coefficient x weight) of the flows on leaf ``li`` summed as the full filling sums a resource's
+    demand: one flow's own term, two added as the list holds them (their sum does not depend on the order), more
+    from 0 in admission order; how many flows)."""
     k = links.shape[1]
     m = 0
     x = head[li]
@@ -252,23 +248,32 @@ def leaf_level(li, links, coef, weight, capacity, head, nxt, seq, priv):  # prag
     x = head[li]
     s2 = x // k
     if m == 1:
-        d = coef[s2, x - s2 * k] * weight[s2]
-    elif m == 2:
+        return coef[s2, x - s2 * k] * weight[s2], m
+    if m == 2:
         d = 0.0 + coef[s2, x - s2 * k] * weight[s2]
         x = nxt[x]
         s2 = x // k
         d += coef[s2, x - s2 * k] * weight[s2]
-    else:
-        keys = np.empty(m, dtype=np.int64)
-        terms = np.empty(m)
-        for q in range(m):
-            s2 = x // k
-            keys[q] = seq[s2]
-            terms[q] = coef[s2, x - s2 * k] * weight[s2]
-            x = nxt[x]
-        d = 0.0
-        for q in np.argsort(keys):
-            d += terms[q]
+        return d, m
+    keys = np.empty(m, dtype=np.int64)
+    terms = np.empty(m)
+    for q in range(m):
+        s2 = x // k
+        keys[q] = seq[s2]
+        terms[q] = coef[s2, x - s2 * k] * weight[s2]
+        x = nxt[x]
+    d = 0.0
+    for q in np.argsort(keys):
+        d += terms[q]
+    return d, m
+
+
+@njit(cache=True, nogil=True)
+def leaf_level(li, links, coef, weight, capacity, head, nxt, seq, priv):  # pragma: no cover - compiled
+    """Set ``priv`` of every flow on leaf ``li`` to the leaf's level (its capacity over its flows' terms,
+    :func:`_leaf_demand`), as :func:`leaf_star_shape` computes it."""
+    k = links.shape[1]
+    d, _ = _leaf_demand(li, links, coef, weight, head, nxt, seq)
     level = (capacity[li] if capacity[li] > 0.0 else 0.0) / d if d > 0 else np.inf
     x = head[li]
     while x >= 0:
@@ -338,51 +343,11 @@ def leaf_star_shape(order, n, links, coef, weight, capacity, head, nxt, seq, hub
     shared = False
     for i in range(n):  # every flow crosses the hub once (so its list holds them all) and one leaf
         s = order[i]
-        n_hub = 0
-        leaf = -1
-        for j in range(k):
-            c = coef[s, j]
-            if c != 0:
-                if not (c > 0) or np.isinf(c):
-                    return -1, False
-                if links[s, j] == hub:
-                    n_hub += 1
-                    hub_c[s] = c
-                elif leaf < 0:
-                    leaf = j
-                else:
-                    leaf = k  # a second leaf
-        if n_hub != 1 or leaf < 0 or leaf == k:
+        leaf = _leaf_of(s, hub, links, coef, hub_c)
+        if leaf < 0:
             return (-2 if hint >= 0 else -1), False  # -2: not around the hint (the caller looks again without it)
         li = links[s, leaf]
-        x = s * k + leaf
-        if head[li] == x and nxt[x] < 0:  # its own leaf
-            d = coef[s, leaf] * weight[s]
-        else:  # the leaf's terms in admission order, summed from 0 as the filling sums a resource's demand
-            shared = True
-            m = 0
-            x = head[li]
-            while x >= 0:
-                m += 1
-                x = nxt[x]
-            if m == 2:  # two terms: their sum does not depend on the order
-                x = head[li]
-                s2 = x // k
-                d = 0.0 + coef[s2, x - s2 * k] * weight[s2]
-                x = nxt[x]
-                s2 = x // k
-                d += coef[s2, x - s2 * k] * weight[s2]
-            else:
-                keys = np.empty(m, dtype=np.int64)
-                terms = np.empty(m)
-                x = head[li]
-                for q in range(m):
-                    s2 = x // k
-                    keys[q] = seq[s2]
-                    terms[q] = coef[s2, x - s2 * k] * weight[s2]
-                    x = nxt[x]
-                d = 0.0
-                for q in np.argsort(keys):
-                    d += terms[q]
+        d, m = _leaf_demand(li, links, coef, weight, head, nxt, seq)
+        shared = shared or m > 1
         priv[s] = (capacity[li] if capacity[li] > 0.0 else 0.0) / d if d > 0 else np.inf
     return hub, shared
