@@ -33,7 +33,7 @@ from twin.fl.models import (
     unflatten_params,
 )
 from twin.fl.partition import dataset_partition_stats, make_partition
-from twin.fl.strategies import ClientResult, make_strategy
+from twin.fl.strategies import ClientResult, Strategy, make_strategy
 from twin.fl.training import LocalTrainer, evaluate, evaluate_clients
 from twin.scenario import schema as S
 from twin.sim import data_cache, data_store
@@ -266,7 +266,7 @@ class FederatedWorkload:
 
     def aggregate(self, base_flat: torch.Tensor, completed: list[Participation], strategy) -> torch.Tensor:
         """``strategy``'s step from ``base_flat`` with the updates of ``completed`` (float32)."""
-        if hasattr(strategy, "aggregate_flat"):  # no ClientResult per client: the same arithmetic
+        if getattr(type(strategy), "aggregate", None) is Strategy.aggregate:  # no ClientResult per client, same sums
             sizes = self.sizes[np.fromiter((p.client for p in completed), dtype=np.int64, count=len(completed))]
             return strategy.aggregate_flat(base_flat, [self._updates[p.slot] for p in completed], sizes
                                            ).to(torch.float32)
