@@ -74,7 +74,14 @@ def _from_list(values: list) -> np.ndarray:
         arr = np.array(values)
     except (ValueError, TypeError):  # sequences among the values
         return _objects(values)
-    return arr if arr.ndim == 1 and arr.dtype.kind in "fiO" else _objects(values)
+    if arr.ndim != 1 or arr.dtype.kind not in "fiO":
+        return _objects(values)
+    if arr.dtype.kind != "O" and not _BOOLS.isdisjoint(map(type, values)):  # numpy made bools among numbers numbers
+        return _objects(values)
+    return arr
+
+
+_BOOLS = frozenset((bool, np.bool_))
 
 
 _INFERRED = {"string": "str", "integer": "int", "floating": "float", "mixed-integer-float": "float", "empty": "none"}
