@@ -70,10 +70,7 @@ def run_on(net: FlowNetwork, route: np.ndarray, coef: np.ndarray, size: np.ndarr
     if route.shape[1] < k:  # the engine's width
         route = np.pad(route, ((0, 0), (0, k - route.shape[1])))
         coef = np.pad(coef, ((0, 0), (0, k - coef.shape[1])))
-    scratch = net._scratch
-    scratch.fit(len(net._resources), net._cap, k)
-    if net._done.size < net._cap:
-        net._done = np.empty(net._cap, dtype=np.int64)
+    scratch = net._work_arrays()
     free = np.asarray(net._free, dtype=np.int64)
     start_t = np.empty(2 * n)
     log_kind = np.empty(7 * n, dtype=np.int64)

@@ -26,10 +26,7 @@ def on_complete(net, eps_s: float) -> None:  # net: a twin.net.lazy.FlowRates (n
     now = net.env.now
     dt = now - net._last_update
     net._last_update = now
-    scratch = net._scratch
-    scratch.fit(len(net._resources), net._cap, net._k)
-    if net._done.size < net._cap:
-        net._done = np.empty(net._cap, dtype=np.int64)
+    scratch = net._work_arrays()
     n, n_rec, first = complete(
         dt if net._flows else 0.0, eps_s * max(1.0, now), net._track_on, net._done, net._remaining, net._rate,
         net._active, net._seq, net._links, net._coef, net._weight, net._use, net._head, net._nxt, net._prv, net._load,

@@ -75,10 +75,7 @@ class Flow:
     @property
     def latency_s(self) -> float:
         """One-way propagation along the route (a link's latency is its one-way propagation delay, not a loaded RTT)."""
-        total = 0
-        for r in self.route:  # the additions of sum(), without a generator per call
-            total += r.latency_s
-        return total
+        return route_latency_s(self.route)
 
     @property
     def rtt_s(self) -> float:
@@ -89,6 +86,15 @@ class Flow:
             rev = getattr(r, "reverse", None)
             back += rev.latency_s if rev is not None else r.latency_s
         return self.latency_s + back
+
+
+def route_latency_s(route: Sequence[Resource]) -> float:
+    """The one-way latency of a route: its resources' latencies added in route order (every flow's arrival delay,
+    so the compiled round adds them the same way)."""
+    total = 0
+    for r in route:  # the additions of sum(), without a generator per call
+        total += r.latency_s
+    return total
 
 
 class FlowObserver(Protocol):

@@ -84,6 +84,13 @@ class FlowRates:
         self._scratch = Scratch()  # work arrays of the compiled recomputation
         self._done = np.zeros(0, dtype=np.int64)  # the slots a completion finished (twin.net.completion)
 
+    def _work_arrays(self) -> Scratch:
+        """The compiled recomputation's work arrays, and the finished-slot buffer, sized for the network now."""
+        self._scratch.fit(len(self._resources), self._cap, self._k)
+        if self._done.size < self._cap:
+            self._done = np.empty(self._cap, dtype=np.int64)
+        return self._scratch
+
     @property
     def _lazy(self) -> bool:
         return self.incremental and kernels.AVAILABLE  # with cells: mixed_lazy (same numba condition)
@@ -275,8 +282,7 @@ class FlowRates:
             self.n_flows_recomputed += mixed_lazy.recompute(self)
             first = kernels.first_finish(self._remaining, self._rate, self._active)
         elif self._lazy:
-            scratch = self._scratch
-            scratch.fit(len(self._resources), self._cap, self._k)
+            scratch = self._work_arrays()
             n, first = kernels.lazy_recompute(
                 self._links, self._coef, self._weight, self._active, self._seed, self._seq, self._rate, self._capacity,
                 self._saturated, self._dirty, self._load, self._use, self._head, self._nxt, self._remaining,

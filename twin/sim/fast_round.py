@@ -24,7 +24,7 @@ import numpy as np
 
 from twin.net import kernels
 from twin.net.chains import DELAY_START, DONE, END, at_rest, run_on
-from twin.net.flow import LinkDirection
+from twin.net.flow import LinkDirection, route_latency_s
 from twin.net.lazy import FINISH_EPS_S
 from twin.sim.timeline import FlowTimeline
 from twin.sim.wired import WiredAccess
@@ -61,7 +61,7 @@ def usable(env: TwinEnv) -> bool:
 
 class _Routes:
     """Every client's route in one direction as arrays (wired routes never change): resource indices and coefficients
-    [client, hop] (0 past the last hop), hops, latency (summed as ``Flow.latency_s`` sums it) and the tiers crossed
+    [client, hop] (0 past the last hop), hops, latency (``route_latency_s``, as a flow's) and the tiers crossed
     (a mask [client, tier] over ``names``)."""
 
     def __init__(self, env: TwinEnv, direction: str) -> None:
@@ -76,12 +76,10 @@ class _Routes:
         self.names = list(dict.fromkeys(t for ts in tiers for t in ts))
         self.tiers = np.array([[t in ts for t in self.names] for ts in tiers], dtype=bool).reshape(len(routes), -1)
         for c, route in enumerate(routes):
-            latency = 0
             for j, r in enumerate(route):
                 self.links[c, j] = net.index_of(r)
                 self.coef[c, j] = r.coefficient(None)
-                latency += r.latency_s
-            self.latency[c] = latency
+            self.latency[c] = route_latency_s(route)
 
 
 class FastRounds:
