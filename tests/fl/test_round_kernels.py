@@ -114,3 +114,21 @@ def test_aggregate_flat_equals_aggregate(kind):
         fast.aggregate_flat(g, [torch.zeros(5)], [3])
     with pytest.raises(ValueError, match="num_examples"):
         fast.aggregate_flat(g, views[:1], [-1])
+
+
+def test_a_strategy_with_its_own_aggregate_gets_client_results_with_their_ids():
+    """aggregate_flat on a strategy that overrides aggregate (a plugin) calls that aggregate with one ClientResult per
+    client: its examples, its delta (the same tensor) and its id, nobody dropped."""
+    seen = {}
+
+    class Own(type(make_strategy("fedavg"))):
+        def aggregate(self, global_params, updates, *, dropped=()):
+            seen["updates"], seen["dropped"] = list(updates), list(dropped)
+            return global_params + 1
+
+    g = torch.zeros(4)
+    deltas = [torch.full((4,), float(i)) for i in range(3)]
+    out = Own().aggregate_flat(g, deltas, np.array([5, 0, 7]), client_ids=[10, 11, 12])
+    assert torch.equal(out, g + 1) and seen["dropped"] == []
+    assert [(u.num_examples, u.client_id) for u in seen["updates"]] == [(5, 10), (0, 11), (7, 12)]
+    assert all(u.delta is d for u, d in zip(seen["updates"], deltas, strict=True))

@@ -266,10 +266,10 @@ class FederatedWorkload:
 
     def aggregate(self, base_flat: torch.Tensor, completed: list[Participation], strategy) -> torch.Tensor:
         """``strategy``'s step from ``base_flat`` with the updates of ``completed`` (float32)."""
-        if getattr(type(strategy), "aggregate", None) is Strategy.aggregate:  # no ClientResult per client, same sums
+        if isinstance(strategy, Strategy):  # no ClientResult per client unless its aggregate is its own
             sizes = self.sizes[np.fromiter((p.client for p in completed), dtype=np.int64, count=len(completed))]
-            return strategy.aggregate_flat(base_flat, [self._updates[p.slot] for p in completed], sizes
-                                           ).to(torch.float32)
+            return strategy.aggregate_flat(base_flat, [self._updates[p.slot] for p in completed], sizes,
+                                           client_ids=[p.slot for p in completed]).to(torch.float32)
         results = [ClientResult(num_examples=int(self.sizes[p.client]), delta=self._updates[p.slot],
                                 client_id=p.slot) for p in completed]
         return strategy.aggregate(base_flat, results, dropped=[]).to(torch.float32)

@@ -210,15 +210,17 @@ class Strategy:
         return unflatten(new, global_params)
 
     def aggregate_flat(self, global_flat: torch.Tensor, deltas: Sequence[torch.Tensor],
-                       num_examples: Sequence[int] | np.ndarray) -> torch.Tensor:
+                       num_examples: Sequence[int] | np.ndarray, client_ids: Sequence[int] | None = None
+                       ) -> torch.Tensor:
         """:meth:`aggregate` of a flat global model with flat deltas of its shape, nobody dropped, without building a
         :class:`ClientResult` per client (a round's hundreds): the same weights, sums and server step. A subclass that
-        overrides :meth:`aggregate` gets its own method."""
+        overrides :meth:`aggregate` gets its own method, with ``client_ids`` in the ClientResults."""
         n = np.asarray(num_examples, dtype=np.int64)
         if (type(self).aggregate is not Strategy.aggregate or n.shape != (len(deltas),) or (n < 0).any()
                 or any(not isinstance(d, torch.Tensor) or d.shape != global_flat.shape for d in deltas)):
-            return self.aggregate(global_flat, [ClientResult(num_examples=int(k), delta=d)
-                                                for k, d in zip(n.tolist(), deltas, strict=True)])
+            ids = [None] * len(deltas) if client_ids is None else list(client_ids)
+            return self.aggregate(global_flat, [ClientResult(num_examples=int(k), delta=d, client_id=c)
+                                                for k, d, c in zip(n.tolist(), deltas, ids, strict=True)], dropped=[])
         total = int(n.sum())
         weights = client_weights(n, self.weighting)
         if not len(deltas) or not weights.any():
